@@ -1,0 +1,138 @@
+/**
+ * Decoder for AgentRequestEvent v1: bytes in, a typed event or a coded rejection out.
+ *
+ * Guarantees: never throws; the schema is compiled once at module load; the checks run
+ * cheapest first (size, UTF-8, JSON, structure, version, schema) so hostile input is
+ * rejected early. Every rejection carries a code from {@link DecodeErrorCode}, a message
+ * and the JSON Pointer of the offending field.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import {
+  AgentRequestEventSchema,
+  CONTRACT_VERSION,
+  MAX_EVENT_BYTES,
+  MAX_EVENT_DEPTH,
+  type AgentRequestEvent,
+  type DecodeErrorCode,
+} from './schemas.ts';
+
+export type DecodeResult =
+  | { ok: true; event: AgentRequestEvent }
+  | { ok: false; code: DecodeErrorCode; message: string; path: string };
+
+const ajv = new Ajv({ allErrors: false, strict: true, strictNumbers: true, strictTuples: false });
+const validate = ajv.compile<AgentRequestEvent>(AgentRequestEventSchema);
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function fail(code: DecodeErrorCode, message: string, path = ''): DecodeResult {
+  return { ok: false, code, message, path };
+}
+
+type StructureError = { code: DecodeErrorCode; message: string; path: string };
+
+/** Depth limit, forbidden keys and non-finite numbers, in one walk of the parsed document. */
+function checkStructure(value: unknown, depth: number, path: string): StructureError | null {
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? null : { code: 'non_finite_number', message: `${path || '/'} is not a finite number`, path };
+  }
+  if (value === null || typeof value !== 'object') return null;
+  if (depth > MAX_EVENT_DEPTH) return { code: 'too_deep', message: `nesting deeper than ${MAX_EVENT_DEPTH} levels`, path };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const err = checkStructure(value[i], depth + 1, `${path}/${i}`);
+      if (err) return err;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    const childPath = `${path}/${escapePointer(key)}`;
+    if (FORBIDDEN_KEYS.has(key)) return { code: 'forbidden_key', message: `key "${key}" is not allowed`, path: childPath };
+    const err = checkStructure((value as Record<string, unknown>)[key], depth + 1, childPath);
+    if (err) return err;
+  }
+  return null;
+}
+
+function escapePointer(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function fromAjv(err: ErrorObject, data: unknown): DecodeResult {
+  let path = err.instancePath;
+  const at = path || '/';
+  switch (err.keyword) {
+    case 'required': {
+      const missing = String((err.params as { missingProperty: string }).missingProperty);
+      path = `${path}/${escapePointer(missing)}`;
+      return fail('missing_field', `${path} is required`, path);
+    }
+    case 'type':
+      return fail('wrong_type', `${at} must be ${String((err.params as { type: string }).type)}`, path);
+    case 'enum':
+      return fail('bad_enum', `${at} must be one of ${((err.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')}`, path);
+    case 'const':
+      return fail('unsupported_version', `${at} must be ${String((err.params as { allowedValue: unknown }).allowedValue)}`, path);
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return fail('out_of_range', `${at} ${err.message ?? 'is out of range'}`, path);
+    case 'minLength':
+      return valueAt(data, path) === ''
+        ? fail('empty_string', `${at} must not be empty`, path)
+        : fail('bad_format', `${at} ${err.message ?? 'is too short'}`, path);
+    case 'maxLength':
+    case 'maxItems':
+      return fail('too_long', `${at} ${err.message ?? 'is too long'}`, path);
+    case 'pattern':
+      return fail('bad_format', `${at} has an invalid format`, path);
+    default:
+      return fail('wrong_type', `${at} ${err.message ?? 'is invalid'}`, path);
+  }
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let cur = root;
+  for (const part of pointer.split('/').slice(1)) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return cur;
+}
+
+/** Decode one AgentRequestEvent. Accepts raw bytes (the Kafka value) or an already-decoded string. */
+export function decodeEvent(input: Uint8Array | string | null | undefined): DecodeResult {
+  try {
+    if (input === null || input === undefined) return fail('invalid_json', 'empty record (null value)');
+    let text: string;
+    if (typeof input === 'string') {
+      if (Buffer.byteLength(input, 'utf8') > MAX_EVENT_BYTES) return fail('too_large', `event larger than ${MAX_EVENT_BYTES} bytes`);
+      text = input;
+    } else {
+      if (input.byteLength > MAX_EVENT_BYTES) return fail('too_large', `event of ${input.byteLength} bytes is larger than ${MAX_EVENT_BYTES} bytes`);
+      try {
+        text = utf8.decode(input);
+      } catch {
+        return fail('invalid_utf8', 'record is not valid UTF-8');
+      }
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      return fail('invalid_json', `not JSON: ${(e as Error).message}`);
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return fail('not_an_object', 'event must be a JSON object');
+    const structural = checkStructure(doc, 1, '');
+    if (structural) return { ok: false, ...structural };
+    const v = (doc as { v?: unknown }).v;
+    if (v === undefined) return fail('missing_field', '/v is required', '/v');
+    if (v !== CONTRACT_VERSION) return fail('unsupported_version', `unsupported contract version ${JSON.stringify(v)}; this build reads v${CONTRACT_VERSION}`, '/v');
+    if (!validate(doc)) return fromAjv(validate.errors![0]!, doc);
+    return { ok: true, event: doc };
+  } catch (e) {
+    // Defensive: nothing above should throw, but a decoder must never take the stream down.
+    return fail('invalid_json', `undecodable record: ${(e as Error).message}`);
+  }
+}
