@@ -24,6 +24,8 @@ const ajv = new Ajv({ allErrors: false, strict: true, strictNumbers: true, stric
 const validate = ajv.compile<AgentRequestEvent>(AgentRequestEventSchema);
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** An unpaired UTF-16 surrogate (e.g. from a `\ud800` JSON escape): not a Unicode scalar, not encodable as UTF-8. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 function fail(code: DecodeErrorCode, message: string, path = ''): DecodeResult {
   return { ok: false, code, message, path };
@@ -31,10 +33,17 @@ function fail(code: DecodeErrorCode, message: string, path = ''): DecodeResult {
 
 type StructureError = { code: DecodeErrorCode; message: string; path: string };
 
-/** Depth limit, forbidden keys and non-finite numbers, in one walk of the parsed document. */
+/**
+ * Depth limit, forbidden keys, non-finite numbers and lone surrogates, in one walk of the
+ * parsed document. Every string that passes is valid Unicode, so identities (agent.id,
+ * tenant…) map one-to-one onto the UTF-8 bytes used for Kafka and Redis keys.
+ */
 function checkStructure(value: unknown, depth: number, path: string): StructureError | null {
   if (typeof value === 'number') {
     return Number.isFinite(value) ? null : { code: 'non_finite_number', message: `${path || '/'} is not a finite number`, path };
+  }
+  if (typeof value === 'string') {
+    return LONE_SURROGATE.test(value) ? { code: 'invalid_utf8', message: `${path || '/'} contains an unpaired surrogate`, path } : null;
   }
   if (value === null || typeof value !== 'object') return null;
   if (depth > MAX_EVENT_DEPTH) return { code: 'too_deep', message: `nesting deeper than ${MAX_EVENT_DEPTH} levels`, path };
@@ -48,6 +57,7 @@ function checkStructure(value: unknown, depth: number, path: string): StructureE
   for (const key of Object.keys(value)) {
     const childPath = `${path}/${escapePointer(key)}`;
     if (FORBIDDEN_KEYS.has(key)) return { code: 'forbidden_key', message: `key "${key}" is not allowed`, path: childPath };
+    if (LONE_SURROGATE.test(key)) return { code: 'invalid_utf8', message: `key at ${childPath} contains an unpaired surrogate`, path: childPath };
     const err = checkStructure((value as Record<string, unknown>)[key], depth + 1, childPath);
     if (err) return err;
   }
