@@ -1,0 +1,183 @@
+/**
+ * Trust and circuit breaker — one pure step per event, after the event has been scored.
+ *
+ * Trust combines identity strength, intent (1 − a fast-rising, slowly-decaying anomaly level)
+ * and authorization (scope violations, 403s), capped by hard signals. It falls at once and
+ * recovers with a time constant in event time. The breaker opens on k-of-n anomalous events
+ * or a `block` band, stays open for a cooldown that doubles with each offence, then lets a
+ * probe budget through half-open before closing. Forced states change only by operator control.
+ */
+import type { Band, CircuitState, Reason } from '../contract/schemas.ts';
+import { B, D, F, anomalyBits, setAnomalyBits, type AgentState } from './agent-state.ts';
+import type { Signals } from './features.ts';
+
+export type Policy = {
+  weights: { identity: number; intent: number; authorization: number };
+  /** Lower bounds of the bands, trust ≥ value. */
+  bands: { trusted: number; watch: number; restrict: number };
+  /** Share of an anomaly rise taken at once (falls fast). */
+  anomalyRise: number;
+  /** Event-time constant of the anomaly level's decay, ms. */
+  anomalyDecayMs: number;
+  /** Event-time constant of trust recovery, ms. */
+  recoverMs: number;
+  /** An event counts as anomalous for the breaker at or above this calibrated anomaly. */
+  anomalousAt: number;
+  breaker: { k: number; n: number; baseCooldownMs: number; maxCooldownMs: number; probeBudget: number };
+  caps: { failedSignature: number; scopeViolation: number };
+  emit: { delta: number; heartbeatMs: number };
+};
+
+export const DEFAULT_POLICY: Policy = {
+  weights: { identity: 0.15, intent: 0.55, authorization: 0.3 },
+  bands: { trusted: 0.7, watch: 0.5, restrict: 0.3 },
+  anomalyRise: 0.6,
+  anomalyDecayMs: 60_000,
+  recoverMs: 300_000,
+  anomalousAt: 0.75,
+  breaker: { k: 4, n: 10, baseCooldownMs: 60_000, maxCooldownMs: 3_600_000, probeBudget: 5 },
+  caps: { failedSignature: 0.25, scopeViolation: 0.45 },
+  emit: { delta: 0.05, heartbeatMs: 60_000 },
+};
+
+export const CIRCUIT_CODES: readonly CircuitState[] = ['closed', 'open', 'half_open', 'forced_open', 'forced_closed'];
+export const BAND_CODES: readonly Band[] = ['trusted', 'watch', 'restrict', 'block'];
+
+export type Judgement = {
+  trust: number;
+  band: Band;
+  components: { identity: number; intent: number; authorization: number };
+  circuit: CircuitState;
+  /** Set when the circuit changed on this event. */
+  circuitChange: { previous: CircuitState; state: CircuitState; until?: number; probeBudget?: number } | null;
+  /** A TrustUpdate is due (band or circuit changed, trust moved by more than the delta, heartbeat, first event). */
+  emitTrust: boolean;
+  offences: number;
+};
+
+export function bandOf(trust: number, p: Policy): Band {
+  if (trust >= p.bands.trusted) return 'trusted';
+  if (trust >= p.bands.watch) return 'watch';
+  if (trust >= p.bands.restrict) return 'restrict';
+  return 'block';
+}
+
+function popcount(x: number): number {
+  let c = 0;
+  while (x) {
+    x &= x - 1;
+    c++;
+  }
+  return c;
+}
+
+/** Round for output: stable text, no float noise. */
+export function r4(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}
+
+/**
+ * Apply one scored event to the agent's trust and breaker state. `dt` is the event-time gap
+ * since the agent's previous event (0 for the first).
+ */
+export function judge(s: AgentState, signals: Signals, anomaly: number, ts: number, dt: number, first: boolean, p: Policy): Judgement {
+  const f = s.f;
+  // Intent: rises fast with anomaly, decays with event time.
+  const prevLevel = first ? 0 : f[F.anomalyFast]!;
+  const level =
+    anomaly > prevLevel ? prevLevel + p.anomalyRise * (anomaly - prevLevel) : prevLevel + (1 - Math.exp(-dt / p.anomalyDecayMs)) * (anomaly - prevLevel);
+  f[F.anomalyFast] = level;
+  const intent = 1 - f[F.anomalyFast]!;
+  const identity = signals.identity * (1 - f[F.authFailFast]!);
+  const authorization = Math.max(0, 1 - 1.2 * Math.max(f[F.scopeViolFast]!, f[F.forbidFast]!));
+  let target = p.weights.identity * identity + p.weights.intent * intent + p.weights.authorization * authorization;
+  if (signals.failedSignature) target = Math.min(target, p.caps.failedSignature);
+  if (signals.scopeViolation) target = Math.min(target, p.caps.scopeViolation);
+  const prevTrust = f[F.trust]!;
+  f[F.trust] = first || target <= prevTrust ? target : prevTrust + (target - prevTrust) * (1 - Math.exp(-dt / p.recoverMs));
+  const trust = f[F.trust]!;
+  const band = bandOf(trust, p);
+
+  // Breaker.
+  const flagged = anomaly >= p.anomalousAt || signals.failedSignature || signals.scopeViolation;
+  const bits = ((anomalyBits(s) << 1) | (flagged ? 1 : 0)) & 0xffff;
+  setAnomalyBits(s, bits);
+  const previous = CIRCUIT_CODES[s.b[B.circuit]!]!;
+  let state = previous;
+  let offences = s.b[B.offences]!;
+  const open = (): void => {
+    offences = Math.min(offences + 1, 255);
+    state = 'open';
+    s.d[D.circuitUntil] = ts + Math.min(p.breaker.baseCooldownMs * 2 ** (offences - 1), p.breaker.maxCooldownMs);
+  };
+  if (previous === 'closed') {
+    if (popcount(bits & ((1 << p.breaker.n) - 1)) >= p.breaker.k || band === 'block') open();
+  } else if (previous === 'open') {
+    if (ts >= s.d[D.circuitUntil]!) {
+      state = 'half_open';
+      s.b[B.probes] = p.breaker.probeBudget;
+    }
+  }
+  if (state === 'half_open' && previous !== 'closed') {
+    // This event is a probe (also when the circuit just turned half-open on it).
+    if (flagged || band === 'block') open();
+    else {
+      s.b[B.probes] = Math.max(0, s.b[B.probes]! - 1);
+      if (s.b[B.probes] === 0) {
+        state = 'closed';
+        setAnomalyBits(s, 0);
+      }
+    }
+  }
+  s.b[B.circuit] = CIRCUIT_CODES.indexOf(state);
+  s.b[B.offences] = offences;
+  const circuitChange =
+    state === previous
+      ? null
+      : {
+          previous,
+          state,
+          ...(state === 'open' ? { until: s.d[D.circuitUntil]! } : {}),
+          ...(state === 'half_open' ? { probeBudget: s.b[B.probes]! } : {}),
+        };
+
+  // Emission of a TrustUpdate.
+  const bandCode = BAND_CODES.indexOf(band) + 1;
+  const emitTrust =
+    s.b[B.lastEmitBand] === 0 ||
+    s.b[B.lastEmitBand] !== bandCode ||
+    s.b[B.lastEmitCircuit] !== s.b[B.circuit] ||
+    Math.abs(trust - f[F.lastEmitTrust]!) > p.emit.delta ||
+    ts - s.d[D.lastEmitTs]! >= p.emit.heartbeatMs;
+  if (emitTrust) {
+    s.b[B.lastEmitBand] = bandCode;
+    s.b[B.lastEmitCircuit] = s.b[B.circuit]!;
+    f[F.lastEmitTrust] = trust;
+    s.d[D.lastEmitTs] = ts;
+  }
+  return { trust, band, components: { identity, intent, authorization }, circuit: state, circuitChange, emitTrust, offences };
+}
+
+/** Operator actions on the breaker (applied from `agent.control`). */
+export type CircuitCommand = 'force_open' | 'force_close' | 'reset';
+
+export function applyCircuitCommand(s: AgentState, cmd: CircuitCommand): { previous: CircuitState; state: CircuitState } {
+  const previous = CIRCUIT_CODES[s.b[B.circuit]!]!;
+  const state: CircuitState = cmd === 'force_open' ? 'forced_open' : cmd === 'force_close' ? 'forced_closed' : 'closed';
+  s.b[B.circuit] = CIRCUIT_CODES.indexOf(state);
+  if (cmd === 'reset') {
+    s.b[B.offences] = 0;
+    setAnomalyBits(s, 0);
+    s.f[F.anomalyFast] = 0;
+  }
+  return { previous, state };
+}
+
+/** Reasons for a judgement: hard signals first, then the features furthest above the fleet's p99. */
+export function hardSignalReasons(signals: Signals): Reason[] {
+  const out: Reason[] = [];
+  if (signals.failedSignature) out.push({ code: 'signature_failed' });
+  if (signals.scopeViolation) out.push({ code: 'scope_violation' });
+  if (signals.authFailure && !signals.failedSignature) out.push({ code: 'auth_failure' });
+  return out;
+}

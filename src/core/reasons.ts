@@ -1,0 +1,41 @@
+/**
+ * Reasons: why an agent's trust is where it is. Hard signals first, then the features that
+ * stand furthest above the fleet's typical range (the model card's training p50 → p99), each
+ * with its value and the fleet p99 as baseline. At most five.
+ */
+import type { Reason } from '../contract/schemas.ts';
+import { FEATURES, type Signals } from './features.ts';
+import { hardSignalReasons } from './judge.ts';
+
+export type FeatureStats = readonly { p50: number; p99: number }[];
+
+/** Only events at or above this calibrated anomaly carry feature reasons. */
+const EXPLAIN_FROM = 0.25;
+const MAX_REASONS = 5;
+const MAX_FEATURE_REASONS = 3;
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+export function explain(signals: Signals, features: Float32Array, offset: number, anomaly: number, stats: FeatureStats): Reason[] {
+  const reasons = hardSignalReasons(signals);
+  if (anomaly >= EXPLAIN_FROM) {
+    const scored: { i: number; score: number }[] = [];
+    for (let i = 0; i < FEATURES.length; i++) {
+      const spec = FEATURES[i]!;
+      const st = stats[i];
+      if (spec.risk === 0 || !st) continue;
+      const v = features[offset + i]!;
+      const score = (v - st.p50) / Math.max(st.p99 - st.p50, 1e-3);
+      if (score > 1) scored.push({ i, score });
+    }
+    scored.sort((a, b) => b.score - a.score || a.i - b.i);
+    for (const { i } of scored.slice(0, MAX_FEATURE_REASONS)) {
+      const spec = FEATURES[i]!;
+      if (reasons.some((r) => r.code === spec.reason)) continue;
+      reasons.push({ code: spec.reason, feature: spec.name, value: round3(features[offset + i]!), baseline: round3(stats[i]!.p99) });
+    }
+  }
+  return reasons.slice(0, MAX_REASONS);
+}

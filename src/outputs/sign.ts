@@ -1,0 +1,60 @@
+/**
+ * Record signatures: `sig { kid, alg, value }` over the RFC 8785 canonical encoding of the
+ * record without `sig`. HMAC-SHA256 (HS256) by default with a key ring (rotation by `kid`),
+ * Ed25519 as an option. Both are deterministic, so a replayed event yields the same bytes.
+ */
+import { createHmac, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
+import type { Signature } from '../contract/schemas.ts';
+
+const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+
+export type SigningKey = { kid: string; alg: 'HS256' | 'Ed25519'; secret: string };
+
+export type Signer = {
+  readonly kid: string;
+  sign(record: object): Signature;
+};
+
+export type Verifier = {
+  verify(record: { sig?: unknown }): boolean;
+};
+
+/** The canonical bytes a signature covers: the record without `sig`. */
+export function signingInput(record: object): string {
+  const { sig: _sig, ...rest } = record as Record<string, unknown>;
+  return canonicalize(rest) ?? '';
+}
+
+function hmac(secret: string, input: string): string {
+  return createHmac('sha256', secret).update(input).digest('base64url');
+}
+
+export function createSigner(keys: readonly SigningKey[], activeKid: string): Signer {
+  const key = keys.find((k) => k.kid === activeKid);
+  if (!key) throw new Error(`no signing key with kid ${activeKid}`);
+  if (key.alg === 'Ed25519') {
+    const priv = createPrivateKey(key.secret);
+    return { kid: key.kid, sign: (record) => ({ kid: key.kid, alg: 'Ed25519', value: edSign(null, Buffer.from(signingInput(record)), priv).toString('base64url') }) };
+  }
+  return { kid: key.kid, sign: (record) => ({ kid: key.kid, alg: 'HS256', value: hmac(key.secret, signingInput(record)) }) };
+}
+
+/** Verifies against every key in the ring (by `kid`); Ed25519 keys may be given as private or public PEM. */
+export function createVerifier(keys: readonly SigningKey[]): Verifier {
+  const ring = new Map<string, { alg: SigningKey['alg']; secret: string; pub?: KeyObject }>();
+  for (const k of keys) ring.set(k.kid, k.alg === 'Ed25519' ? { alg: k.alg, secret: k.secret, pub: createPublicKey(k.secret) } : { alg: k.alg, secret: k.secret });
+  return {
+    verify(record) {
+      const sig = record.sig as Partial<Signature> | undefined;
+      if (!sig || typeof sig.kid !== 'string' || typeof sig.value !== 'string') return false;
+      const key = ring.get(sig.kid);
+      if (!key || key.alg !== sig.alg) return false;
+      const input = signingInput(record);
+      if (key.alg === 'Ed25519') return edVerify(null, Buffer.from(input), key.pub!, Buffer.from(sig.value, 'base64url'));
+      const expected = Buffer.from(hmac(key.secret, input));
+      const given = Buffer.from(sig.value);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    },
+  };
+}
