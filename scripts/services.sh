@@ -93,7 +93,9 @@ live_pid() {
   pid="$(tr -dc '0-9' <"$pidfile" || true)"
   [[ -n "$pid" ]] || return 0
   alive "$pid" || return 0
-  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern"; then
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  if [[ "$cmdline" == *"$pattern"* ]]; then
     echo "$pid"
   fi
 }
