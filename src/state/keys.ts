@@ -1,0 +1,139 @@
+/**
+ * Every Redis key name trustline uses, in one module.
+ *
+ * Layout: `<prefix>:{<tenant>:<agentId>}` for an agent's state. Any future per-agent key is
+ * `<prefix>:{<tenant>:<agentId>}<suffix>` (see {@link agentKey}), so all of an agent's keys share
+ * one hash tag and therefore one Redis Cluster slot.
+ *
+ * Guarantees:
+ * - **Injective.** Inside the tag, `%`, `{`, `}` and `:` of tenant and agentId are
+ *   percent-encoded (`%25`, `%7B`, `%7D`, `%3A`), so two different (tenant, agentId) pairs never
+ *   produce the same key, and the `:` between them is always the separator. Unpaired UTF-16
+ *   surrogates (which UTF-8 cannot carry and would otherwise collapse into U+FFFD) are
+ *   percent-encoded as their 3-byte WTF-8 form. Every other character, unicode included, is kept
+ *   as is (UTF-8 on the wire), which keeps keys short.
+ * - **Exact hash tag.** The prefix may not contain `{` or `}`, so the first `{` of a key is the
+ *   one after `<prefix>:` and the first `}` after it is the key's last byte (for the state key)
+ *   or the end of the tag (for suffixed keys): Redis hashes exactly `<tenant>:<agentId>`
+ *   (encoded), never something shorter or longer.
+ * - **Namespaced.** Every key of a store with prefix `p` starts with `p:{`, and no key of a
+ *   store with another prefix does (prefixes cannot contain `{`), so {@link agentKeyPattern}
+ *   matches exactly this prefix's agent keys.
+ */
+import { TrustlineError } from '../shared/errors.ts';
+import type { AgentKey } from './store.ts';
+
+/** Characters escaped inside a hash tag part, plus unpaired surrogates. */
+const ESCAPE = /[%{}:]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const UNESCAPE = /%(25|7B|7D|3A)|%ED%([89AB][0-9A-F])%([89AB][0-9A-F])/g;
+const NEEDS_ESCAPE = /[%{}:\uD800-\uDFFF]/;
+
+function hex2(n: number): string {
+  return n.toString(16).toUpperCase().padStart(2, '0');
+}
+
+function escapeChar(c: string): string {
+  const u = c.charCodeAt(0);
+  if (u >= 0xd800 && u <= 0xdfff) {
+    // WTF-8 bytes of the lone surrogate: 1110_1101 10xx_xxxx 10xx_xxxx
+    return `%ED%${hex2(0x80 | ((u >> 6) & 0x3f))}%${hex2(0x80 | (u & 0x3f))}`;
+  }
+  return `%${hex2(u)}`;
+}
+
+/** Encodes a tenant or agentId for use inside a hash tag (see module doc). Injective. */
+export function encodeKeyPart(part: string): string {
+  return NEEDS_ESCAPE.test(part) ? part.replace(ESCAPE, escapeChar) : part;
+}
+
+/** Inverse of {@link encodeKeyPart} for strings it produced. */
+export function decodeKeyPart(encoded: string): string {
+  if (!encoded.includes('%')) return encoded;
+  return encoded.replace(UNESCAPE, (_m, single: string | undefined, b2: string | undefined, b3: string | undefined) => {
+    if (single !== undefined) return String.fromCharCode(parseInt(single, 16));
+    return String.fromCharCode(0xd000 | ((parseInt(b2!, 16) & 0x3f) << 6) | (parseInt(b3!, 16) & 0x3f));
+  });
+}
+
+/**
+ * Checks a key prefix: non-empty, no `{` or `}` (they would move the hash tag). Throws
+ * `CONFIG_INVALID` otherwise; returns the prefix.
+ */
+export function checkKeyPrefix(prefix: string): string {
+  if (prefix.length === 0 || /[{}]/.test(prefix)) {
+    throw new TrustlineError('CONFIG_INVALID', `redis.keyPrefix must be non-empty and must not contain '{' or '}' (got ${JSON.stringify(prefix)})`);
+  }
+  return prefix;
+}
+
+/** The hash tag content shared by all keys of one agent: `<tenant>:<agentId>`, encoded. */
+export function agentTag(key: AgentKey): string {
+  return `${encodeKeyPart(key.tenant)}:${encodeKeyPart(key.agentId)}`;
+}
+
+/**
+ * A per-agent key: `<prefix>:{<tenant>:<agentId>}<suffix>`. The suffix must not contain `{`
+ * or `}` and should be short (every byte is paid once per agent).
+ */
+export function agentKey(prefix: string, key: AgentKey, suffix = ''): string {
+  return `${prefix}:{${agentTag(key)}}${suffix}`;
+}
+
+/** Key of an agent's encoded state (no suffix: the shortest key, one per tracked agent). */
+export function stateKey(prefix: string, key: AgentKey): string {
+  return agentKey(prefix, key);
+}
+
+/** Parses a key built by {@link stateKey} with this prefix; `null` for any other key. */
+export function parseStateKey(prefix: string, key: string): AgentKey | null {
+  const head = `${prefix}:{`;
+  if (!key.startsWith(head) || !key.endsWith('}')) return null;
+  const tag = key.slice(head.length, -1);
+  if (/[{}]/.test(tag)) return null;
+  const sep = tag.indexOf(':');
+  if (sep < 0 || tag.indexOf(':', sep + 1) >= 0) return null;
+  return { tenant: decodeKeyPart(tag.slice(0, sep)), agentId: decodeKeyPart(tag.slice(sep + 1)) };
+}
+
+/** SCAN MATCH pattern for every per-agent key of this prefix (glob characters in the prefix escaped). */
+export function agentKeyPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\]/g, '\\$&')}:{*`;
+}
+
+// --- Redis Cluster slot (CRC16/XMODEM of the hash tag, mod 16384), as in the cluster spec ---
+
+const CRC16_TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 8;
+    for (let j = 0; j < 8; j++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
+    t[i] = c;
+  }
+  return t;
+})();
+
+/** CRC16/XMODEM (poly 0x1021, init 0), the checksum Redis Cluster uses. */
+export function crc16(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const b of bytes) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ b) & 0xff]!;
+  return crc;
+}
+
+/**
+ * The bytes Redis Cluster hashes for `key`: the content of the first `{…}` when it is non-empty,
+ * otherwise the whole key.
+ */
+export function hashTagOf(key: string | Uint8Array): Uint8Array {
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+  const open = bytes.indexOf(0x7b);
+  if (open >= 0) {
+    const close = bytes.indexOf(0x7d, open + 1);
+    if (close > open + 1) return bytes.subarray(open + 1, close);
+  }
+  return bytes;
+}
+
+/** Redis Cluster slot (0..16383) of a key; group keys by this to send one MGET per slot. */
+export function keySlot(key: string | Uint8Array): number {
+  return crc16(hashTagOf(key)) & 16383;
+}
