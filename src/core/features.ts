@@ -172,7 +172,7 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   // Inter-arrival (log10 seconds) against the agent's usual rhythm.
   const gapN = n - 1;
   const logGap = Math.log10(Math.max(dt, 1) / 1000 + 0.001);
-  const burst = gapN >= 1 ? -zscore(logGap, f[F.gapMean]!, f[F.gapVar]!, gapN, PRIOR.gapVar) : 0;
+  const burst = gapN >= 2 ? -zscore(logGap, f[F.gapMean]!, f[F.gapVar]!, gapN - 1, PRIOR.gapVar) : 0; // gapN - 1 gaps seen before this one
   if (!first) welford(s, F.gapMean, F.gapVar, logGap, gapN);
 
   // Route novelty and sequential ids.
