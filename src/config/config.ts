@@ -45,7 +45,7 @@ export const ConfigSchema = z.strictObject({
   redis: z
     .strictObject({
       url: z.string().min(1).default('redis://127.0.0.1:6379'),
-      keyPrefix: z.string().max(32).default('tl'),
+      keyPrefix: z.string().max(32).regex(/^[^{}]*$/, 'must not contain { or } (they would break the Redis Cluster hash tag)').default('tl'),
     })
     .prefault({}),
   model: z

@@ -1,0 +1,55 @@
+/**
+ * `trustline features <files…> --out features.csv` — export the feature vectors that the
+ * processor computes, for offline model training. Same code path as serving (`observe`);
+ * each file is its own stream (agents start fresh per file); invalid lines are counted and
+ * left out.
+ */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { decodeEvent } from '../contract/decode.ts';
+import { D, isInitialised, newAgentState, type AgentState } from '../core/agent-state.ts';
+import { FEATURE_COUNT, FEATURE_NAMES, observe } from '../core/features.ts';
+import { readLines } from '../sources/file-source.ts';
+
+function csvField(s: string): string {
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export async function exportFeatures(files: readonly string[], out: string): Promise<{ rows: number; invalid: number }> {
+  const stream = createWriteStream(out);
+  const write = async (text: string): Promise<void> => {
+    if (!stream.write(text)) await once(stream, 'drain');
+  };
+  await write(['agentId', 'eventId', 'ts', ...FEATURE_NAMES].join(',') + '\n');
+  const vec = new Float32Array(FEATURE_COUNT);
+  let rows = 0;
+  let invalid = 0;
+  for (const file of files) {
+    const agents = new Map<string, AgentState>();
+    let chunk: string[] = [];
+    for await (const { bytes } of readLines(file)) {
+      if (bytes.length === 0) continue;
+      const r = decodeEvent(bytes);
+      if (!r.ok) {
+        invalid++;
+        continue;
+      }
+      const ev = r.event;
+      const id = `${ev.tenant ?? 'default'}\u0000${ev.agent.id}`;
+      let s = agents.get(id);
+      if (!s) agents.set(id, (s = newAgentState()));
+      const ts = isInitialised(s) ? Math.max(ev.ts, s.d[D.lastTs]!) : ev.ts;
+      observe(s, ev, ts, vec, 0);
+      chunk.push(`${csvField(ev.agent.id)},${csvField(ev.eventId)},${ts},${Array.from(vec, (x) => String(x)).join(',')}`);
+      rows++;
+      if (chunk.length >= 2000) {
+        await write(chunk.join('\n') + '\n');
+        chunk = [];
+      }
+    }
+    if (chunk.length) await write(chunk.join('\n') + '\n');
+  }
+  stream.end();
+  await once(stream, 'finish');
+  return { rows, invalid };
+}

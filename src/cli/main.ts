@@ -1,0 +1,128 @@
+/**
+ * The `trustline` command line. Each command parses its own flags with node:util parseArgs,
+ * reads configuration once through `loadConfig`, and returns an exit code.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, type ConfigInput } from '../config/config.ts';
+import { TrustlineError } from '../shared/errors.ts';
+
+type Command = { summary: string; usage: string; run: (argv: string[]) => Promise<number> };
+
+const COMMANDS: Record<string, Command> = {
+  run: {
+    summary: 'run the production processor: Kafka consumer group in, Redis state, trust/circuit/DLQ topics out',
+    usage: `trustline run [--config <file.json>]
+
+Settings come from the config file (TRUSTLINE_CONFIG) and the environment, e.g.
+KAFKA_BROKERS=host:9092, REDIS_URL=redis://host:6379, TRUSTLINE_MODE=shadow,
+TRUSTLINE_HTTP_PORT=9464 (GET /healthz, /readyz, /metrics). See docs/operations.md.
+
+Example:
+  KAFKA_BROKERS=127.0.0.1:39092 REDIS_URL=redis://127.0.0.1:36379 trustline run`,
+    run: async (argv) => {
+      const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } } });
+      const config = loadConfig({ file: values.config });
+      const { createLogger } = await import('../shared/logger.ts');
+      const { describeConfig } = await import('../config/config.ts');
+      const log = createLogger({ level: config.log.level });
+      log.info({ config: describeConfig(config) }, 'starting trustline run');
+      const { startProcessor } = await import('../kafka/processor.ts');
+      const handle = await startProcessor(config, log);
+      log.info({ httpPort: handle.httpPort }, 'processor running');
+      const onSignal = (sig: string): void => {
+        const timer = setTimeout(() => {
+          log.error({ deadlineMs: config.shutdownDeadlineMs }, 'shutdown deadline exceeded; exiting');
+          process.exit(1);
+        }, config.shutdownDeadlineMs);
+        timer.unref();
+        void handle.stop(sig);
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      await handle.done;
+      log.flush?.();
+      return 0;
+    },
+  },
+  replay: {
+    summary: 'replay JSONL(.gz) event files through the pipeline on the embedded default (no Kafka, no Redis)',
+    usage: `trustline replay <file.jsonl[.gz]>… [--out <dir>] [--mode enforce|shadow] [--config <file.json>]
+
+Writes <dir>/scores.jsonl (one line per valid event, in input order), trust.jsonl and
+circuit.jsonl (records exactly as produced to Kafka) and dlq.jsonl (rejected lines).
+
+Examples:
+  trustline replay fixtures/demo/demo.jsonl --out out/demo
+  trustline replay fixtures/validation/*.jsonl.gz --out out/validation`,
+    run: async (argv) => {
+      const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', default: 'out/replay' }, mode: { type: 'string' }, config: { type: 'string' } } });
+      if (!positionals.length) throw new TrustlineError('USAGE', 'replay needs at least one input file');
+      const overrides: ConfigInput = values.mode ? { mode: values.mode as 'enforce' | 'shadow' } : {};
+      const config = loadConfig({ file: values.config, overrides });
+      const { replayFiles } = await import('../pipeline/replay.ts');
+      const s = await replayFiles(positionals, values.out!, config);
+      const eps = Math.round(s.records / Math.max(s.wallMs / 1000, 1e-3));
+      process.stdout.write(
+        `replayed ${s.records} records (${s.applied} scored, ${s.dead} to dlq) of ${s.agents} agents with ${s.model} in ${s.wallMs} ms (${eps} events/s)\n` +
+          `wrote ${values.out}/scores.jsonl, trust.jsonl (${s.trustUpdates}), circuit.jsonl (${s.circuitSignals}), dlq.jsonl (${s.dead})\n`,
+      );
+      return 0;
+    },
+  },
+  features: {
+    summary: 'export feature vectors of event files as CSV, for model training',
+    usage: `trustline features <file.jsonl[.gz]>… --out <features.csv>
+
+Example:
+  trustline features fixtures/train/*.jsonl.gz --out models/.cache/features.csv`,
+    run: async (argv) => {
+      const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' } } });
+      if (!positionals.length || !values.out) throw new TrustlineError('USAGE', 'features needs input files and --out <file.csv>');
+      const { exportFeatures } = await import('./features.ts');
+      const r = await exportFeatures(positionals, values.out);
+      process.stdout.write(`wrote ${r.rows} feature rows to ${values.out} (${r.invalid} invalid lines left out)\n`);
+      return 0;
+    },
+  },
+};
+
+function help(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `trustline — real-time behavioral trust scoring for AI-agent traffic
+
+Usage: trustline <command> [options]    (trustline <command> --help for details)
+
+Commands:
+${lines.join('\n')}
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`trustline: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${cmd.usage}\n`);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    if (err instanceof TrustlineError) {
+      process.stderr.write(`trustline ${name}: ${err.message}${err.code === 'USAGE' ? `\n\n${cmd.usage}` : ''}\n`);
+      return err.code === 'USAGE' ? 2 : 1;
+    }
+    if (err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`trustline ${name}: ${err.message}\n\n${cmd.usage}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * `trustline run` — the production processor: a kafkajs consumer group on the requests topic,
+ * Redis state, outputs to the trust, circuit and dead-letter topics.
+ *
+ * Per partition batch, in chunks of at most `kafka.maxBatchEvents`: process (outputs produced →
+ * state saved by compare-and-set) → commit the chunk's last offset + 1. A crash anywhere before
+ * the commit re-delivers the chunk; already-applied events are skipped by the watermark and
+ * outputs repeat byte for byte. Retriable failures (Redis or Kafka down) are retried with
+ * backoff while heartbeats keep the group membership; the process never exits on bad input.
+ */
+import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
+import type { Config } from '../config/config.ts';
+import { FEATURE_NAMES } from '../core/features.ts';
+import { createSigner } from '../outputs/sign.ts';
+import { BatchProcessor, type InputRecord } from '../pipeline/batch-processor.ts';
+import { policyFromConfig } from '../pipeline/replay.ts';
+import { createMetrics, type Metrics } from '../ops/metrics.ts';
+import { startHttp } from '../ops/http.ts';
+import { loadAnomalyScorer } from '../scoring/pipeline-scorer.ts';
+import type { Logger } from '../shared/logger.ts';
+import { isRetriable } from '../shared/errors.ts';
+import { RedisStateStore } from '../state/redis-store.ts';
+import { KafkaSink } from './kafka-sink.ts';
+import { ensureTopics } from './topics.ts';
+
+export type ProcessorHandle = {
+  /** Stop in layer order (fetching → current batch → producer → Redis → model → HTTP); safe to call twice. */
+  stop(reason?: string): Promise<void>;
+  readonly httpPort: number;
+  readonly metrics: Metrics;
+  /** Resolves when the consumer has stopped for good (after stop(), or on a fatal error). */
+  readonly done: Promise<void>;
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function startProcessor(config: Config, log: Logger): Promise<ProcessorHandle> {
+  const metrics = createMetrics();
+  const scorer = await loadAnomalyScorer(config.model.card, config.model.intraOpThreads);
+  log.info({ model: scorer.modelId, features: FEATURE_NAMES.length }, 'model loaded');
+  const store = new RedisStateStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
+  const kafka = new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logLevel: kafkaLogLevel.WARN,
+    logCreator: () => (entry) => log.warn({ kafka: entry.namespace, ...entry.log }, String(entry.log.message ?? 'kafka')),
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const created = await ensureTopics(admin, config);
+  if (created.length) log.info({ created }, 'created topics');
+  await admin.disconnect();
+
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  await producer.connect();
+  const consumer: Consumer = kafka.consumer({ groupId: config.kafka.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, allowAutoTopicCreation: false });
+  const sink = new KafkaSink(producer, config.kafka.topics);
+  const processor = new BatchProcessor({
+    store,
+    scorer,
+    sink,
+    signer: createSigner(config.signing.keys, config.signing.activeKid),
+    policy: policyFromConfig(config),
+    mode: config.mode,
+    ttlMs: config.trust.ttlMs,
+  });
+
+  let joined = false;
+  let stopping = false;
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joined = true;
+    log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
+  });
+  consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed'));
+
+  const http = await startHttp(config.http.host, config.http.port, metrics.registry, () => ({
+    ready: joined && !stopping,
+    detail: { joined, stopping, model: scorer.modelId },
+  }));
+
+  async function processChunk(records: InputRecord[], payload: EachBatchPayload): Promise<boolean> {
+    const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 2_000);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (!payload.isRunning() || payload.isStale()) return false;
+        const before = { ...processor.times };
+        try {
+          const r = await processor.process(records);
+          const ackAt = Date.now();
+          metrics.events.inc({ outcome: 'applied' }, r.applied);
+          metrics.events.inc({ outcome: 'skipped' }, r.skipped);
+          metrics.events.inc({ outcome: 'dead' }, r.dead);
+          for (const d of r.outputs.dlq) metrics.dlq.inc({ code: d.code });
+          for (const t of r.outputs.trust) metrics.bands.inc({ band: t.band });
+          for (const c of r.outputs.circuit) metrics.circuits.inc({ state: c.state });
+          for (const s of r.outputs.scores) metrics.emitLatency.observe(Math.max(0, ackAt - s.ts));
+          metrics.staleSaves.inc(r.staleSaves);
+          metrics.batchSize.observe(records.length);
+          metrics.onnxMs.observe(processor.times.score - before.score);
+          metrics.redisMs.observe(processor.times.load - before.load + (processor.times.save - before.save));
+          return true;
+        } catch (err) {
+          if (!isRetriable(err)) throw err;
+          metrics.retries.inc();
+          const wait = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
+          log.warn({ err, attempt, waitMs: wait }, 'batch failed with a retriable error; retrying');
+          await sleep(wait);
+        }
+      }
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topic: config.kafka.topics.requests, fromBeginning: config.kafka.fromBeginning });
+  const max = config.kafka.maxBatchEvents;
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      const msgs = batch.messages;
+      for (let i = 0; i < msgs.length; i += max) {
+        const slice = msgs.slice(i, i + max);
+        const records: InputRecord[] = slice.map((m) => ({
+          value: m.value,
+          key: m.key,
+          position: Number(m.offset),
+          source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
+        }));
+        if (!(await processChunk(records, payload))) return;
+        const last = slice[slice.length - 1]!.offset;
+        payload.resolveOffset(last);
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+        await payload.heartbeat();
+      }
+      metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
+    },
+  });
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let stopPromise: Promise<void> | null = null;
+  const stop = (reason = 'stop'): Promise<void> => {
+    stopPromise ??= (async () => {
+      stopping = true;
+      log.info({ reason }, 'shutting down');
+      const steps: [string, () => Promise<unknown>][] = [
+        ['consumer', () => consumer.disconnect()], // stops fetching and waits for the running batch
+        ['producer', () => producer.disconnect()],
+        ['redis', () => store.close()],
+        ['model', () => scorer.close()],
+        ['http', () => http.close()],
+      ];
+      for (const [name, fn] of steps) {
+        try {
+          await fn();
+        } catch (err) {
+          log.warn({ err, step: name }, 'shutdown step failed');
+        }
+      }
+      log.info('stopped');
+      resolveDone();
+    })();
+    return stopPromise;
+  };
+  return { stop, httpPort: http.port, metrics, done };
+}

@@ -1,0 +1,85 @@
+/**
+ * Replay on the embedded default: file source → the batch pipeline → in-memory state →
+ * file sinks. No Kafka, no Redis. Two replays of the same file give byte-identical outputs.
+ */
+import type { Config } from '../config/config.ts';
+import { DEFAULT_POLICY, type Policy } from '../core/judge.ts';
+import { FileSink } from '../outputs/file-sink.ts';
+import type { BatchOutputs } from '../outputs/sink.ts';
+import { createSigner } from '../outputs/sign.ts';
+import { loadAnomalyScorer } from '../scoring/pipeline-scorer.ts';
+import { readRecordBatches } from '../sources/file-source.ts';
+import { MemoryStateStore } from '../state/memory-store.ts';
+import { BatchProcessor, type StageTimes } from './batch-processor.ts';
+
+export type ReplaySummary = {
+  files: string[];
+  records: number;
+  applied: number;
+  dead: number;
+  trustUpdates: number;
+  circuitSignals: number;
+  agents: number;
+  model: string;
+  wallMs: number;
+  stageMs: StageTimes;
+};
+
+export function policyFromConfig(config: Config): Policy {
+  return { ...DEFAULT_POLICY, emit: { delta: config.trust.emitDelta, heartbeatMs: config.trust.heartbeatMs } };
+}
+
+export async function replayFiles(
+  files: readonly string[],
+  outDir: string,
+  config: Config,
+  options: { batchSize?: number; onBatch?: (p: { records: number; outputs: BatchOutputs }) => void } = {},
+): Promise<ReplaySummary> {
+  const started = performance.now();
+  const scorer = await loadAnomalyScorer(config.model.card, config.model.intraOpThreads);
+  const store = new MemoryStateStore();
+  const sink = new FileSink(outDir);
+  const processor = new BatchProcessor({
+    store,
+    scorer,
+    sink,
+    signer: createSigner(config.signing.keys, config.signing.activeKid),
+    policy: policyFromConfig(config),
+    mode: config.mode,
+    ttlMs: config.trust.ttlMs,
+  });
+  let records = 0;
+  let applied = 0;
+  let dead = 0;
+  let agents = 0;
+  try {
+    for (const file of files) {
+      // Each file is its own stream: positions restart, so so does state.
+      agents += store.size;
+      await store.clear();
+      for await (const batch of readRecordBatches(file, options.batchSize ?? 1000)) {
+        const r = await processor.process(batch);
+        records += batch.length;
+        applied += r.applied;
+        dead += r.dead;
+        options.onBatch?.({ records: batch.length, outputs: r.outputs });
+      }
+    }
+    agents += store.size;
+  } finally {
+    await sink.close();
+    await scorer.close();
+  }
+  return {
+    files: [...files],
+    records,
+    applied,
+    dead,
+    trustUpdates: sink.counts.trust,
+    circuitSignals: sink.counts.circuit,
+    agents,
+    model: scorer.modelId,
+    wallMs: Math.round(performance.now() - started),
+    stageMs: processor.times,
+  };
+}
