@@ -60,6 +60,10 @@ export type Signals = {
   identity: number;
   /** The request touched a privileged surface (credentials, payouts, admin…). */
   privileged: boolean;
+  /** Recent shares (including this event) of auth failures, scope violations and 403s — as of this event, not of later ones in the batch. */
+  authFailRatio: number;
+  scopeViolRatio: number;
+  forbidRatio: number;
 };
 
 const IDENTITY_STRENGTH: Record<string, number> = { http_signature: 1, mtls: 0.85, oauth2: 0.65, api_key: 0.4, none: 0.1 };
@@ -183,9 +187,9 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const aSlow = Math.max(1 / n, A_SLOW);
   const novel = routePos === -1 ? 1 : 0;
   const novelFast = ew(f[F.novelFast]!, novel, aFast);
-  const novelShift = novelFast - f[F.novelSlow]!;
   f[F.novelFast] = novelFast;
   f[F.novelSlow] = ew(f[F.novelSlow]!, novel, aSlow);
+  const novelShift = novelFast - f[F.novelSlow]!;
   const id = lastNumericId(req.path);
   const prevId = s.d[D.lastId]!;
   const stepsFromLast = id >= 0 && prevId >= 0 ? Math.abs(id - prevId) : 0;
@@ -200,9 +204,9 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const forbidden = status === 403;
   const error = !authFailure && !forbidden && status >= 400 ? 1 : 0;
   const errFast = ew(f[F.errFast]!, error, aFast);
-  const errShift = errFast - f[F.errSlow]!;
   f[F.errFast] = errFast;
   f[F.errSlow] = ew(f[F.errSlow]!, error, aSlow);
+  const errShift = errFast - f[F.errSlow]!;
   f[F.authFailFast] = ew(f[F.authFailFast]!, authFailure ? 1 : 0, aFast);
   f[F.authFailSlow] = ew(f[F.authFailSlow]!, authFailure ? 1 : 0, aSlow);
   f[F.forbidFast] = ew(f[F.forbidFast]!, forbidden ? 1 : 0, aFast);
@@ -311,5 +315,14 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
 
   s.d[D.lastTs] = ts;
   s.d[D.seq] = n;
-  return { scopeViolation, failedSignature, authFailure, identity, privileged };
+  return {
+    scopeViolation,
+    failedSignature,
+    authFailure,
+    identity,
+    privileged,
+    authFailRatio: f[F.authFailFast]!,
+    scopeViolRatio: f[F.scopeViolFast]!,
+    forbidRatio: f[F.forbidFast]!,
+  };
 }

@@ -88,8 +88,8 @@ export function judge(s: AgentState, signals: Signals, anomaly: number, ts: numb
     anomaly > prevLevel ? prevLevel + p.anomalyRise * (anomaly - prevLevel) : prevLevel + (1 - Math.exp(-dt / p.anomalyDecayMs)) * (anomaly - prevLevel);
   f[F.anomalyFast] = level;
   const intent = 1 - f[F.anomalyFast]!;
-  const identity = signals.identity * (1 - f[F.authFailFast]!);
-  const authorization = Math.max(0, 1 - 1.2 * Math.max(f[F.scopeViolFast]!, f[F.forbidFast]!));
+  const identity = signals.identity * (1 - signals.authFailRatio);
+  const authorization = Math.max(0, 1 - 1.2 * Math.max(signals.scopeViolRatio, signals.forbidRatio));
   let target = p.weights.identity * identity + p.weights.intent * intent + p.weights.authorization * authorization;
   if (signals.failedSignature) target = Math.min(target, p.caps.failedSignature);
   if (signals.scopeViolation) target = Math.min(target, p.caps.scopeViolation);
@@ -105,22 +105,28 @@ export function judge(s: AgentState, signals: Signals, anomaly: number, ts: numb
   const previous = CIRCUIT_CODES[s.b[B.circuit]!]!;
   let state = previous;
   let offences = s.b[B.offences]!;
+  let opened = false;
   const open = (): void => {
     offences = Math.min(offences + 1, 255);
     state = 'open';
+    opened = true;
     s.d[D.circuitUntil] = ts + Math.min(p.breaker.baseCooldownMs * 2 ** (offences - 1), p.breaker.maxCooldownMs);
   };
+  const bad = flagged || band === 'block';
   if (previous === 'closed') {
     if (popcount(bits & ((1 << p.breaker.n) - 1)) >= p.breaker.k || band === 'block') open();
   } else if (previous === 'open') {
+    // The first event after the cooldown decides: a bad one re-opens with a longer cooldown,
+    // a clean one turns the circuit half-open with the full probe budget still to come.
     if (ts >= s.d[D.circuitUntil]!) {
-      state = 'half_open';
-      s.b[B.probes] = p.breaker.probeBudget;
+      if (bad) open();
+      else {
+        state = 'half_open';
+        s.b[B.probes] = p.breaker.probeBudget;
+      }
     }
-  }
-  if (state === 'half_open' && previous !== 'closed') {
-    // This event is a probe (also when the circuit just turned half-open on it).
-    if (flagged || band === 'block') open();
+  } else if (previous === 'half_open') {
+    if (bad) open();
     else {
       s.b[B.probes] = Math.max(0, s.b[B.probes]! - 1);
       if (s.b[B.probes] === 0) {
@@ -131,8 +137,9 @@ export function judge(s: AgentState, signals: Signals, anomaly: number, ts: numb
   }
   s.b[B.circuit] = CIRCUIT_CODES.indexOf(state);
   s.b[B.offences] = offences;
+  // A re-opening (open → open with a later `until`) is a change enforcers must hear about.
   const circuitChange =
-    state === previous
+    state === previous && !opened
       ? null
       : {
           previous,

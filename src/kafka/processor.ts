@@ -12,7 +12,7 @@ import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Consumer, type Eac
 import type { Config } from '../config/config.ts';
 import { FEATURE_NAMES } from '../core/features.ts';
 import { createSigner } from '../outputs/sign.ts';
-import { BatchProcessor, type InputRecord } from '../pipeline/batch-processor.ts';
+import { BatchProcessor, type BatchResult, type InputRecord } from '../pipeline/batch-processor.ts';
 import { policyFromConfig } from '../pipeline/replay.ts';
 import { createMetrics, type Metrics } from '../ops/metrics.ts';
 import { startHttp } from '../ops/http.ts';
@@ -34,7 +34,10 @@ export type ProcessorHandle = {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function startProcessor(config: Config, log: Logger): Promise<ProcessorHandle> {
+/** Instrumentation for benchmarks and tests: called after each chunk is produced and saved, before its commit. */
+export type ProcessorHooks = { onBatch?: (result: BatchResult, ackAt: number) => void };
+
+export async function startProcessor(config: Config, log: Logger, hooks: ProcessorHooks = {}): Promise<ProcessorHandle> {
   const metrics = createMetrics();
   const scorer = await loadAnomalyScorer(config.model.card, config.model.intraOpThreads);
   log.info({ model: scorer.modelId, features: FEATURE_NAMES.length }, 'model loaded');
@@ -99,6 +102,7 @@ export async function startProcessor(config: Config, log: Logger): Promise<Proce
           metrics.batchSize.observe(records.length);
           metrics.onnxMs.observe(processor.times.score - before.score);
           metrics.redisMs.observe(processor.times.load - before.load + (processor.times.save - before.save));
+          hooks.onBatch?.(r, ackAt);
           return true;
         } catch (err) {
           if (!isRetriable(err)) throw err;

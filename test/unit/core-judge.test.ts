@@ -226,9 +226,9 @@ describe('circuit breaker', () => {
     expect(a.at(until - 1, 0).circuit).toBe('open');
     const half = a.at(until, 0);
     expect(half.circuit).toBe('half_open');
-    // The event that turns the circuit half-open is its first probe.
-    expect(half.circuitChange).toEqual({ previous: 'open', state: 'half_open', probeBudget: P.breaker.probeBudget - 1 });
-    for (let i = 1; i < P.breaker.probeBudget - 1; i++) {
+    // The clean event that turns the circuit half-open is not a probe: the full budget is announced.
+    expect(half.circuitChange).toEqual({ previous: 'open', state: 'half_open', probeBudget: P.breaker.probeBudget });
+    for (let i = 1; i < P.breaker.probeBudget; i++) {
       const j = a.step(0);
       expect(j.circuit).toBe('half_open');
       expect(j.circuitChange).toBeNull();
