@@ -111,7 +111,8 @@ def make_synthetic(path: Path, rows: int, n_features: int, seed: int) -> None:
 def export_features(fixtures: list[Path], out: Path) -> None:
     """Run trustline's own feature exporter (one feature code path for training and serving)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["npx", "--no-install", "trustline", "features", *[str(f) for f in fixtures], "--out", str(out)]
+    # --exclude-attacks: fit on benign behaviour only (labelled attack events still update baselines).
+    cmd = ["npx", "--no-install", "trustline", "features", *[str(f) for f in fixtures], "--out", str(out), "--exclude-attacks"]
     log(f"exporting features: {' '.join(cmd)}")
     try:
         subprocess.run(cmd, cwd=REPO, check=True)
@@ -400,8 +401,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     src = p.add_argument_group("training data")
     src.add_argument("--features", type=Path, help="feature CSV to train on (skips the exporter)")
-    src.add_argument("--fixtures", nargs="+", default=["fixtures/train/*"],
-                     help="fixture files/globs for `trustline features` when --features is not given (default: fixtures/train/*)")
+    src.add_argument("--fixtures", nargs="+", default=["fixtures/train/*.jsonl*"],
+                     help="fixture files/globs for `trustline features` when --features is not given (default: fixtures/train/*.jsonl*)")
     src.add_argument("--cache", type=Path, default=Path("models/.cache/features.csv"),
                      help="where the exporter writes the CSV (default: models/.cache/features.csv)")
     src.add_argument("--files", nargs="+",

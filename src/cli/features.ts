@@ -4,7 +4,7 @@
  * each file is its own stream (agents start fresh per file); invalid lines are counted and
  * left out.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { decodeEvent } from '../contract/decode.ts';
 import { D, isInitialised, newAgentState, type AgentState } from '../core/agent-state.ts';
@@ -15,7 +15,19 @@ function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export async function exportFeatures(files: readonly string[], out: string): Promise<{ rows: number; invalid: number }> {
+/** The labels sidecar of a fixture file (`x.jsonl[.gz]` → `x.labels.json`), if present. */
+export function labelsPathOf(file: string): string {
+  return file.replace(/\.jsonl(\.gz)?$/, '.labels.json');
+}
+
+type Labels = { agents: Record<string, { malicious: boolean; attackStartTs: number | null }> };
+
+/**
+ * Export one CSV row per valid event. With `excludeAttacks`, events of malicious agents at or
+ * after their labelled attack start are still applied to the baseline but not written, so a
+ * model is fitted on benign behaviour only.
+ */
+export async function exportFeatures(files: readonly string[], out: string, options: { excludeAttacks?: boolean } = {}): Promise<{ rows: number; invalid: number; excluded: number }> {
   const stream = createWriteStream(out);
   const write = async (text: string): Promise<void> => {
     if (!stream.write(text)) await once(stream, 'drain');
@@ -24,8 +36,10 @@ export async function exportFeatures(files: readonly string[], out: string): Pro
   const vec = new Float32Array(FEATURE_COUNT);
   let rows = 0;
   let invalid = 0;
+  let excluded = 0;
   for (const file of files) {
     const agents = new Map<string, AgentState>();
+    const labels: Labels | null = options.excludeAttacks ? (JSON.parse(readFileSync(labelsPathOf(file), 'utf8')) as Labels) : null;
     let chunk: string[] = [];
     for await (const { bytes } of readLines(file)) {
       if (bytes.length === 0) continue;
@@ -40,6 +54,11 @@ export async function exportFeatures(files: readonly string[], out: string): Pro
       if (!s) agents.set(id, (s = newAgentState()));
       const ts = isInitialised(s) ? Math.max(ev.ts, s.d[D.lastTs]!) : ev.ts;
       observe(s, ev, ts, vec, 0);
+      const label = labels?.agents[ev.agent.id];
+      if (label?.malicious && label.attackStartTs !== null && ev.ts >= label.attackStartTs) {
+        excluded++;
+        continue;
+      }
       chunk.push(`${csvField(ev.agent.id)},${csvField(ev.eventId)},${ts},${Array.from(vec, (x) => String(x)).join(',')}`);
       rows++;
       if (chunk.length >= 2000) {
@@ -51,5 +70,5 @@ export async function exportFeatures(files: readonly string[], out: string): Pro
   }
   stream.end();
   await once(stream, 'finish');
-  return { rows, invalid };
+  return { rows, invalid, excluded };
 }

@@ -71,16 +71,19 @@ Examples:
   },
   features: {
     summary: 'export feature vectors of event files as CSV, for model training',
-    usage: `trustline features <file.jsonl[.gz]>… --out <features.csv>
+    usage: `trustline features <file.jsonl[.gz]>… --out <features.csv> [--exclude-attacks]
+
+--exclude-attacks reads each file's labels sidecar (x.labels.json) and leaves out the
+events of malicious agents from their attack start on (they still update the baseline).
 
 Example:
-  trustline features fixtures/train/*.jsonl.gz --out models/.cache/features.csv`,
+  trustline features fixtures/train/*.jsonl.gz --out models/.cache/features.csv --exclude-attacks`,
     run: async (argv) => {
-      const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' } } });
+      const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' }, 'exclude-attacks': { type: 'boolean', default: false } } });
       if (!positionals.length || !values.out) throw new TrustlineError('USAGE', 'features needs input files and --out <file.csv>');
       const { exportFeatures } = await import('./features.ts');
-      const r = await exportFeatures(positionals, values.out);
-      process.stdout.write(`wrote ${r.rows} feature rows to ${values.out} (${r.invalid} invalid lines left out)\n`);
+      const r = await exportFeatures(positionals, values.out, { excludeAttacks: values['exclude-attacks'] });
+      process.stdout.write(`wrote ${r.rows} feature rows to ${values.out} (${r.invalid} invalid lines, ${r.excluded} attack events left out)\n`);
       return 0;
     },
   },
