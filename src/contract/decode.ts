@@ -6,6 +6,7 @@
  * rejected early. Every rejection carries a code from {@link DecodeErrorCode}, a message
  * and the JSON Pointer of the offending field.
  */
+import { isUtf8 } from 'node:buffer';
 import { Ajv, type ErrorObject } from 'ajv';
 import {
   AgentRequestEventSchema,
@@ -22,46 +23,60 @@ export type DecodeResult =
 
 const ajv = new Ajv({ allErrors: false, strict: true, strictNumbers: true, strictTuples: false });
 const validate = ajv.compile<AgentRequestEvent>(AgentRequestEventSchema);
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** An unpaired UTF-16 surrogate (e.g. from a `\ud800` JSON escape): not a Unicode scalar, not encodable as UTF-8. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const ESCAPED_SURROGATE = /\\u[dD][89a-fA-F]/;
 
 function fail(code: DecodeErrorCode, message: string, path = ''): DecodeResult {
   return { ok: false, code, message, path };
 }
 
 type StructureError = { code: DecodeErrorCode; message: string; path: string };
+/** A structural problem found by the walk; the JSON Pointer is assembled only on failure. */
+type WalkError = { code: DecodeErrorCode; what: string; segments: string[] };
 
 /**
- * Depth limit, forbidden keys, non-finite numbers and lone surrogates, in one walk of the
- * parsed document. Every string that passes is valid Unicode, so identities (agent.id,
- * tenant…) map one-to-one onto the UTF-8 bytes used for Kafka and Redis keys.
+ * Depth limit, forbidden keys, non-finite numbers and (when the text may hold them) lone
+ * surrogates, in one walk of the parsed document. Every string that passes is valid Unicode,
+ * so identities (agent.id, tenant…) map one-to-one onto the UTF-8 bytes used for Kafka and
+ * Redis keys. No strings are built unless something is wrong (hot path).
  */
-function checkStructure(value: unknown, depth: number, path: string): StructureError | null {
-  if (typeof value === 'number') {
-    return Number.isFinite(value) ? null : { code: 'non_finite_number', message: `${path || '/'} is not a finite number`, path };
-  }
-  if (typeof value === 'string') {
-    return LONE_SURROGATE.test(value) ? { code: 'invalid_utf8', message: `${path || '/'} contains an unpaired surrogate`, path } : null;
-  }
+function walk(value: unknown, depth: number, checkStrings: boolean): WalkError | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { code: 'non_finite_number', what: 'is not a finite number', segments: [] };
+  if (typeof value === 'string') return checkStrings && LONE_SURROGATE.test(value) ? { code: 'invalid_utf8', what: 'contains an unpaired surrogate', segments: [] } : null;
   if (value === null || typeof value !== 'object') return null;
-  if (depth > MAX_EVENT_DEPTH) return { code: 'too_deep', message: `nesting deeper than ${MAX_EVENT_DEPTH} levels`, path };
+  if (depth > MAX_EVENT_DEPTH) return { code: 'too_deep', what: `nests deeper than ${MAX_EVENT_DEPTH} levels`, segments: [] };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const err = checkStructure(value[i], depth + 1, `${path}/${i}`);
-      if (err) return err;
+      const err = walk(value[i], depth + 1, checkStrings);
+      if (err) {
+        err.segments.push(String(i));
+        return err;
+      }
     }
     return null;
   }
-  for (const key of Object.keys(value)) {
-    const childPath = `${path}/${escapePointer(key)}`;
-    if (FORBIDDEN_KEYS.has(key)) return { code: 'forbidden_key', message: `key "${key}" is not allowed`, path: childPath };
-    if (LONE_SURROGATE.test(key)) return { code: 'invalid_utf8', message: `key at ${childPath} contains an unpaired surrogate`, path: childPath };
-    const err = checkStructure((value as Record<string, unknown>)[key], depth + 1, childPath);
-    if (err) return err;
+  for (const key in value) {
+    if (FORBIDDEN_KEYS.has(key)) return { code: 'forbidden_key', what: `: key "${key}" is not allowed`, segments: [key] };
+    if (checkStrings && LONE_SURROGATE.test(key)) return { code: 'invalid_utf8', what: 'is a key with an unpaired surrogate', segments: [key] };
+    const err = walk((value as Record<string, unknown>)[key], depth + 1, checkStrings);
+    if (err) {
+      err.segments.push(key);
+      return err;
+    }
   }
   return null;
+}
+
+function checkStructure(doc: unknown, checkStrings: boolean): StructureError | null {
+  const err = walk(doc, 1, checkStrings);
+  if (!err) return null;
+  const path = err.segments.reverse().map(escapePointer).join('/');
+  const pointer = path ? `/${path}` : '';
+  if (err.code === 'too_deep') return { code: err.code, message: `nesting deeper than ${MAX_EVENT_DEPTH} levels`, path: pointer };
+  if (err.code === 'forbidden_key') return { code: err.code, message: `key "${err.segments[err.segments.length - 1]}" is not allowed`, path: pointer };
+  return { code: err.code, message: `${pointer || '/'} ${err.what}`, path: pointer };
 }
 
 function escapePointer(key: string): string {
@@ -121,11 +136,10 @@ export function decodeEvent(input: Uint8Array | string | null | undefined): Deco
       text = input;
     } else {
       if (input.byteLength > MAX_EVENT_BYTES) return fail('too_large', `event of ${input.byteLength} bytes is larger than ${MAX_EVENT_BYTES} bytes`);
-      try {
-        text = utf8.decode(input);
-      } catch {
-        return fail('invalid_utf8', 'record is not valid UTF-8');
-      }
+      if (!isUtf8(input)) return fail('invalid_utf8', 'record is not valid UTF-8');
+      const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+      // A leading byte-order mark is not part of the document.
+      text = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString('utf8', 3) : buf.toString('utf8');
     }
     let doc: unknown;
     try {
@@ -134,7 +148,8 @@ export function decodeEvent(input: Uint8Array | string | null | undefined): Deco
       return fail('invalid_json', `not JSON: ${(e as Error).message}`);
     }
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return fail('not_an_object', 'event must be a JSON object');
-    const structural = checkStructure(doc, 1, '');
+    // Valid UTF-8 bytes cannot encode a surrogate: only a \\uD8xx–\\uDFxx escape (or a JS string input) can produce one.
+    const structural = checkStructure(doc, ESCAPED_SURROGATE.test(text) || (typeof input === 'string' && LONE_SURROGATE.test(text)));
     if (structural) return { ok: false, ...structural };
     const v = (doc as { v?: unknown }).v;
     if (v === undefined) return fail('missing_field', '/v is required', '/v');

@@ -200,7 +200,7 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
 
   // Response classes.
   const status = req.status;
-  const authFailure = status === 401 || !auth.verified;
+  const authFailure = status === 401 || (!auth.verified && auth.method !== 'none');
   const forbidden = status === 403;
   const error = !authFailure && !forbidden && status >= 400 ? 1 : 0;
   const errFast = ew(f[F.errFast]!, error, aFast);
