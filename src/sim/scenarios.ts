@@ -119,7 +119,8 @@ const stolenToken: ScenarioDef = {
     if (templates.length === 0) templates = [...plan.pre];
     const weights = templates.map((e) => [e, 1 + 3 * SENS_RANK[e.req.action?.sensitivity ?? 'low']] as const);
     const rhythm = rng.pick(['burst', 'metronome', 'fast'] as const);
-    plan.traits.push(`rhythm:${rhythm}`, `network:${block.kind}`, refreshes ? 'thief_refreshes' : 'thief_token_expires');
+    plan.traits.push(`rhythm:${rhythm}`, `network:${block.kind}`);
+    if (agent.token.kind === 'oauth2') plan.traits.push(refreshes ? 'thief_refreshes' : 'thief_token_expires');
     const interval = rng.range(1, 8) * 1000;
     let t = plan.startTs;
     let inBurst = 0;
