@@ -40,6 +40,8 @@ export const ConfigSchema = z.strictObject({
       /** Topics are created with this many partitions when missing. */
       partitions: positiveInt.default(6),
       maxBatchEvents: positiveInt.default(2000),
+      /** Partitions processed at the same time by one instance (their agents are disjoint). */
+      partitionsConcurrently: positiveInt.default(3),
     })
     .prefault({}),
   redis: z
@@ -100,6 +102,7 @@ const ENV_MAP: Record<string, { path: string[]; parse: (v: string) => unknown }>
   TRUSTLINE_TOPIC_AUDIT: { path: ['kafka', 'topics', 'audit'], parse: String },
   TRUSTLINE_PARTITIONS: { path: ['kafka', 'partitions'], parse: Number },
   TRUSTLINE_MAX_BATCH_EVENTS: { path: ['kafka', 'maxBatchEvents'], parse: Number },
+  TRUSTLINE_PARTITIONS_CONCURRENTLY: { path: ['kafka', 'partitionsConcurrently'], parse: Number },
   TRUSTLINE_REDIS_PREFIX: { path: ['redis', 'keyPrefix'], parse: String },
   TRUSTLINE_MODEL_CARD: { path: ['model', 'card'], parse: String },
   TRUSTLINE_ONNX_THREADS: { path: ['model', 'intraOpThreads'], parse: Number },

@@ -3,7 +3,7 @@
  * Redis state, outputs to the trust, circuit and dead-letter topics.
  *
  * Per partition batch, in chunks of at most `kafka.maxBatchEvents`: process (outputs produced →
- * state saved by compare-and-set) → commit the chunk's last offset + 1. A crash anywhere before
+ * state saved by compare-and-set) → resolve the chunk's last offset, which kafkajs commits. A crash anywhere before
  * the commit re-delivers the chunk; already-applied events are skipped by the watermark and
  * outputs repeat byte for byte. Retriable failures (Redis or Kafka down) are retried with
  * backoff while heartbeats keep the group membership; the process never exits on bad input.
@@ -87,7 +87,6 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
     try {
       for (let attempt = 0; ; attempt++) {
         if (!payload.isRunning() || payload.isStale()) return false;
-        const before = { ...processor.times };
         try {
           const r = await processor.process(records);
           const ackAt = Date.now();
@@ -100,8 +99,8 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
           for (const s of r.outputs.scores) metrics.emitLatency.observe(Math.max(0, ackAt - s.ts));
           metrics.staleSaves.inc(r.staleSaves);
           metrics.batchSize.observe(records.length);
-          metrics.onnxMs.observe(processor.times.score - before.score);
-          metrics.redisMs.observe(processor.times.load - before.load + (processor.times.save - before.save));
+          metrics.onnxMs.observe(r.times.score);
+          metrics.redisMs.observe(r.times.load + r.times.save);
           hooks.onBatch?.(r, ackAt);
           return true;
         } catch (err) {
@@ -121,9 +120,14 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
   await consumer.subscribe({ topic: config.kafka.topics.requests, fromBeginning: config.kafka.fromBeginning });
   const max = config.kafka.maxBatchEvents;
   await consumer.run({
-    autoCommit: false,
+    // Offsets are resolved only after a chunk's outputs are acknowledged and its states saved;
+    // kafkajs then commits resolved offsets (every second, after each batch and on stop).
+    // Committing later than possible only means more re-processing after a crash, never loss.
+    autoCommit: true,
+    autoCommitInterval: 1_000,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
+    // Partitions hold disjoint agents, so their batches may overlap (I/O of one, CPU of another).
+    partitionsConsumedConcurrently: config.kafka.partitionsConcurrently,
     eachBatch: async (payload) => {
       const { batch } = payload;
       const msgs = batch.messages;
@@ -136,9 +140,8 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
           source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
         }));
         if (!(await processChunk(records, payload))) return;
-        const last = slice[slice.length - 1]!.offset;
-        payload.resolveOffset(last);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+        payload.resolveOffset(slice[slice.length - 1]!.offset);
+        await payload.commitOffsetsIfNecessary();
         await payload.heartbeat();
       }
       metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));

@@ -57,6 +57,8 @@ export type BatchResult = {
   dead: number;
   outputs: BatchOutputs;
   staleSaves: number;
+  /** Time spent in this call per stage (ms). */
+  times: StageTimes;
 };
 
 type Pending = { event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot; ts: number; dt: number; first: boolean; signals: Signals; seq: number };
@@ -66,13 +68,13 @@ const now = (): number => performance.now();
 
 export class BatchProcessor {
   readonly times: StageTimes = { decode: 0, load: 0, features: 0, score: 0, trust: 0, emit: 0, save: 0 };
-  private matrix = new Float32Array(FEATURE_COUNT * 512);
 
   constructor(private readonly deps: PipelineDeps) {}
 
   async process(records: readonly InputRecord[]): Promise<BatchResult> {
     const { store, scorer, sink, signer, policy, mode, ttlMs } = this.deps;
     const outputs: BatchOutputs = { trust: [], circuit: [], dlq: [], scores: [] };
+    const times: StageTimes = { decode: 0, load: 0, features: 0, score: 0, trust: 0, emit: 0, save: 0 };
 
     // 1. Decode all.
     let t = now();
@@ -82,7 +84,7 @@ export class BatchProcessor {
       if (r.ok) valid.push({ event: r.event, rec });
       else outputs.dlq.push({ value: rec.value, key: rec.key, code: r.code, message: r.message, path: r.path, source: rec.source });
     }
-    this.times.decode += now() - (t as number);
+    times.decode = now() - t;
 
     // 2. Group by agent, load all states in one round trip.
     t = now();
@@ -102,12 +104,12 @@ export class BatchProcessor {
         if (st) slotList[i]!.state = st;
       }
     }
-    this.times.load += now() - t;
+    times.load = now() - t;
 
     // 3. Pure per-event features in source order; skip what was already applied.
     t = now();
-    if (this.matrix.length < valid.length * FEATURE_COUNT) this.matrix = new Float32Array(valid.length * FEATURE_COUNT * 2);
-    const matrix = this.matrix;
+    // Per call: several partitions' batches may be in flight at once (their agents are disjoint).
+    const matrix = new Float32Array(valid.length * FEATURE_COUNT);
     const pending: Pending[] = [];
     let skipped = 0;
     for (const { event, rec } of valid) {
@@ -125,12 +127,12 @@ export class BatchProcessor {
       slot.touched = true;
       pending.push({ event, rec, slot, ts, dt, first, signals, seq: s.d[D.seq]! });
     }
-    this.times.features += now() - t;
+    times.features = now() - t;
 
     // 4. One model call for the whole batch.
     t = now();
     const anomalies = pending.length ? await scorer.score(matrix.subarray(0, pending.length * FEATURE_COUNT), pending.length) : new Float32Array(0);
-    this.times.score += now() - t;
+    times.score = now() - t;
 
     // 5. Trust, breaker and records, in source order.
     t = now();
@@ -144,20 +146,21 @@ export class BatchProcessor {
       if (j.emitTrust) outputs.trust.push(buildTrustUpdate(ctx, j, anomaly, reasons, ttlMs, signer));
       outputs.scores.push({ agentId: ctx.agentId, eventId: ctx.eventId, seq: ctx.seq, ts: ctx.ts, anomaly, trust: Math.round(j.trust * 10_000) / 10_000, band: j.band, circuit: j.circuit, reasons });
     }
-    this.times.trust += now() - t;
+    times.trust = now() - t;
 
     // 6. Outputs first …
     t = now();
     await sink.write(outputs);
-    this.times.emit += now() - t;
+    times.emit = now() - t;
 
     // 7. … then state, compare-and-set on the watermark.
     t = now();
     const saves: SaveEntry[] = [];
     for (const slot of slotList) if (slot.touched) saves.push({ key: slot.key, watermark: slot.state.d[D.watermark]!, state: encodeState(slot.state) });
     const outcomes = saves.length ? await store.saveMany(saves) : [];
-    this.times.save += now() - t;
+    times.save = now() - t;
 
-    return { applied: pending.length, skipped, dead: outputs.dlq.length, outputs, staleSaves: outcomes.filter((o) => o === 'stale').length };
+    for (const k of Object.keys(times) as (keyof StageTimes)[]) this.times[k] += times[k];
+    return { applied: pending.length, skipped, dead: outputs.dlq.length, outputs, staleSaves: outcomes.filter((o) => o === 'stale').length, times };
   }
 }
