@@ -45,26 +45,67 @@ Example:
     },
   },
   replay: {
-    summary: 'replay JSONL(.gz) event files through the pipeline on the embedded default (no Kafka, no Redis)',
-    usage: `trustline replay <file.jsonl[.gz]>… [--out <dir>] [--mode enforce|shadow] [--config <file.json>]
+    summary: 'replay JSONL(.gz) event files through the pipeline on the embedded default (no Kafka, no Redis); --labels evaluates detection',
+    usage: `trustline replay <file.jsonl[.gz]>… [--out <dir>] [--labels [<labels.json>]]… [--mode enforce|shadow] [--config <file.json>]
 
 Writes <dir>/scores.jsonl (one line per valid event, in input order), trust.jsonl and
 circuit.jsonl (records exactly as produced to Kafka) and dlq.jsonl (rejected lines).
 
+--labels evaluates what was emitted against ground-truth labels and also writes
+<dir>/summary.json (detection rate, time to detect, false positives, ROC/PR-AUC, per agent
+and per scenario; definitions in docs/evaluation.md):
+  --labels              (no file) every input's sidecar: x.jsonl[.gz] → x.labels.json
+  --labels <f.json>     explicit labels files, one --labels per input, in input order
+                        (a value is taken as a labels file only when it ends in .json;
+                        --labels=<file> always takes it)
+
 Examples:
   trustline replay fixtures/demo/demo.jsonl --out out/demo
-  trustline replay fixtures/validation/*.jsonl.gz --out out/validation`,
+  trustline replay fixtures/validation/*.jsonl.gz --out out/validation --labels
+  trustline replay traffic.jsonl.gz --out out/t --labels truth/traffic.labels.json`,
     run: async (argv) => {
-      const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', default: 'out/replay' }, mode: { type: 'string' }, config: { type: 'string' } } });
+      // --labels takes an optional value: split it off before parseArgs (which has no optional values).
+      const labelFiles: string[] = [];
+      let wantLabels = false;
+      const rest: string[] = [];
+      for (let i = 0; i < argv.length; i++) {
+        const a = argv[i]!;
+        if (a === '--labels') {
+          wantLabels = true;
+          const next = argv[i + 1];
+          if (next !== undefined && next.endsWith('.json')) {
+            labelFiles.push(next);
+            i++;
+          }
+        } else if (a.startsWith('--labels=')) {
+          wantLabels = true;
+          labelFiles.push(a.slice('--labels='.length));
+        } else rest.push(a);
+      }
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { out: { type: 'string', default: 'out/replay' }, mode: { type: 'string' }, config: { type: 'string' } } });
       if (!positionals.length) throw new TrustlineError('USAGE', 'replay needs at least one input file');
+      if (labelFiles.length > 0 && labelFiles.length !== positionals.length) {
+        throw new TrustlineError('USAGE', `--labels: ${labelFiles.length} labels files for ${positionals.length} input files (give one per input, in order, or --labels alone for the sidecars)`);
+      }
       const overrides: ConfigInput = values.mode ? { mode: values.mode as 'enforce' | 'shadow' } : {};
       const config = loadConfig({ file: values.config, overrides });
       const { replayFiles } = await import('../pipeline/replay.ts');
-      const s = await replayFiles(positionals, values.out!, config);
+      let evaluation = '';
+      const s = wantLabels
+        ? await (async () => {
+            const { sidecarOf } = await import('../eval/labels.ts');
+            const { replayWithLabels, formatSummary } = await import('../eval/replay-eval.ts');
+            const labels = labelFiles.length ? labelFiles : positionals.map((f) => sidecarOf(f));
+            const r = await replayWithLabels(positionals, labels, values.out!, config);
+            evaluation = `wrote ${r.summaryPath}\n${formatSummary(r.summary)}`;
+            return r.replay;
+          })()
+        : await replayFiles(positionals, values.out!, config);
       const eps = Math.round(s.records / Math.max(s.wallMs / 1000, 1e-3));
       process.stdout.write(
         `replayed ${s.records} records (${s.applied} scored, ${s.dead} to dlq) of ${s.agents} agents with ${s.model} in ${s.wallMs} ms (${eps} events/s)\n` +
-          `wrote ${values.out}/scores.jsonl, trust.jsonl (${s.trustUpdates}), circuit.jsonl (${s.circuitSignals}), dlq.jsonl (${s.dead})\n`,
+          `wrote ${values.out}/scores.jsonl, trust.jsonl (${s.trustUpdates}), circuit.jsonl (${s.circuitSignals}), dlq.jsonl (${s.dead})\n` +
+          evaluation,
       );
       return 0;
     },
