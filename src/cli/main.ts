@@ -5,10 +5,13 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigInput } from '../config/config.ts';
 import { TrustlineError } from '../shared/errors.ts';
+import { auditCommand } from './audit.ts';
+import { demoCommand } from './demo.ts';
 
 type Command = { summary: string; usage: string; run: (argv: string[]) => Promise<number> };
 
 const COMMANDS: Record<string, Command> = {
+  demo: demoCommand,
   run: {
     summary: 'run the production processor: Kafka consumer group in, Redis state, trust/circuit/DLQ topics out',
     usage: `trustline run [--config <file.json>]
@@ -128,6 +131,7 @@ Example:
       return 0;
     },
   },
+  audit: auditCommand,
 };
 
 function help(): string {
