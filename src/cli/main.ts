@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigInput } from '../config/config.ts';
+import type { EvalSummary } from '../eval/evaluator.ts';
 import { TrustlineError } from '../shared/errors.ts';
 import { auditCommand } from './audit.ts';
 import { demoCommand } from './demo.ts';
@@ -49,7 +50,7 @@ Example:
   },
   replay: {
     summary: 'replay JSONL(.gz) event files through the pipeline on the embedded default (no Kafka, no Redis); --labels evaluates detection',
-    usage: `trustline replay <file.jsonl[.gz]>… [--out <dir>] [--labels [<labels.json>]]… [--mode enforce|shadow] [--config <file.json>]
+    usage: `trustline replay <file.jsonl[.gz]>… [--out <dir>] [--labels [<labels.json>]]… [--report <file.html>] [--mode enforce|shadow] [--config <file.json>]
 
 Writes <dir>/scores.jsonl (one line per valid event, in input order), trust.jsonl and
 circuit.jsonl (records exactly as produced to Kafka) and dlq.jsonl (rejected lines).
@@ -62,8 +63,13 @@ and per scenario; definitions in docs/evaluation.md):
                         (a value is taken as a labels file only when it ends in .json;
                         --labels=<file> always takes it)
 
+--report <file.html> also writes one self-contained HTML report (no network): a trust
+timeline per agent with circuit-open spans (and attack starts with --labels), bands over
+time, top reasons per agent, dead-letter counts, and the detection summary with --labels.
+
 Examples:
   trustline replay fixtures/demo/demo.jsonl --out out/demo
+  trustline replay fixtures/demo/demo.jsonl --out out/demo --labels --report out/demo/report.html
   trustline replay fixtures/validation/*.jsonl.gz --out out/validation --labels
   trustline replay traffic.jsonl.gz --out out/t --labels truth/traffic.labels.json`,
     run: async (argv) => {
@@ -85,7 +91,7 @@ Examples:
           labelFiles.push(a.slice('--labels='.length));
         } else rest.push(a);
       }
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { out: { type: 'string', default: 'out/replay' }, mode: { type: 'string' }, config: { type: 'string' } } });
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { out: { type: 'string', default: 'out/replay' }, mode: { type: 'string' }, config: { type: 'string' }, report: { type: 'string' } } });
       if (!positionals.length) throw new TrustlineError('USAGE', 'replay needs at least one input file');
       if (labelFiles.length > 0 && labelFiles.length !== positionals.length) {
         throw new TrustlineError('USAGE', `--labels: ${labelFiles.length} labels files for ${positionals.length} input files (give one per input, in order, or --labels alone for the sidecars)`);
@@ -94,6 +100,7 @@ Examples:
       const config = loadConfig({ file: values.config, overrides });
       const { replayFiles } = await import('../pipeline/replay.ts');
       let evaluation = '';
+      let evaluated: { labelFiles: string[]; summary: EvalSummary } | null = null;
       const s = wantLabels
         ? await (async () => {
             const { sidecarOf } = await import('../eval/labels.ts');
@@ -101,6 +108,7 @@ Examples:
             const labels = labelFiles.length ? labelFiles : positionals.map((f) => sidecarOf(f));
             const r = await replayWithLabels(positionals, labels, values.out!, config);
             evaluation = `wrote ${r.summaryPath}\n${formatSummary(r.summary)}`;
+            evaluated = { labelFiles: labels, summary: r.summary };
             return r.replay;
           })()
         : await replayFiles(positionals, values.out!, config);
@@ -110,6 +118,10 @@ Examples:
           `wrote ${values.out}/scores.jsonl, trust.jsonl (${s.trustUpdates}), circuit.jsonl (${s.circuitSignals}), dlq.jsonl (${s.dead})\n` +
           evaluation,
       );
+      if (values.report) {
+        const { writeReplayReportCli } = await import('../report/from-replay.ts');
+        process.stdout.write(await writeReplayReportCli({ outDir: values.out!, reportFile: values.report, files: positionals, model: s.model, mode: config.mode, evaluated }));
+      }
       return 0;
     },
   },

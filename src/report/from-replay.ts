@@ -72,3 +72,29 @@ export async function writeReplayReport(options: {
   });
   return { bytes, agents: recorder.agents.size };
 }
+
+/**
+ * `trustline replay --report`: the report of a finished replay, with the labels and the
+ * detection summary when it was evaluated; resolves to the line the CLI prints.
+ */
+export async function writeReplayReportCli(o: {
+  outDir: string;
+  reportFile: string;
+  files: readonly string[];
+  model: string;
+  mode: string;
+  evaluated: { labelFiles: readonly string[]; summary: EvalSummary } | null;
+}): Promise<string> {
+  const { loadLabels } = await import('../eval/labels.ts');
+  const labels = o.evaluated ? mergeLabels(o.evaluated.labelFiles.map((f) => loadLabels(f))) : undefined;
+  const r = await writeReplayReport({
+    outDir: o.outDir,
+    reportFile: o.reportFile,
+    files: o.files,
+    model: o.model,
+    mode: o.mode,
+    ...(labels ? { labels } : {}),
+    ...(o.evaluated ? { summary: o.evaluated.summary } : {}),
+  });
+  return `wrote ${o.reportFile} (${Math.round(r.bytes / 1024)} KiB, ${r.agents} agent timelines)\n`;
+}
