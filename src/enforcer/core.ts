@@ -1,0 +1,263 @@
+/**
+ * The enforcer's in-memory table and decision function, independent of any transport.
+ *
+ * Guarantees:
+ * - Only records that verify against the configured key ring are held; per agent and per
+ *   feed, a record replaces the held one only when its `seq` is strictly newer.
+ * - `mode: "shadow"` records are held apart and never change an enforced verdict.
+ * - `decide()` does no I/O and allocates only its result (plus the shadow result when a
+ *   shadow record is held): no closures, no arrays, no strings; the `reasons` it returns are
+ *   the frozen arrays of the held records.
+ *
+ * Clock: record times (`ts`, `until`) are event time — the gateway's clock when it saw the
+ * request — and are compared with this enforcer's clock (`now`, default the wall clock). The
+ * two must be synchronised (NTP); `policy.clockToleranceMs` absorbs a known skew.
+ */
+import type { CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';
+import { createVerifier, type SigningKey, type Verifier } from '../outputs/sign.ts';
+import { createLogger, type Logger } from '../shared/logger.ts';
+import { NO_REASONS, parseFeedRecord, type HeldSignal, type HeldTrust } from './feed-record.ts';
+import { resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
+import type { Decision, DecisionQuery, DecisionRule, EnforcerMetrics, FeedKind, IngestOutcome, Verdict } from './types.ts';
+
+/** Options of {@link createEnforcerCore}. */
+export type EnforcerCoreOptions = {
+  /** Verification key ring (`kid` → key). HS256: the shared secret; Ed25519: a public or private PEM. */
+  keys: readonly SigningKey[];
+  policy?: EnforcerPolicyInput;
+  /** The enforcer's clock, epoch ms. Default: the wall clock. */
+  now?: () => number;
+  /** pino logger for shadow records and dropped records. Default: a `trustline-enforcer` logger on stderr. */
+  logger?: Logger;
+};
+
+/** An enforcer fed by the caller: the Kafka enforcer is built on it, and so can other transports. */
+export type EnforcerCore = {
+  /** Authenticate and apply one record of the `trust` or `circuit` feed (JSON bytes, text or parsed). */
+  ingest(kind: FeedKind, value: Buffer | string | object | null): IngestOutcome;
+  /** Record that the feed is alive without a record (e.g. an empty fetch from the broker). */
+  feedAlive(): void;
+  /** Declare the snapshot loaded: decisions stop being `not_ready`. */
+  markReady(): void;
+  readonly isReady: boolean;
+  decide(query: DecisionQuery): Decision;
+  metrics(): EnforcerMetrics;
+  readonly policy: EnforcerPolicy;
+};
+
+/** What is held for one agent in one mode. */
+type Side = {
+  trust: HeldTrust | null;
+  signal: HeldSignal | null;
+  /** Local probes granted since the effective circuit last changed. */
+  probesUsed: number;
+};
+
+type Entry = { enforce: Side | null; shadow: Side | null };
+
+/** The CircuitSignal that defines the circuit, when it is not superseded by a newer TrustUpdate with another state. */
+function effectiveSignal(side: Side): HeldSignal | null {
+  const s = side.signal;
+  const t = side.trust;
+  return s !== null && (t === null || s.seq >= t.seq || s.state === t.circuit) ? s : null;
+}
+
+function effectiveState(side: Side): CircuitState | null {
+  const s = effectiveSignal(side);
+  return s !== null ? s.state : side.trust !== null ? side.trust.circuit : null;
+}
+
+const DEFAULT_TENANT = 'default';
+
+/** Create an enforcer table fed through {@link EnforcerCore.ingest}. */
+export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
+  const policy = resolvePolicy(options.policy);
+  const verifier: Verifier = createVerifier(options.keys);
+  // eslint-disable-next-line no-restricted-properties -- enforcers compare record times with their own clock (see the module header)
+  const now = options.now ?? Date.now;
+  const log = options.logger ?? createLogger({ name: 'trustline-enforcer' });
+  const tenants = new Map<string, Map<string, Entry>>();
+  const defaultTenant = new Map<string, Entry>();
+  tenants.set(DEFAULT_TENANT, defaultTenant);
+
+  const m = {
+    accepted: 0,
+    duplicates: 0,
+    droppedUnsigned: 0,
+    droppedBadSignature: 0,
+    droppedStaleSeq: 0,
+    droppedMalformed: 0,
+    tombstones: 0,
+    shadowRecords: 0,
+    shadowDisagreements: 0,
+  };
+  const decisions: Record<Verdict, number> = { allow: 0, challenge: 0, deny: 0, hold: 0 };
+  const shadowDecisions: Record<Verdict, number> = { allow: 0, challenge: 0, deny: 0, hold: 0 };
+  let agents = 0;
+  let ready = false;
+  let lastFeedAt = Number.NEGATIVE_INFINITY;
+
+  const { bands, actions, defaultSensitivity, unknown, feedTimeoutMs, fallbackProbeBudget, clockToleranceMs } = policy;
+  const staleVerdict: Verdict = policy.onStale === 'fail-open' ? 'allow' : 'deny';
+
+  function entryFor(tenant: string, agentId: string): Entry {
+    let byAgent = tenants.get(tenant);
+    if (byAgent === undefined) tenants.set(tenant, (byAgent = new Map()));
+    let e = byAgent.get(agentId);
+    if (e === undefined) {
+      byAgent.set(agentId, (e = { enforce: null, shadow: null }));
+      agents++;
+    }
+    return e;
+  }
+
+  function ingest(kind: FeedKind, value: Buffer | string | object | null): IngestOutcome {
+    lastFeedAt = now();
+    const p = parseFeedRecord(kind, value, verifier);
+    if (p.outcome !== 'accepted') {
+      if (p.outcome === 'tombstone') m.tombstones++;
+      else if (p.outcome === 'unsigned') m.droppedUnsigned++;
+      else if (p.outcome === 'bad_signature') m.droppedBadSignature++;
+      else m.droppedMalformed++;
+      if (p.outcome !== 'tombstone') log.warn({ feed: kind, outcome: p.outcome, tenant: p.tenant, agentId: p.agentId, kid: p.kid }, 'dropped record');
+      return p.outcome;
+    }
+    const entry = entryFor(p.tenant, p.agentId);
+    const shadow = p.held.mode === 'shadow';
+    let side = shadow ? entry.shadow : entry.enforce;
+    if (side === null) {
+      side = { trust: null, signal: null, probesUsed: 0 };
+      if (shadow) entry.shadow = side;
+      else entry.enforce = side;
+    }
+    const held = p.kind === 'trust' ? side.trust : side.signal;
+    if (held !== null && p.held.seq <= held.seq) {
+      if (p.held.seq === held.seq && p.held.sigValue === held.sigValue) {
+        m.duplicates++;
+        return 'duplicate';
+      }
+      m.droppedStaleSeq++;
+      log.debug({ feed: kind, tenant: p.tenant, agentId: p.agentId, seq: p.held.seq, heldSeq: held.seq }, 'ignored record with a seq not newer than the held one');
+      return 'stale_seq';
+    }
+    const beforeState = effectiveState(side);
+    const beforeSignal = effectiveSignal(side);
+    if (p.kind === 'trust') side.trust = p.held;
+    else side.signal = p.held;
+    const afterSignal = effectiveSignal(side);
+    if (effectiveState(side) !== beforeState || (afterSignal !== null && afterSignal !== beforeSignal)) side.probesUsed = 0;
+    m.accepted++;
+    if (shadow) {
+      m.shadowRecords++;
+      if (p.kind === 'trust') log.info({ feed: kind, mode: 'shadow', tenant: p.tenant, agentId: p.agentId, seq: p.held.seq, trust: p.held.trust, band: p.held.band, circuit: p.held.circuit }, 'shadow record');
+      else log.info({ feed: kind, mode: 'shadow', tenant: p.tenant, agentId: p.agentId, seq: p.held.seq, state: p.held.state, until: p.held.until }, 'shadow record');
+    }
+    return 'accepted';
+  }
+
+  function result(verdict: Verdict, side: Side | null, circuit: CircuitState | null, reasons: readonly Reason[], stale: boolean, rule: DecisionRule): Decision {
+    const t = side === null ? null : side.trust;
+    const s = side === null ? null : side.signal;
+    const seq = t === null ? (s === null ? 0 : s.seq) : s === null || t.seq >= s.seq ? t.seq : s.seq;
+    return { verdict, trust: t === null ? null : t.trust, band: t === null ? null : t.band, circuit, reasons, stale, rule, seq, shadow: null };
+  }
+
+  /** The verdict for one side; `feedRule` is null when the feed is fresh. Mutates only the side's probe counter. */
+  function evaluate(side: Side | null, sensitivity: Sensitivity, t0: number, feedRule: DecisionRule | null): Decision {
+    if (side === null) {
+      return feedRule === null ? result(unknown, null, null, NO_REASONS, false, 'unknown_agent') : result(staleVerdict, null, null, NO_REASONS, true, feedRule);
+    }
+    const t = side.trust;
+    const sig = effectiveSignal(side);
+    const circuit = sig !== null ? sig.state : t !== null ? t.circuit : null;
+    const circuitReasons = sig !== null ? sig.reasons : t !== null ? t.reasons : NO_REASONS;
+    const feedStale = feedRule !== null;
+    if (circuit === 'forced_open') return result('deny', side, circuit, circuitReasons, feedStale, 'circuit_forced_open');
+    if (circuit === 'forced_closed') return result('allow', side, circuit, circuitReasons, feedStale, 'circuit_forced_closed');
+    let budget = -1;
+    if (circuit === 'open') {
+      const until = sig !== null ? sig.until : null;
+      if (until === null || t0 < until + clockToleranceMs) return result('deny', side, circuit, circuitReasons, feedStale, 'circuit_open');
+      budget = fallbackProbeBudget;
+    } else if (circuit === 'half_open') {
+      budget = sig !== null && sig.probeBudget !== null ? sig.probeBudget : fallbackProbeBudget;
+    }
+    if (budget >= 0 && side.probesUsed >= budget) return result('deny', side, circuit, circuitReasons, feedStale, 'probes_exhausted');
+    let verdict: Verdict;
+    let rule: DecisionRule;
+    let stale = false;
+    let reasons = t !== null ? t.reasons : circuitReasons;
+    if (feedRule !== null) {
+      verdict = staleVerdict;
+      rule = feedRule;
+      stale = true;
+    } else if (t === null) {
+      verdict = unknown;
+      rule = 'unknown_agent';
+    } else if (t0 > t.ts + t.ttlMs + clockToleranceMs) {
+      verdict = staleVerdict;
+      rule = 'stale_record';
+      stale = true;
+    } else {
+      const row = bands[t.band];
+      // An unrecognised sensitivity (not one of the four) is treated as the strictest.
+      verdict = row[sensitivity] ?? row.critical;
+      rule = 'band';
+    }
+    if (budget >= 0 && (verdict === 'allow' || verdict === 'challenge')) {
+      side.probesUsed++;
+      rule = 'half_open_probe';
+      reasons = circuitReasons;
+    }
+    return result(verdict, side, circuit, reasons, stale, rule);
+  }
+
+  function decide(query: DecisionQuery): Decision {
+    const tenant = query.tenant;
+    const byAgent = tenant === undefined || tenant === DEFAULT_TENANT ? defaultTenant : tenants.get(tenant);
+    const entry = byAgent === undefined ? undefined : byAgent.get(query.agentId);
+    const action = query.action;
+    let sensitivity: Sensitivity = defaultSensitivity;
+    if (action !== undefined) {
+      if (action.sensitivity !== undefined) sensitivity = action.sensitivity;
+      else if (action.name !== undefined) sensitivity = actions.get(action.name) ?? defaultSensitivity;
+    }
+    const t0 = now();
+    const feedRule: DecisionRule | null = !ready ? 'not_ready' : t0 - lastFeedAt > feedTimeoutMs ? 'stale_feed' : null;
+    const d = evaluate(entry === undefined ? null : entry.enforce, sensitivity, t0, feedRule);
+    decisions[d.verdict]++;
+    if (entry !== undefined && entry.shadow !== null) {
+      const s = evaluate(entry.shadow, sensitivity, t0, feedRule);
+      d.shadow = s;
+      shadowDecisions[s.verdict]++;
+      if (s.verdict !== d.verdict) m.shadowDisagreements++;
+    }
+    return d;
+  }
+
+  return {
+    ingest,
+    feedAlive() {
+      lastFeedAt = now();
+    },
+    markReady() {
+      ready = true;
+      lastFeedAt = now();
+    },
+    get isReady() {
+      return ready;
+    },
+    decide,
+    metrics(): EnforcerMetrics {
+      return {
+        ...m,
+        decisions: { ...decisions },
+        shadowDecisions: { ...shadowDecisions },
+        agents,
+        ready,
+        feedAgeMs: lastFeedAt === Number.NEGATIVE_INFINITY ? null : Math.max(0, now() - lastFeedAt),
+      };
+    },
+    policy,
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * `trustline/enforcer` — the enforcer SDK for gateways, API proxies and MCP servers.
+ *
+ * ```ts
+ * import { createEnforcer } from 'trustline/enforcer';
+ *
+ * const enforcer = createEnforcer({
+ *   kafka: { brokers: ['kafka:9092'] },
+ *   keys: [{ kid: 'k1', alg: 'HS256', secret: process.env.TRUSTLINE_KEY! }],
+ *   policy: { onStale: 'fail-closed', actions: { 'payment.create': 'critical' } },
+ * });
+ * await enforcer.ready();
+ * const d = enforcer.decide({ agentId, action: { name: 'payment.create' } });
+ * if (d.verdict !== 'allow') ...
+ * ```
+ *
+ * See docs/enforcers.md.
+ */
+export { createEnforcer, type Enforcer, type EnforcerOptions } from './kafka-enforcer.ts';
+export { createEnforcerCore, type EnforcerCore, type EnforcerCoreOptions } from './core.ts';
+export { DEFAULT_ENFORCER_POLICY, resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
+export { VERDICTS, type Decision, type DecisionQuery, type DecisionRule, type EnforcerMetrics, type FeedKind, type IngestOutcome, type Verdict } from './types.ts';
+export type { SigningKey } from '../outputs/sign.ts';
+export type { Band, CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';
