@@ -1,10 +1,13 @@
 /**
  * Micro-benchmarks of the enforcement-side costs, each beside a baseline measured in the same
- * run: signing and verifying a TrustUpdate vs serialising it (JSON.stringify).
+ * run: signing and verifying a TrustUpdate vs serialising it (JSON.stringify); an enforcer's
+ * `decide()` vs a plain `Map.get` on the same agent ids.
  */
 import type { Config } from '../src/config/config.ts';
 import type { TrustUpdate } from '../src/contract/schemas.ts';
+import { createEnforcerCore, type Verdict } from '../src/enforcer/index.ts';
 import { createSigner, createVerifier } from '../src/outputs/sign.ts';
+import { createLogger } from '../src/shared/logger.ts';
 
 function perCall(n: number, fn: (i: number) => unknown): number {
   for (let i = 0; i < Math.min(n, 2000); i++) fn(i); // warm-up
@@ -14,6 +17,47 @@ function perCall(n: number, fn: (i: number) => unknown): number {
   const us = ((performance.now() - t0) / n) * 1000;
   if (sink < 0) throw new Error('unreachable');
   return Math.round(us * 100) / 100;
+}
+
+/**
+ * `decide()` on an enforcer holding `agents` agents (bands cycling, every 10th with an open
+ * circuit), `calls` calls round-robin over them, each building its query object as a gateway
+ * would; the baseline is `Map.get` on the same ids.
+ */
+function decideSection(config: Config, agents = 10_000, calls = 1_000_000): Record<string, unknown> {
+  const signer = createSigner(config.signing.keys, config.signing.activeKid);
+  const core = createEnforcerCore({ keys: config.signing.keys, logger: createLogger({ level: 'silent' }), policy: { feedTimeoutMs: 3_600_000 } });
+  const bands = ['trusted', 'watch', 'restrict', 'block'] as const;
+  const ids: string[] = [];
+  const ts = Date.now();
+  for (let i = 0; i < agents; i++) {
+    const agentId = `agent-${String(i).padStart(5, '0')}`;
+    ids.push(agentId);
+    const open = i % 10 === 9;
+    const u = {
+      v: 1 as const, tenant: 'default', agentId, seq: 1, eventId: `e-${i}`, ts, trust: 0.8, band: bands[i % 4]!, components: { identity: 0.65, intent: 0.9, authorization: 1 },
+      anomaly: 0.1, reasons: [{ code: 'rate_spike', feature: 'rate_ratio', value: 3, baseline: 1 }], circuit: open ? ('open' as const) : ('closed' as const), model: 'trustline-iforest@1', mode: 'enforce' as const, ttlMs: 3_600_000,
+    };
+    core.ingest('trust', { ...u, sig: signer.sign(u) });
+    if (open) {
+      const c = { v: 1 as const, tenant: 'default', agentId, seq: 1, state: 'open' as const, previous: 'closed' as const, reasons: [], offences: 1, issuedAt: ts, until: ts + 3_600_000, mode: 'enforce' as const };
+      core.ingest('circuit', { ...c, sig: signer.sign(c) });
+    }
+  }
+  core.markReady();
+  const plain = new Map(ids.map((id, i) => [id, { band: bands[i % 4]! }]));
+  const action = { sensitivity: 'high' as const };
+  const decideUs = perCall(calls, (i) => core.decide({ agentId: ids[i % agents]!, action }).verdict !== 'hold');
+  const baselineUs = perCall(calls, (i) => plain.get(ids[i % agents]!) !== undefined);
+  const verdicts: Record<Verdict, number> = core.metrics().decisions;
+  return {
+    agents,
+    calls,
+    decideUs,
+    baseline: { name: 'Map.get on the same agent ids', us: baselineUs },
+    overheadUs: Math.round((decideUs - baselineUs) * 100) / 100,
+    verdicts,
+  };
 }
 
 export async function extraSections(config: Config): Promise<Record<string, unknown>> {
@@ -33,5 +77,6 @@ export async function extraSections(config: Config): Promise<Record<string, unkn
       verifyUs: perCall(n, () => verifier.verify(record)),
       baseline: { name: 'JSON.stringify of the same record', us: perCall(n, (i) => JSON.stringify({ ...unsigned, seq: i + 1 })) },
     },
+    decide: decideSection(config),
   };
 }
