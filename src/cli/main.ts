@@ -8,6 +8,9 @@ import type { EvalSummary } from '../eval/evaluator.ts';
 import { TrustlineError } from '../shared/errors.ts';
 import { auditCommand } from './audit.ts';
 import { demoCommand } from './demo.ts';
+import { importLogCommand } from './import-log.ts';
+import { publishCommand } from './publish.ts';
+import { validateCommand } from './validate.ts';
 
 type Command = { summary: string; usage: string; run: (argv: string[]) => Promise<number> };
 
@@ -144,6 +147,9 @@ Example:
     },
   },
   audit: auditCommand,
+  validate: validateCommand,
+  'import-log': importLogCommand,
+  publish: publishCommand,
 };
 
 function help(): string {
