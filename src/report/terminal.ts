@@ -62,8 +62,10 @@ export class Progress {
       const t = this.clock();
       if (t - this.lastDraw < 80 && done < this.total) return;
       this.lastDraw = t;
-      const width = Math.max(10, Math.min(40, (this.out.columns ?? 80) - 50));
-      this.out.write(`\r\x1b[2K${this.label} ${bar(f, width)} ${(100 * f).toFixed(0).padStart(3)}%  ${count(done)}/${count(this.total)}${detail ? `  ${detail}` : ''}`);
+      const cols = this.out.columns ?? 80;
+      const width = Math.max(10, Math.min(40, cols - 70));
+      // One physical line: a wrapped line could not be redrawn in place.
+      this.out.write(`\r\x1b[2K${fit(`${this.label} ${bar(f, width)} ${(100 * f).toFixed(0).padStart(3)}%  ${count(done)}/${count(this.total)}${detail ? `  ${detail}` : ''}`, cols - 1)}`);
       return;
     }
     const step = Math.floor(f * 10);
