@@ -201,7 +201,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}h3{font-siz
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:130px}
 .card b{display:block;font-size:20px}
 table{border-collapse:collapse;background:#fff;border:1px solid var(--line);width:100%;font-size:13px}
-th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+table.detection td:first-child{word-break:break-all;min-width:12em}
 th{background:#eef1f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.id{word-break:break-all;max-width:340px}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;border:1px solid transparent;white-space:nowrap}

@@ -154,12 +154,15 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
     expect(statSync(reportFile).size).toBeLessThan(1024 * 1024);
 
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
+    // A throw-away profile directory (playwright passes it as --user-data-dir).
+    const context = await chromium.launchPersistentContext(join(work, 'profile'), {
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(work, 'profile')}`],
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1200, height: 1500 },
     });
     try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 1500 } });
+      const page = context.pages()[0] ?? (await context.newPage());
       const errors: string[] = [];
       const requests: string[] = [];
       page.on('console', (m) => {
@@ -177,17 +180,19 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
       const attackers = Object.values(loadLabels(labelsFile).agents).filter((l) => l.malicious).length;
       expect(await page.locator('svg.timeline line.attack').count()).toBe(attackers);
       await expect(page.locator('table.detection').first().isVisible()).resolves.toBe(true);
+      await page.screenshot({ path: join(ARTIFACTS, 'report-demo.png') });
+      await page.evaluate("document.getElementById('agent-0').scrollIntoView({ block: 'start' })");
+      await page.screenshot({ path: join(ARTIFACTS, 'report-demo-charts.png') });
       // The filter works: a single agent id leaves one chart visible.
       const firstId = (await page.locator('section.agent').first().getAttribute('data-id'))!;
       await page.fill('#filter', firstId);
       expect(await page.locator('section.agent:visible').count()).toBe(1);
       await page.fill('#filter', '');
-      await page.screenshot({ path: join(ARTIFACTS, 'report-demo.png') });
-      await page.locator('section.agent').first().screenshot({ path: join(ARTIFACTS, 'report-demo-agent.png') });
+      expect(await page.locator('section.agent:visible').count()).toBe(replay.agents);
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
     } finally {
-      await browser.close();
+      await context.close();
     }
     expect(readFileSync(reportFile, 'utf8')).toContain('Detection summary');
   });
