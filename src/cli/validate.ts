@@ -68,7 +68,7 @@ export function formatValidation(r: ValidationReport): string {
   if (r.outOfOrder) lines.push(`  note: ${r.outOfOrder} event${r.outOfOrder === 1 ? ' goes' : 's go'} back in time within its agent (the pipeline clamps event time forward)`);
   if (r.duplicateEventIds) lines.push(`  note: ${r.duplicateEventIds} repeated eventId${r.duplicateEventIds === 1 ? '' : 's'} (eventId should be unique per event)`);
   for (const [code, e] of [...r.byCode.entries()].sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1))) {
-    lines.push(`  ${code.padEnd(20)} ${String(e.count).padStart(7)}  lines ${e.examples.map((x) => x.line).join(', ')}${e.count > e.examples.length ? ', …' : ''}`);
+    lines.push(`  ${code.padEnd(20)} ${String(e.count).padStart(7)}  line${e.count === 1 ? '' : 's'} ${e.examples.map((x) => x.line).join(', ')}${e.count > e.examples.length ? ', …' : ''}`);
     const first = e.examples[0];
     if (first) lines.push(`  ${''.padEnd(20)} ${''.padStart(7)}  line ${first.line}: ${first.message}`);
   }

@@ -81,7 +81,7 @@ describe('trustline validate (CLI)', () => {
     expect(text).toContain(`${file}: 11 records, 5 valid, 6 invalid`);
     expect(text).toMatch(/invalid_json\s+2\s+lines 2, 7\n/);
     expect(text).toMatch(/line 2: not JSON/);
-    expect(text).toMatch(/bad_enum\s+1\s+lines 8/);
+    expect(text).toMatch(/bad_enum\s+1\s+line 8\n/);
     expect(text).toMatch(/1 event goes back in time/);
   });
 
