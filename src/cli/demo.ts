@@ -130,8 +130,8 @@ class LiveView {
         fit(` ${(100 * f).toFixed(0).padStart(3)}%  ${count(s.done)}/${count(s.total)} events · ${s.agents.length} agents · ${open} open${s.speed ? ` · ${Math.round(s.speed)}× speed` : ''}`, cols - 31 - barW),
     );
     lines.push('');
-    const idW = Math.max(16, Math.min(44, cols - 64));
-    const trustW = 16;
+    const trustW = cols >= 110 ? 16 : 10;
+    const idW = Math.max(16, Math.min(44, cols - trustW - 46));
     lines.push(p(`  ${fit('AGENT', idW, true)} ${fit('TRUST', trustW + 6, true)}${fit('BAND', 10, true)}${fit('CIRCUIT', 11, true)}WHY`, SGR.dim));
     const recentMax = rows >= 26 ? 5 : 3;
     const room = Math.max(3, rows - 8 - recentMax - 1);
