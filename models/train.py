@@ -318,6 +318,158 @@ def export_skl2onnx(model, n_features: int, input_name: str, output_name: str):
     return onx
 
 
+# --------------------------------------------------------------------------------------------
+# ECOD-style model: sum of per-feature empirical tail scores, exported as one tree per feature
+# --------------------------------------------------------------------------------------------
+
+class TailSumModel:
+    """Unsupervised, additive: raw(x) = Σ_j s_j(x_j) over the risk features j (high = risky), with
+    s_j(x) = −log10(P_train(X_j ≥ x)) (+1 smoothing) — the right-tail half of ECOD (Li et al.,
+    2022), with tails chosen by the feature's declared risk direction instead of skewness, and
+    an exponential extrapolation beyond the training maximum (continuing the slope of the last
+    tail decade, capped at `cap` decades per feature). Context features (risk 0) contribute 0.
+
+    s_j is a step function on a grid of thresholds (1/`steps_per_decade` of a decade of tail
+    probability apart, plus the extrapolated points), evaluated identically by numpy and by the
+    exported ONNX TreeEnsembleRegressor (one balanced tree per feature, thresholds rounded down
+    to float32, SUM aggregation)."""
+
+    def __init__(self, risk: list[int], steps_per_decade: int = 8, cap: float = 8.0):
+        self.risk = risk
+        self.steps = steps_per_decade
+        self.cap = cap
+        self.bounds: list[np.ndarray] = []   # per feature: float32 thresholds, increasing
+        self.values: list[np.ndarray] = []   # per feature: len(bounds) + 1 region scores
+
+    def fit(self, X: np.ndarray) -> "TailSumModel":
+        n, d = X.shape
+        top = math.log10(n + 1)
+        for j in range(d):
+            if not self.risk[j]:
+                self.bounds.append(np.zeros(0, dtype=np.float32))
+                self.values.append(np.zeros(1))
+                continue
+            col = np.sort(X[:, j].astype(np.float64))
+            levels = np.arange(0, int(math.floor(top * self.steps)) + 1) / self.steps
+            probs = np.clip(1.0 - 10.0 ** (-levels), 0.0, 1.0)
+            cand = np.unique(np.quantile(col, probs, method="lower"))
+            cand = np.unique(np.append(cand, col[-1]))
+            # Region (b[i-1], b[i]]: the lowest score in it, −log10((#{X > b[i-1]} + 1)/(n + 1)).
+            gt = n - np.searchsorted(col, cand, side="right")
+            scores = -np.log10((gt + 1.0) / (n + 1.0))
+            mx = float(col[-1])
+            q99 = float(np.quantile(col, 0.99, method="lower"))
+            s_max = float(scores[-1])                     # beyond the maximum: log10(n + 1)
+            s_q99 = float(-np.log10((n - np.searchsorted(col, q99, side="right") + 1.0) / (n + 1.0)))
+            bounds = list(cand)
+            vals = [0.0] + list(scores)
+            if mx > q99 and s_max > s_q99:
+                slope = (s_max - s_q99) / (mx - q99)      # decades of tail probability per unit
+                k = 1
+                while s_max + 0.5 * k <= self.cap:
+                    bounds.append(mx + (0.5 * k) / slope)
+                    vals.append(s_max + 0.5 * k)
+                    k += 1
+            else:
+                bounds.append(float(np.nextafter(np.float32(mx), np.float32(np.inf))))
+                vals.append(self.cap)
+            b32 = np.array([float32_at_or_below(b) for b in bounds], dtype=np.float32)
+            keep = np.concatenate([[True], b32[1:] > b32[:-1]])  # rounding may merge thresholds
+            self.bounds.append(b32[keep])
+            v = np.array(vals)
+            self.values.append(np.concatenate([[v[0]], v[1:][keep]]).astype(np.float32).astype(np.float64))
+        return self
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        out = np.zeros(X.shape, dtype=np.float64)
+        for j in range(X.shape[1]):
+            if len(self.bounds[j]) == 0:
+                continue
+            idx = np.searchsorted(self.bounds[j], X[:, j], side="left")  # b[i-1] < x <= b[i]
+            out[:, j] = self.values[j][idx]
+        return out
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        return self.contributions(X).sum(axis=1)
+
+    def export(self, n_features: int, input_name: str, output_name: str):
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+
+        tree_ids, node_ids, feat_ids, values, modes, true_ids, false_ids = [], [], [], [], [], [], []
+        t_tree, t_node, t_weight = [], [], []
+        for j in range(n_features):
+            b, v = self.bounds[j], self.values[j]
+            counter = [0]
+
+            def build(lo: int, hi: int) -> int:
+                node = counter[0]
+                counter[0] += 1
+                tree_ids.append(j)
+                node_ids.append(node)
+                if lo == hi:
+                    feat_ids.append(0)
+                    values.append(0.0)
+                    modes.append("LEAF")
+                    true_ids.append(0)
+                    false_ids.append(0)
+                    t_tree.append(j)
+                    t_node.append(node)
+                    t_weight.append(float(v[lo]))
+                    return node
+                mid = (lo + hi) // 2  # regions lo..mid ≤ b[mid] < regions mid+1..hi
+                k = len(feat_ids)
+                feat_ids.append(j)
+                values.append(float(b[mid]))
+                modes.append("BRANCH_LEQ")
+                true_ids.append(0)
+                false_ids.append(0)
+                true_ids[k] = build(lo, mid)
+                false_ids[k] = build(mid + 1, hi)
+                return node
+
+            build(0, len(b))
+        nodes = [
+            helper.make_node(
+                "TreeEnsembleRegressor", [input_name], ["raw_2d"], domain="ai.onnx.ml", name="tail_sum",
+                n_targets=1, aggregate_function="SUM", post_transform="NONE",
+                nodes_treeids=tree_ids, nodes_nodeids=node_ids, nodes_featureids=feat_ids, nodes_values=values,
+                nodes_modes=modes, nodes_truenodeids=true_ids, nodes_falsenodeids=false_ids,
+                target_treeids=t_tree, target_nodeids=t_node, target_ids=[0] * len(t_tree), target_weights=t_weight,
+            ),
+            helper.make_node("Reshape", ["raw_2d", "flat_shape"], [output_name], name="flatten"),
+        ]
+        graph = helper.make_graph(
+            nodes, "trustline_tail_sum",
+            [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["rows", n_features])],
+            [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["rows"])],
+            initializer=[numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat_shape")],
+        )
+        onx = helper.make_model(
+            graph, producer_name="trustline models/train.py", producer_version="1", ir_version=ONNX_IR_VERSION,
+            opset_imports=[helper.make_opsetid("", ONNX_OPSET), helper.make_opsetid("ai.onnx.ml", ONNX_ML_OPSET)],
+        )
+        onnx.checker.check_model(onx, full_check=True)
+        return onx
+
+
+def build_feature_risks(names: list[str]) -> list[int]:
+    """Risk direction of each feature (1: high is risky, 0: context) from this checkout's FEATURES."""
+    code = ("import('./src/core/features.ts').then((m) => process.stdout.write(JSON.stringify("
+            "Object.fromEntries(m.FEATURES.map((f) => [f.name, f.risk])))))")
+    try:
+        r = subprocess.run(["node", "--import", "tsx", "-e", code], cwd=REPO, check=True, capture_output=True, text=True)
+    except (FileNotFoundError, subprocess.CalledProcessError) as e:
+        detail = getattr(e, "stderr", "") or str(e)
+        fail(f"cannot read FEATURES from src/core/features.ts ({detail.strip()[:300]}); pass --risk")
+    risks = json.loads(r.stdout)
+    missing = [n for n in names if n not in risks]
+    if missing:
+        fail(f"features {missing} of the CSV are not in src/core/features.ts; pass --risk")
+    return [int(risks[n]) for n in names]
+
+
 def run_onnx(onnx_bytes: bytes, input_name: str, output_name: str, X: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
@@ -412,14 +564,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                      "the processor refuses a model whose featureVersion differs from its own). "
                      "Default: FEATURE_VERSION of this checkout (src/core/features.ts)")
     out.add_argument("--name", default="trustline-iforest")
-    out.add_argument("--model-version", default="1", help='card "version" (default 1)')
+    out.add_argument("--model-version", default="2", help='card "version" (default 2)')
     out.add_argument("--out-dir", type=Path, default=Path("models"))
+    out.add_argument("--family", choices=("iforest", "tail_sum"), default="tail_sum",
+                     help="model family: iforest (Isolation Forest) or tail_sum (ECOD-style per-feature tail scores); see models/README.md")
     out.add_argument("--seed", type=int, default=20240611)
-    out.add_argument("--n-estimators", type=int, default=200)
+    out.add_argument("--n-estimators", type=int, default=100)
     out.add_argument("--max-samples", default="256", help='int, fraction in (0,1], or "auto" (default 256)')
     out.add_argument("--max-features", type=float, default=1.0)
     out.add_argument("--exporter", choices=("compact", "skl2onnx"), default="compact",
                      help="ONNX graph builder (default compact: one TreeEnsembleRegressor; see models/README.md)")
+    out.add_argument("--steps-per-decade", type=int, default=8, help="tail_sum: thresholds per decade of tail probability (default 8)")
+    out.add_argument("--cap-decades", type=float, default=8.0, help="tail_sum: largest score of one feature, in decades (default 8)")
+    out.add_argument("--risk", help="tail_sum: comma-separated 1/0 per feature (1 = high is risky); default: FEATURES of src/core/features.ts")
     out.add_argument("--reference-rows", type=int, default=200)
     out.add_argument("--reference-extremes", type=int, default=20)
     out.add_argument("--allow-synthetic", action="store_true", help="allow writing a synthetic-data model into models/")
@@ -477,37 +634,55 @@ def main(argv: list[str]) -> int:
         log(f"warning: only {n_rows} rows; calibration above p = 1 - 1/{n_rows + 1} is extrapolated (see models/README.md)")
 
     # 2. Fit.
-    from sklearn.ensemble import IsolationForest
-
-    params = {
-        "n_estimators": args.n_estimators,
-        "max_samples": parse_max_samples(args.max_samples),
-        "max_features": args.max_features,
-        "bootstrap": False,
-        "contamination": "auto",
-        "random_state": args.seed,
-    }
     t1 = time.perf_counter()
-    model = IsolationForest(**params, n_jobs=1).fit(X)
-    fit_s = time.perf_counter() - t1
-    raw_sk = -model.score_samples(X)  # HIGHER = MORE ANOMALOUS
-    log(f"fit IsolationForest({args.n_estimators} trees, ψ={model._max_samples}) in {fit_s:.2f}s")
+    if args.family == "iforest":
+        from sklearn.ensemble import IsolationForest
+
+        params = {
+            "n_estimators": args.n_estimators,
+            "max_samples": parse_max_samples(args.max_samples),
+            "max_features": args.max_features,
+            "bootstrap": False,
+            "contamination": "auto",
+            "random_state": args.seed,
+        }
+        model = IsolationForest(**params, n_jobs=1).fit(X)
+        score = lambda A: -model.score_samples(A)  # noqa: E731 — HIGHER = MORE ANOMALOUS
+        family, raw_doc = "isolation_forest", "-IsolationForest.score_samples, in (0, 1]; higher = more anomalous"
+        resolved = {"max_samples_resolved": int(model._max_samples), "input_dtype": "float32", "exporter": args.exporter}
+        log(f"fit IsolationForest({args.n_estimators} trees, ψ={model._max_samples}) in {time.perf_counter() - t1:.2f}s")
+    else:
+        risk = [int(v) for v in args.risk.split(",")] if args.risk else build_feature_risks(names)
+        if len(risk) != n_feat:
+            fail(f"--risk has {len(risk)} entries for {n_feat} features")
+        params = {"steps_per_decade": args.steps_per_decade, "cap_decades": args.cap_decades, "risk": risk}
+        model = TailSumModel(risk, args.steps_per_decade, args.cap_decades).fit(X)
+        score = model.raw
+        family = "tail_sum"
+        raw_doc = ("sum over risk features of -log10 P_train(X_j >= x_j) (ECOD-style right tails, "
+                   "extrapolated beyond the training maximum); >= 0, higher = more anomalous")
+        resolved = {"thresholds": int(sum(len(b) for b in model.bounds)), "input_dtype": "float32", "exporter": "tree_ensemble"}
+        log(f"fit tail-sum model ({sum(risk)} risk features, {resolved['thresholds']} thresholds) in {time.perf_counter() - t1:.2f}s")
+    raw_sk = score(X)
 
     # 3. Export + verify parity on every training row and the extreme rows.
     t2 = time.perf_counter()
-    exporter = export_compact if args.exporter == "compact" else export_skl2onnx
-    onx = exporter(model, n_feat, "features", "anomaly_raw")
+    if args.family == "iforest":
+        exporter = export_compact if args.exporter == "compact" else export_skl2onnx
+        onx = exporter(model, n_feat, "features", "anomaly_raw")
+    else:
+        onx = model.export(n_feat, "features", "anomaly_raw")
     onnx_bytes = onx.SerializeToString()
     export_s = time.perf_counter() - t2
     extremes = extreme_rows(X, args.reference_extremes, args.seed + 2)
     check_X = np.concatenate([X, extremes]) if len(extremes) else X
-    check_sk = np.concatenate([raw_sk, -model.score_samples(extremes)]) if len(extremes) else raw_sk
+    check_sk = np.concatenate([raw_sk, score(extremes)]) if len(extremes) else raw_sk
     check_onnx = run_onnx(onnx_bytes, "features", "anomaly_raw", check_X)
     max_rel = float(np.max(np.abs(check_onnx - check_sk) / np.maximum(np.abs(check_sk), 1e-12)))
-    log(f"exported ONNX ({args.exporter}, {len(onnx_bytes)} bytes) in {export_s:.2f}s; "
+    log(f"exported ONNX ({resolved['exporter']}, {len(onnx_bytes)} bytes) in {export_s:.2f}s; "
         f"parity on {len(check_X)} rows: max relative error {max_rel:.2e}")
     if not max_rel <= PARITY_MAX_REL_ERROR:
-        fail(f"ONNX scores differ from scikit-learn by {max_rel:.2e} (> {PARITY_MAX_REL_ERROR:.0e}); not writing the model")
+        fail(f"ONNX scores differ from the Python model by {max_rel:.2e} (> {PARITY_MAX_REL_ERROR:.0e}); not writing the model")
 
     # 4. Card.
     probs = list(CALIBRATION_PROBABILITIES)
@@ -519,14 +694,14 @@ def main(argv: list[str]) -> int:
     card = {
         "name": args.name,
         "version": str(args.model_version),
-        "family": "isolation_forest",
+        "family": family,
         "featureVersion": str(args.feature_version),
         "features": names,
         "onnx": onnx_file,
         "onnxSha256": hashlib.sha256(onnx_bytes).hexdigest(),
         "input": "features",
         "output": "anomaly_raw",
-        "rawScore": "-IsolationForest.score_samples, in (0, 1]; higher = more anomalous",
+        "rawScore": raw_doc,
         "calibration": {
             "method": "empirical_tail",
             "rows": int(n_rows),
@@ -542,9 +717,7 @@ def main(argv: list[str]) -> int:
         },
         "params": {
             **params,
-            "max_samples_resolved": int(model._max_samples),
-            "input_dtype": "float32",
-            "exporter": args.exporter,
+            **resolved,
             "opset": {"ai.onnx": ONNX_OPSET, "ai.onnx.ml": ONNX_ML_OPSET},
         },
         "evaluation": {
@@ -560,7 +733,7 @@ def main(argv: list[str]) -> int:
     k = min(args.reference_rows, n_rows)
     idx = np.sort(rng.choice(n_rows, size=k, replace=False))
     ref_X = np.concatenate([X[idx], extremes]) if len(extremes) else X[idx]
-    ref_raw = -model.score_samples(ref_X)
+    ref_raw = score(ref_X)
     reference = {
         "model": f"{args.name}@{card['version']}",
         "onnxSha256": card["onnxSha256"],

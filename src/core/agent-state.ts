@@ -17,10 +17,9 @@ export const D = {
   lastTs: 2,
   lastEmitTs: 3,
   circuitUntil: 4,
-  lastId: 5,
-  seq: 6,
+  seq: 5,
 } as const;
-const D_COUNT = 7;
+const D_COUNT = 6;
 
 /** 32-bit float fields. */
 export const F = {
@@ -31,47 +30,58 @@ export const F = {
   amountMean: 4, // EW mean of log10(1 + amount)
   amountVar: 5,
   amountN: 6,
-  bytesMean: 7, // EW mean of log10(1 + bytesOut)
+  bytesMean: 7, // EW mean of log10(1 + bytesOut), alpha >= 0.03
   bytesVar: 8,
   bytesN: 9,
-  errFast: 10, // EW share of error responses (4xx other than 401/403, 5xx), fast
-  errSlow: 11,
-  authFailFast: 12, // 401 or unverified credential
-  authFailSlow: 13,
-  forbidFast: 14, // 403
-  forbidSlow: 15,
-  novelFast: 16, // share of requests to routes not in the route set
-  novelSlow: 17,
-  seqIdFast: 18, // share of requests whose numeric id follows the previous one
-  scopeViolFast: 19,
-  sensMean: 20, // EW mean of sensitivity level 0..3
-  privFast: 21, // share of requests to privileged surfaces (admin, credentials, payouts…)
-  privSlow: 22,
-  sensRateFast: 23, // decayed count of high/critical actions, tau = 1 min
-  sensRateSlow: 24, // tau = 1 h
-  netNovelSlow: 25, // how often this agent normally changes network
-  netChangeFast: 26, // share of recent requests from a network other than the last one
-  uaChangeFast: 27, // share of recent requests with a user agent other than the last one
-  trust: 28,
-  lastEmitTrust: 29,
-  anomalyFast: 30, // fast-rising, slowly decaying anomaly level; intent = 1 - anomalyFast
+  bytesLong: 10, // EW mean of log10(1 + bytesOut), alpha >= 0.003 (drift reference)
+  bytesMax: 11, // slowly decaying maximum of log10(1 + bytesOut)
+  lastId: 12, // last numeric path id modulo 2^24 (exact in float32); -1 = none
+  lastStride: 13, // id step between the last two requests to the same route (mod 2^24, signed)
+  sensMean: 14, // EW mean of sensitivity level 0..3
+  sensShareMid: 15, // EW share of high/critical actions, alpha >= 0.05
+  sensShareLong: 16, // EW share of high/critical actions, alpha >= 0.003 (drift reference)
+  sensRateFast: 17, // decayed count of high/critical actions, tau = 1 min
+  sensRateSlow: 18, // tau = 1 h
+  trust: 19,
+  lastEmitTrust: 20,
+  anomalyFast: 21, // accumulated anomaly evidence (see judge.ts); intent falls as it grows
 } as const;
-const F_COUNT = 31;
+const F_COUNT = 22;
 
-/** 16-bit hash sets (recency ordered, most recent first; 0 = empty slot). */
+/** 16-bit fields: hashes (0 = empty) and hash sets (recency ordered, most recent first). */
 export const H = {
   routes: 0,
   routesLen: 10,
-  nets: 10,
-  netsLen: 3,
-  uas: 13,
-  uasLen: 2,
-  countries: 15,
-  countriesLen: 2,
-  purpose: 17,
-  lastRoute: 18,
+  homeNet: 10, // the agent's dominant network (heavy hitter, see `B.homeNetCount`)
+  homeUa: 11,
+  homeCountry: 12,
+  purpose: 13,
+  lastRoute: 14,
 } as const;
-const H_COUNT = 19;
+const H_HASHES = 15;
+
+/**
+ * 16-bit shares in [0, 1], stored as round(x · 65535) in the same 16-bit region after the
+ * hashes; read and written only through {@link getShare} / {@link setShare}.
+ */
+export const R = {
+  errFast: 0, // EW share of error responses (4xx other than 401/403, 5xx), fast
+  errSlow: 1,
+  authFailFast: 2, // 401 or a credential that did not verify
+  forbidFast: 3, // 403
+  novelFast: 4, // share of requests to routes not in the route set
+  novelSlow: 5,
+  seqIdFast: 6, // share of requests whose numeric id continues the previous one's progression
+  scopeViolFast: 7,
+  privFast: 8, // share of requests to privileged surfaces (admin, credentials, payouts…)
+  privSlow: 9,
+  netOffFast: 10, // share of recent requests off the home network (country change counts double)
+  netOffSlow: 11, // how often this agent is normally off its home network
+  uaOffFast: 12, // share of recent requests whose user-agent family (digits ignored) is not the home one
+} as const;
+const R_COUNT = 13;
+const H_COUNT = H_HASHES + R_COUNT;
+const R_SCALE = 65_535;
 
 /** 8-bit fields. */
 export const B = {
@@ -84,16 +94,29 @@ export const B = {
   anomalyBits: 29, // u16 split over two bytes: last 16 events anomalous (bit 0 = most recent)
   anomalyBitsHi: 30,
   flags: 31, // bit 0: agent initialised
+  homeNetCount: 32, // heavy-hitter counters of H.homeNet, H.homeUa, H.homeCountry
+  homeUaCount: 33,
+  homeCountryCount: 34,
 } as const;
-const B_COUNT = 32;
+const B_COUNT = 35;
 
 const D_BYTES = D_COUNT * 8;
 const F_BYTES = F_COUNT * 4;
 const H_BYTES = H_COUNT * 2;
-/** Size of one encoded agent state. */
+/** Size of one encoded agent state (the stored record adds one layout-version byte). */
 export const STATE_BYTES = D_BYTES + F_BYTES + H_BYTES + B_COUNT;
 /** Layout version, stored first in every saved record; bump on any layout change. */
-export const STATE_LAYOUT_VERSION = 1;
+export const STATE_LAYOUT_VERSION = 2;
+
+/** A share field (see {@link R}) as a number in [0, 1]. */
+export function getShare(s: AgentState, r: number): number {
+  return s.h[H_HASHES + r]! / R_SCALE;
+}
+
+/** Stores a share rounded to its 16-bit precision (1/65535); values outside [0, 1] are clamped. */
+export function setShare(s: AgentState, r: number, x: number): void {
+  s.h[H_HASHES + r] = Math.round((x < 0 ? 0 : x > 1 ? 1 : x) * R_SCALE);
+}
 
 export type AgentState = {
   readonly buf: Uint8Array;

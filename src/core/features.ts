@@ -11,38 +11,47 @@
  * fleet priors. Deterministic: event time only, no randomness.
  */
 import type { AgentRequestEvent } from '../contract/schemas.ts';
-import { B, D, F, H, type AgentState } from './agent-state.ts';
+import { B, D, F, H, R, getShare, setShare, type AgentState } from './agent-state.ts';
 
 /** Bump when any feature's meaning changes; the model card must carry the same version. */
-export const FEATURE_VERSION = 1;
+export const FEATURE_VERSION = 2;
 
-/** How a feature relates to risk, for reasons: +1 high is risky, 0 context only. */
-type FeatureSpec = { name: string; risk: 0 | 1; reason: string };
+/**
+ * How a feature relates to risk, for reasons: +1 high is risky, 0 context only. `family` groups
+ * features by the kind of behaviour they describe (used by explanations and documented in
+ * docs/evaluation.md).
+ */
+type FeatureSpec = { name: string; risk: 0 | 1; reason: string; family: FeatureFamily };
+export type FeatureFamily = 'rate' | 'rhythm' | 'routes' | 'errors' | 'auth' | 'authorization' | 'sensitivity' | 'drift' | 'amount' | 'bytes' | 'client' | 'identity' | 'purpose' | 'time';
 
 /** Feature names in vector order (the model's input order). */
 export const FEATURES: readonly FeatureSpec[] = [
-  { name: 'rate_shift', risk: 1, reason: 'rate_above_baseline' },
-  { name: 'rate_level', risk: 0, reason: 'rate_level' },
-  { name: 'burstiness', risk: 1, reason: 'burst' },
-  { name: 'route_novelty', risk: 1, reason: 'new_routes' },
-  { name: 'route_novelty_shift', risk: 1, reason: 'route_mix_changed' },
-  { name: 'sequential_ids', risk: 1, reason: 'sequential_id_enumeration' },
-  { name: 'error_ratio', risk: 1, reason: 'error_ratio' },
-  { name: 'error_shift', risk: 1, reason: 'errors_above_baseline' },
-  { name: 'auth_failure_ratio', risk: 1, reason: 'auth_failures' },
-  { name: 'forbidden_ratio', risk: 1, reason: 'forbidden_responses' },
-  { name: 'scope_violation', risk: 1, reason: 'scope_violation' },
-  { name: 'sensitivity_above_usual', risk: 1, reason: 'sensitivity_above_usual' },
-  { name: 'sensitive_rate_shift', risk: 1, reason: 'sensitive_action_velocity' },
-  { name: 'amount_z', risk: 1, reason: 'amount_unusual' },
-  { name: 'bytes_out_z', risk: 1, reason: 'bytes_out_above_baseline' },
-  { name: 'network_change', risk: 1, reason: 'network_changed' },
-  { name: 'user_agent_change', risk: 1, reason: 'user_agent_changed' },
-  { name: 'identity_strength', risk: 0, reason: 'identity_strength' },
-  { name: 'token_age', risk: 1, reason: 'token_age' },
-  { name: 'purpose_mismatch', risk: 1, reason: 'purpose_mismatch' },
-  { name: 'off_hours', risk: 1, reason: 'off_hours' },
-  { name: 'agent_age', risk: 0, reason: 'agent_age' },
+  { name: 'rate_shift', risk: 1, reason: 'rate_above_baseline', family: 'rate' },
+  { name: 'rate_level', risk: 0, reason: 'rate_level', family: 'rate' },
+  { name: 'burstiness', risk: 1, reason: 'burst', family: 'rhythm' },
+  { name: 'route_novelty', risk: 1, reason: 'new_routes', family: 'routes' },
+  { name: 'route_novelty_shift', risk: 1, reason: 'route_mix_changed', family: 'routes' },
+  { name: 'sequential_ids', risk: 1, reason: 'sequential_id_enumeration', family: 'routes' },
+  { name: 'error_ratio', risk: 1, reason: 'error_ratio', family: 'errors' },
+  { name: 'error_shift', risk: 1, reason: 'errors_above_baseline', family: 'errors' },
+  { name: 'auth_failure_ratio', risk: 1, reason: 'auth_failures', family: 'auth' },
+  { name: 'forbidden_ratio', risk: 1, reason: 'forbidden_responses', family: 'authorization' },
+  { name: 'scope_violation', risk: 1, reason: 'scope_violation', family: 'authorization' },
+  { name: 'sensitivity_above_usual', risk: 1, reason: 'sensitivity_above_usual', family: 'sensitivity' },
+  { name: 'sensitive_rate_shift', risk: 1, reason: 'sensitive_action_velocity', family: 'sensitivity' },
+  { name: 'sensitive_share_drift', risk: 1, reason: 'sensitive_share_drift', family: 'drift' },
+  { name: 'amount_z', risk: 1, reason: 'amount_unusual', family: 'amount' },
+  { name: 'bytes_out_z', risk: 1, reason: 'bytes_out_above_baseline', family: 'bytes' },
+  { name: 'bytes_out_excess', risk: 1, reason: 'bytes_out_above_max', family: 'bytes' },
+  { name: 'bytes_out_drift', risk: 1, reason: 'bytes_out_drift', family: 'drift' },
+  { name: 'network_change', risk: 1, reason: 'network_changed', family: 'client' },
+  { name: 'user_agent_change', risk: 1, reason: 'user_agent_changed', family: 'client' },
+  { name: 'client_change', risk: 1, reason: 'network_and_user_agent_changed', family: 'client' },
+  { name: 'identity_strength', risk: 0, reason: 'identity_strength', family: 'identity' },
+  { name: 'token_age', risk: 1, reason: 'token_age', family: 'identity' },
+  { name: 'purpose_mismatch', risk: 1, reason: 'purpose_mismatch', family: 'purpose' },
+  { name: 'off_hours', risk: 1, reason: 'off_hours', family: 'time' },
+  { name: 'agent_age', risk: 0, reason: 'agent_age', family: 'time' },
 ];
 export const FEATURE_NAMES: readonly string[] = FEATURES.map((f) => f.name);
 export const FEATURE_COUNT = FEATURES.length;
@@ -75,17 +84,41 @@ const MIN = 60_000;
 const HOUR = 3_600_000;
 const A_FAST = 0.2;
 const A_SLOW = 0.01;
+/** Weight of the "mid" drift windows (~20 events) and of their long references (~330 events). */
+const A_MID = 0.05;
+const A_LONG = 0.003;
 const PRIOR = { gapVar: 0.25, amountVar: 0.25, bytesVar: 0.25, errSlow: 0.03, novelSlow: 0.2, sensMean: 0.5 };
+/** Heavy-hitter counter cap of the home network / user agent / country: a lasting move takes over after at most this many requests. */
+const HOME_CAP = 8;
+/** bytesMax decays by this many decades per request, so an old one-off peak does not hide new ones forever. */
+const BYTES_MAX_DECAY = 0.0005;
+/** bytesMax takes a new peak fully during the first BYTES_MAX_LEARN responses, then BYTES_MAX_FOLLOW of the excess. */
+const BYTES_MAX_LEARN = 20;
+const BYTES_MAX_FOLLOW = 0.25;
+/** Numeric ids are compared modulo 2^24 (exact in float32); strides are signed in (-2^23, 2^23]. */
+const ID_MOD = 16_777_216;
 
 /** FNV-1a folded to 16 bits, never 0 (0 marks an empty slot). */
 export function hash16(s: string): number {
-  let h = 0x811c9dc5;
+  return fold16(fnv(0x811c9dc5, s));
+}
+
+function fnv(h: number, s: string): number {
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  return h;
+}
+
+function fold16(h: number): number {
   const v = ((h >>> 16) ^ h) & 0xffff;
   return v === 0 ? 1 : v;
+}
+
+/** hash16(`${a} ${b}`) without building the string. */
+function hashPair(a: string, b: string): number {
+  return fold16(fnv(Math.imul(fnv(0x811c9dc5, a) ^ 32, 0x01000193), b));
 }
 
 /** Position of `v` in the recency set, or -1; then moves/inserts it to the front (LRU eviction). */
@@ -103,8 +136,34 @@ function touch(set: Uint16Array, start: number, len: number, v: number): number 
   return pos;
 }
 
+/**
+ * Heavy hitter of one slot (Misra–Gries with k = 1): returns whether `v` is the current home
+ * value, then counts it for (up to HOME_CAP) or against the home; an empty or exhausted home is
+ * replaced by `v`. A lasting change takes over within HOME_CAP requests; alternating between two
+ * values keeps the more frequent one home.
+ */
+function home(s: AgentState, slot: number, count: number, v: number): boolean {
+  const h = s.h;
+  const b = s.b;
+  if (h[slot] === v) {
+    if (b[count]! < HOME_CAP) b[count] = b[count]! + 1;
+    return true;
+  }
+  if (b[count]! <= 1) {
+    h[slot] = v;
+    b[count] = 1;
+  } else b[count] = b[count]! - 1;
+  return false;
+}
+
 function ew(old: number, x: number, a: number): number {
   return old + a * (x - old);
+}
+
+/** Updates a share field with weight `a` and returns its new (stored-precision) value. */
+function ewShare(s: AgentState, r: number, x: number, a: number): number {
+  setShare(s, r, ew(getShare(s, r), x, a));
+  return getShare(s, r);
 }
 
 function clamp(x: number, lo: number, hi: number): number {
@@ -125,19 +184,78 @@ function welford(s: AgentState, meanF: number, varF: number, x: number, n: numbe
   s.f[varF] = (1 - a) * (s.f[varF]! + a * d * d);
 }
 
-function networkOf(ev: AgentRequestEvent): string | null {
-  const r = ev.request;
-  if (r.asn !== undefined) return `as${r.asn}`;
-  if (!r.ip) return null;
-  if (r.ip.includes(':')) return r.ip.split(':').slice(0, 3).join(':');
-  return r.ip.split('.').slice(0, 3).join('.');
+/**
+ * Hash of a user agent's family: the string without its digits, so a version bump
+ * ("AcmeBot/4.0.1" → "AcmeBot/4.1.0") is the same client and another product is not.
+ */
+function uaFamilyHash(ua: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ua.length; i++) {
+    const c = ua.charCodeAt(i);
+    if (c >= 48 && c <= 57) continue;
+    h ^= c;
+    h = Math.imul(h, 0x01000193);
+  }
+  return fold16(h);
 }
 
-const NUMERIC_SEGMENT = /\/(\d{1,15})(?:[/?#]|$)/g;
+/**
+ * Hash of the request's network: the ASN when given, else the /24 of an IPv4 address or the
+ * first three groups of an IPv6 address; 0 when unknown. No allocation.
+ */
+function networkHash(ev: AgentRequestEvent): number {
+  const r = ev.request;
+  if (r.asn !== undefined) return fold16(Math.imul(0x811c9dc5 ^ (r.asn | 0), 0x01000193) ^ Math.floor(r.asn / 4_294_967_296));
+  const ip = r.ip;
+  if (!ip) return 0;
+  const v6 = ip.includes(':');
+  const sep = v6 ? 58 : 46; // ':' or '.'
+  let seen = 0;
+  let end = ip.length;
+  for (let i = 0; i < ip.length; i++) {
+    if (ip.charCodeAt(i) === sep && ++seen === 3) {
+      end = i;
+      break;
+    }
+  }
+  let h = 0x811c9dc5 ^ (v6 ? 6 : 4);
+  for (let i = 0; i < end; i++) {
+    h ^= ip.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return fold16(h);
+}
+
+/**
+ * The last numeric path segment (1–15 digits between `/` and `/`, `?`, `#` or the end) modulo
+ * 2^24, or -1 when there is none. No regex, no allocation.
+ */
 function lastNumericId(path: string | undefined): number {
   if (!path) return -1;
   let last = -1;
-  for (const m of path.matchAll(NUMERIC_SEGMENT)) last = Number(m[1]);
+  const n = path.length;
+  let i = 0;
+  while (i < n) {
+    const c = path.charCodeAt(i);
+    if (c === 63 || c === 35) break; // '?' or '#': the path ends
+    if (c === 47) {
+      // '/': read the digits after it
+      let j = i + 1;
+      let v = 0;
+      while (j < n) {
+        const d = path.charCodeAt(j) - 48;
+        if (d < 0 || d > 9) break;
+        v = (v * 10 + d) % ID_MOD;
+        j++;
+      }
+      const digits = j - i - 1;
+      if (digits >= 1 && digits <= 15) {
+        const e = j < n ? path.charCodeAt(j) : 47;
+        if (e === 47 || e === 63 || e === 35) last = v;
+      }
+      i = j;
+    } else i++;
+  }
   return last;
 }
 
@@ -153,9 +271,9 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   if (first) {
     s.d[D.firstTs] = ts;
     s.d[D.lastTs] = ts;
-    s.d[D.lastId] = -1;
-    f[F.errSlow] = PRIOR.errSlow;
-    f[F.novelSlow] = PRIOR.novelSlow;
+    f[F.lastId] = -1;
+    setShare(s, R.errSlow, PRIOR.errSlow);
+    setShare(s, R.novelSlow, PRIOR.novelSlow);
     f[F.sensMean] = PRIOR.sensMean;
     s.b[B.flags] = s.b[B.flags]! | 1;
   }
@@ -167,9 +285,9 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   // Rates: decayed counts over event time.
   const rateFast = f[F.rateFast]! * Math.exp(-dt / MIN) + 1;
   const rateSlow = f[F.rateSlow]! * Math.exp(-dt / HOUR) + 1;
-  const ageMs = Math.max(ts - s.d[D.firstTs]!, MIN);
+  const ageMs = Math.min(Math.max(ts - s.d[D.firstTs]!, MIN), HOUR);
   const perMinFast = rateFast; // events in the last ~minute
-  const perMinSlow = (rateSlow / Math.min(ageMs, HOUR)) * MIN; // average events per minute over the last ~hour
+  const perMinSlow = (rateSlow / ageMs) * MIN; // average events per minute over the last ~hour
   f[F.rateFast] = rateFast;
   f[F.rateSlow] = rateSlow;
 
@@ -179,52 +297,61 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const burst = gapN >= 2 ? -zscore(logGap, f[F.gapMean]!, f[F.gapVar]!, gapN - 1, PRIOR.gapVar) : 0; // gapN - 1 gaps seen before this one
   if (!first) welford(s, F.gapMean, F.gapVar, logGap, gapN);
 
-  // Route novelty and sequential ids.
-  const routeKey = `${req.method} ${req.route}`;
-  const routeHash = hash16(routeKey);
+  // Route novelty and id enumeration (steps of 1–3, or the same step as last time).
+  const routeHash = hashPair(req.method, req.route);
   const routePos = touch(s.h, H.routes, H.routesLen, routeHash);
   const aFast = Math.max(1 / n, A_FAST);
   const aSlow = Math.max(1 / n, A_SLOW);
+  const aMid = Math.max(1 / n, A_MID);
+  const aLong = Math.max(1 / n, A_LONG);
   const novel = routePos === -1 ? 1 : 0;
-  const novelFast = ew(f[F.novelFast]!, novel, aFast);
-  f[F.novelFast] = novelFast;
-  f[F.novelSlow] = ew(f[F.novelSlow]!, novel, aSlow);
-  const novelShift = novelFast - f[F.novelSlow]!;
+  const novelFast = ewShare(s, R.novelFast, novel, aFast);
+  const novelShift = novelFast - ewShare(s, R.novelSlow, novel, aSlow);
   const id = lastNumericId(req.path);
-  const prevId = s.d[D.lastId]!;
-  const stepsFromLast = id >= 0 && prevId >= 0 ? Math.abs(id - prevId) : 0;
-  const sequential = id >= 0 && prevId >= 0 && stepsFromLast >= 1 && stepsFromLast <= 3 && s.h[H.lastRoute] === routeHash ? 1 : 0;
-  f[F.seqIdFast] = ew(f[F.seqIdFast]!, sequential, A_FAST);
-  if (id >= 0) s.d[D.lastId] = id;
+  const prevId = f[F.lastId]!;
+  let stride = 0;
+  if (id >= 0 && prevId >= 0 && s.h[H.lastRoute] === routeHash) {
+    stride = (id - prevId + ID_MOD) % ID_MOD;
+    if (stride > ID_MOD / 2) stride -= ID_MOD;
+  }
+  const sequential = stride !== 0 && ((stride >= -3 && stride <= 3) || (stride === f[F.lastStride] && stride >= -1000 && stride <= 1000)) ? 1 : 0;
+  const seqIds = ewShare(s, R.seqIdFast, sequential, A_FAST);
+  if (id >= 0) {
+    f[F.lastId] = id;
+    f[F.lastStride] = stride;
+  }
   s.h[H.lastRoute] = routeHash;
 
-  // Response classes.
+  // Response classes. Throttling, timeouts and server errors (429, 408, 5xx) are transient: a
+  // legitimate client meets them in outages and retries them, so they are not client errors and
+  // their retries are not counted as new sensitive actions.
   const status = req.status;
+  const transient = status === 429 || status === 408 || status >= 500;
   const authFailure = status === 401 || (!auth.verified && auth.method !== 'none');
   const forbidden = status === 403;
-  const error = !authFailure && !forbidden && status >= 400 ? 1 : 0;
-  const errFast = ew(f[F.errFast]!, error, aFast);
-  f[F.errFast] = errFast;
-  f[F.errSlow] = ew(f[F.errSlow]!, error, aSlow);
-  const errShift = errFast - f[F.errSlow]!;
-  f[F.authFailFast] = ew(f[F.authFailFast]!, authFailure ? 1 : 0, aFast);
-  f[F.authFailSlow] = ew(f[F.authFailSlow]!, authFailure ? 1 : 0, aSlow);
-  f[F.forbidFast] = ew(f[F.forbidFast]!, forbidden ? 1 : 0, aFast);
-  f[F.forbidSlow] = ew(f[F.forbidSlow]!, forbidden ? 1 : 0, aSlow);
+  const error = !authFailure && !forbidden && !transient && status >= 400 ? 1 : 0;
+  const errFast = ewShare(s, R.errFast, error, aFast);
+  const errShift = errFast - ewShare(s, R.errSlow, error, aSlow);
+  const authFailRatio = ewShare(s, R.authFailFast, authFailure ? 1 : 0, aFast);
+  const forbidRatio = ewShare(s, R.forbidFast, forbidden ? 1 : 0, aFast);
 
   // Authorization: scopes and sensitivity.
   const required = action?.requiredScope;
-  const scopeViolation = required !== undefined && !(auth.scopes ?? []).includes(required);
-  f[F.scopeViolFast] = ew(f[F.scopeViolFast]!, scopeViolation ? 1 : 0, aFast);
+  const scopeViolation = required !== undefined && !(auth.scopes !== undefined && auth.scopes.includes(required));
+  const scopeViolRatio = ewShare(s, R.scopeViolFast, scopeViolation ? 1 : 0, aFast);
   const level = action?.sensitivity !== undefined ? SENSITIVITY_LEVEL[action.sensitivity]! : 0;
   const sensAbove = Math.max(0, level - f[F.sensMean]!);
   f[F.sensMean] = ew(f[F.sensMean]!, level, aSlow);
-  const sensitive = level >= 2 ? 1 : 0;
+  const sensitive = level >= 2 && !transient ? 1 : 0;
   const sensFast = f[F.sensRateFast]! * Math.exp(-dt / MIN) + sensitive;
   const sensSlow = f[F.sensRateSlow]! * Math.exp(-dt / HOUR) + sensitive;
-  const sensShift = Math.log10((sensFast + 0.5) / ((sensSlow / Math.min(ageMs, HOUR)) * MIN + 0.5));
+  const sensShift = Math.log10((sensFast + 0.5) / ((sensSlow / ageMs) * MIN + 0.5));
   f[F.sensRateFast] = sensFast;
   f[F.sensRateSlow] = sensSlow;
+  // Drift: the recent (~20 requests) share of high/critical actions against the long-run share.
+  f[F.sensShareMid] = ew(f[F.sensShareMid]!, sensitive, aMid);
+  const sensDrift = f[F.sensShareMid]! - f[F.sensShareLong]!;
+  f[F.sensShareLong] = ew(f[F.sensShareLong]!, sensitive, aLong);
 
   // Amount and bytes out against the agent's own distribution.
   let amountZ = 0;
@@ -236,48 +363,56 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
     welford(s, F.amountMean, F.amountVar, x, an);
   }
   let bytesZ = 0;
+  let bytesExcess = 0;
+  let bytesDrift = 0;
   if (req.bytesOut !== undefined) {
     const x = Math.log10(1 + req.bytesOut);
     const bn = f[F.bytesN]! + 1;
     bytesZ = zscore(x, f[F.bytesMean]!, f[F.bytesVar]!, bn - 1, PRIOR.bytesVar);
+    // Above the agent's own (slowly decaying) maximum, in decades, trusted as the count grows.
+    // The maximum follows a new peak fully while the agent is young, then only by a quarter per
+    // request, so repeated outsized responses keep standing out instead of raising the bar at once.
+    const excess = bn > 1 ? x - f[F.bytesMax]! : 0;
+    if (excess > 0) bytesExcess = (excess * (bn - 1)) / (bn + 9);
+    f[F.bytesMax] = bn === 1 ? x : excess > 0 ? f[F.bytesMax]! + (bn <= BYTES_MAX_LEARN ? excess : BYTES_MAX_FOLLOW * excess) : f[F.bytesMax]! - BYTES_MAX_DECAY;
     f[F.bytesN] = Math.min(bn, 1e6);
     welford(s, F.bytesMean, F.bytesVar, x, bn);
+    bytesDrift = f[F.bytesMean]! - f[F.bytesLong]!;
+    f[F.bytesLong] = ew(f[F.bytesLong]!, x, Math.max(1 / bn, A_LONG));
   }
 
-  // Network and user agent: new, or switching between known ones.
-  let netChange = 0;
-  const net = networkOf(ev);
-  if (net !== null) {
-    const pos = touch(s.h, H.nets, H.netsLen, hash16(net));
-    const countryPos = req.country ? touch(s.h, H.countries, H.countriesLen, hash16(req.country)) : 0;
-    netChange = first ? 0 : pos === -1 ? (countryPos === -1 ? 1 : 0.5) : pos > 0 ? 0.25 : 0;
-    f[F.netNovelSlow] = ew(f[F.netNovelSlow]!, pos === -1 && !first ? 1 : 0, aSlow);
+  // Network, country and user agent against the agent's home ones (heavy hitters).
+  let netOff = 0;
+  const net = networkHash(ev);
+  if (net !== 0) {
+    const atHome = home(s, H.homeNet, B.homeNetCount, net);
+    const countryHome = req.country ? home(s, H.homeCountry, B.homeCountryCount, hash16(req.country)) : true;
+    netOff = first || atHome ? 0 : countryHome ? 0.5 : 1;
+    ewShare(s, R.netOffSlow, netOff, aSlow);
   }
-  const netChangeFast = ew(f[F.netChangeFast]!, netChange, A_FAST);
-  f[F.netChangeFast] = netChangeFast;
-  let uaChange = 0;
+  const netOffFast = ewShare(s, R.netOffFast, netOff, A_FAST);
+  let uaOff = 0;
   if (ev.agent.userAgent !== undefined) {
-    const pos = touch(s.h, H.uas, H.uasLen, hash16(ev.agent.userAgent));
-    uaChange = first ? 0 : pos === -1 ? 1 : pos > 0 ? 0.5 : 0;
+    uaOff = home(s, H.homeUa, B.homeUaCount, uaFamilyHash(ev.agent.userAgent)) || first ? 0 : 1;
   }
-  const uaChangeFast = ew(f[F.uaChangeFast]!, uaChange, A_FAST);
-  f[F.uaChangeFast] = uaChangeFast;
+  const uaOffFast = ewShare(s, R.uaOffFast, uaOff, A_FAST);
+  const networkChange = netOffFast * clamp(1 - 2 * getShare(s, R.netOffSlow), 0, 1);
 
   // Identity.
   const identity = auth.verified ? (IDENTITY_STRENGTH[auth.method] ?? 0) : 0;
   const failedSignature = !auth.verified && (auth.method === 'http_signature' || auth.method === 'mtls');
 
   // Purpose: privileged surfaces the agent does not normally touch, or a changed declared purpose.
-  const privileged = PRIVILEGED.test(req.route) || (action?.name !== undefined && PRIVILEGED.test(action.name)) || level === 3;
-  const privFast = ew(f[F.privFast]!, privileged ? 1 : 0, aFast);
-  let purposeMismatch = privileged ? clamp(1 - 3 * f[F.privSlow]!, 0, 1) * privFast : 0;
+  const privileged = level === 3 || PRIVILEGED.test(req.route) || (action?.name !== undefined && PRIVILEGED.test(action.name));
+  const privFast = ew(getShare(s, R.privFast), privileged ? 1 : 0, aFast);
+  let purposeMismatch = privileged ? clamp(1 - 3 * getShare(s, R.privSlow), 0, 1) * privFast : 0;
   if (ev.agent.purpose !== undefined) {
     const p = hash16(ev.agent.purpose);
     if (s.h[H.purpose] === 0) s.h[H.purpose] = p;
     else if (s.h[H.purpose] !== p) purposeMismatch = 1;
   }
-  f[F.privFast] = privFast;
-  f[F.privSlow] = ew(f[F.privSlow]!, privileged ? 1 : 0, aSlow);
+  setShare(s, R.privFast, privFast);
+  ewShare(s, R.privSlow, privileged ? 1 : 0, aSlow);
 
   // Hour-of-day profile (UTC): relative activity per hour, halved when a bucket saturates.
   const hour = Math.floor((ts % 86_400_000) / HOUR);
@@ -295,18 +430,22 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   out[offset + I.burstiness!] = burst;
   out[offset + I.route_novelty!] = novelFast;
   out[offset + I.route_novelty_shift!] = novelShift;
-  out[offset + I.sequential_ids!] = f[F.seqIdFast]!;
+  out[offset + I.sequential_ids!] = seqIds;
   out[offset + I.error_ratio!] = errFast;
   out[offset + I.error_shift!] = errShift;
-  out[offset + I.auth_failure_ratio!] = f[F.authFailFast]!;
-  out[offset + I.forbidden_ratio!] = f[F.forbidFast]!;
-  out[offset + I.scope_violation!] = f[F.scopeViolFast]!;
+  out[offset + I.auth_failure_ratio!] = authFailRatio;
+  out[offset + I.forbidden_ratio!] = forbidRatio;
+  out[offset + I.scope_violation!] = scopeViolRatio;
   out[offset + I.sensitivity_above_usual!] = sensAbove;
   out[offset + I.sensitive_rate_shift!] = sensShift;
+  out[offset + I.sensitive_share_drift!] = sensDrift;
   out[offset + I.amount_z!] = amountZ;
   out[offset + I.bytes_out_z!] = bytesZ;
-  out[offset + I.network_change!] = netChangeFast * clamp(1 - 2 * f[F.netNovelSlow]!, 0, 1);
-  out[offset + I.user_agent_change!] = uaChangeFast;
+  out[offset + I.bytes_out_excess!] = bytesExcess;
+  out[offset + I.bytes_out_drift!] = bytesDrift;
+  out[offset + I.network_change!] = networkChange;
+  out[offset + I.user_agent_change!] = uaOffFast;
+  out[offset + I.client_change!] = Math.sqrt(networkChange * uaOffFast);
   out[offset + I.identity_strength!] = identity;
   out[offset + I.token_age!] = tokenAge;
   out[offset + I.purpose_mismatch!] = purposeMismatch;
@@ -315,14 +454,5 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
 
   s.d[D.lastTs] = ts;
   s.d[D.seq] = n;
-  return {
-    scopeViolation,
-    failedSignature,
-    authFailure,
-    identity,
-    privileged,
-    authFailRatio: f[F.authFailFast]!,
-    scopeViolRatio: f[F.scopeViolFast]!,
-    forbidRatio: f[F.forbidFast]!,
-  };
+  return { scopeViolation, failedSignature, authFailure, identity, privileged, authFailRatio, scopeViolRatio, forbidRatio };
 }

@@ -1,24 +1,36 @@
 /**
  * Trust and circuit breaker — one pure step per event, after the event has been scored.
  *
- * Trust combines identity strength, intent (1 − a fast-rising, slowly-decaying anomaly level)
- * and authorization (scope violations, 403s), capped by hard signals. It falls at once and
- * recovers with a time constant in event time. The breaker opens on k-of-n anomalous events
- * or a `block` band, stays open for a cooldown that doubles with each offence, then lets a
- * probe budget through half-open before closing. Forced states change only by operator control.
+ * Trust = base × intent, capped by hard signals. The base (0.55–1) is what an agent that behaves
+ * as usual earns from its identity strength and its authorization record (scope violations,
+ * 403s); intent multiplies it down as anomaly evidence accumulates, so how much evidence puts an
+ * agent into restrict or block hardly depends on how it authenticates. Intent falls with the
+ * agent's accumulated anomaly EVIDENCE: each event adds how
+ * far its calibrated rarity exceeds a reference (a one-sided CUSUM in "nines" of rarity, see
+ * {@link Policy.evidence}), and the evidence decays per event and over event time. One rare
+ * event lowers trust; only several (or one far beyond anything seen in training, together with
+ * others) push an agent into restrict — which is what keeps cold starts, network moves and
+ * benign bursts, each of which can produce an odd event or two, out of restrict and block.
+ * Trust falls at once and recovers with a time constant in event time. The breaker opens on
+ * k-of-n anomalous events or a `block` band, stays open for a cooldown that doubles with each
+ * offence, then lets a probe budget through half-open before closing. Forced states change only
+ * by operator control.
  */
 import type { Band, CircuitState, Reason } from '../contract/schemas.ts';
 import { B, D, F, anomalyBits, setAnomalyBits, type AgentState } from './agent-state.ts';
 import type { Signals } from './features.ts';
 
 export type Policy = {
-  weights: { identity: number; intent: number; authorization: number };
+  /** How much a weak identity and a poor authorization record (each 0..1) lower the base: base = 1 − identity·(1 − id) − authorization·(1 − authz). */
+  weights: { identity: number; authorization: number };
   /** Lower bounds of the bands, trust ≥ value. */
   bands: { trusted: number; watch: number; restrict: number };
-  /** Share of an anomaly rise taken at once (falls fast). */
-  anomalyRise: number;
-  /** Event-time constant of the anomaly level's decay, ms. */
-  anomalyDecayMs: number;
+  /**
+   * Anomaly evidence E, in decades of rarity ("nines"): with L = 4 · anomaly (the event's
+   * calibrated rarity, −log10 of its tail probability among benign training events, capped at 4),
+   * E ← min(max, E · perEvent · exp(−dt / tauMs) + max(0, L − ref)); intent = exp(−E / scale).
+   */
+  evidence: { ref: number; perEvent: number; tauMs: number; max: number; scale: number };
   /** Event-time constant of trust recovery, ms. */
   recoverMs: number;
   /** An event counts as anomalous for the breaker at or above this calibrated anomaly. */
@@ -29,12 +41,11 @@ export type Policy = {
 };
 
 export const DEFAULT_POLICY: Policy = {
-  weights: { identity: 0.15, intent: 0.55, authorization: 0.3 },
+  weights: { identity: 0.15, authorization: 0.3 },
   bands: { trusted: 0.7, watch: 0.5, restrict: 0.3 },
-  anomalyRise: 0.6,
-  anomalyDecayMs: 60_000,
+  evidence: { ref: 2, perEvent: 0.98, tauMs: 600_000, max: 30, scale: 10 },
   recoverMs: 300_000,
-  anomalousAt: 0.75,
+  anomalousAt: 0.85,
   breaker: { k: 4, n: 10, baseCooldownMs: 60_000, maxCooldownMs: 3_600_000, probeBudget: 5 },
   caps: { failedSignature: 0.25, scopeViolation: 0.45 },
   emit: { delta: 0.05, heartbeatMs: 60_000 },
@@ -82,15 +93,15 @@ export function r4(x: number): number {
  */
 export function judge(s: AgentState, signals: Signals, anomaly: number, ts: number, dt: number, first: boolean, p: Policy): Judgement {
   const f = s.f;
-  // Intent: rises fast with anomaly, decays with event time.
-  const prevLevel = first ? 0 : f[F.anomalyFast]!;
-  const level =
-    anomaly > prevLevel ? prevLevel + p.anomalyRise * (anomaly - prevLevel) : prevLevel + (1 - Math.exp(-dt / p.anomalyDecayMs)) * (anomaly - prevLevel);
-  f[F.anomalyFast] = level;
-  const intent = 1 - f[F.anomalyFast]!;
+  // Intent: anomaly evidence accumulates (one-sided CUSUM over rarity) and decays per event and over event time.
+  const ev = p.evidence;
+  const prevE = first ? 0 : f[F.anomalyFast]!;
+  const excess = 4 * anomaly - ev.ref;
+  f[F.anomalyFast] = Math.min(ev.max, prevE * ev.perEvent * Math.exp(-dt / ev.tauMs) + (excess > 0 ? excess : 0));
+  const intent = Math.exp(-f[F.anomalyFast]! / ev.scale);
   const identity = signals.identity * (1 - signals.authFailRatio);
   const authorization = Math.max(0, 1 - 1.2 * Math.max(signals.scopeViolRatio, signals.forbidRatio));
-  let target = p.weights.identity * identity + p.weights.intent * intent + p.weights.authorization * authorization;
+  let target = (1 - p.weights.identity * (1 - identity) - p.weights.authorization * (1 - authorization)) * intent;
   if (signals.failedSignature) target = Math.min(target, p.caps.failedSignature);
   if (signals.scopeViolation) target = Math.min(target, p.caps.scopeViolation);
   const prevTrust = f[F.trust]!;

@@ -237,8 +237,12 @@ export class DetectionEvaluator {
     return id;
   }
 
-  /** The figures so far (can be called more than once). */
-  summary(): EvalSummary {
+  /**
+   * The figures so far (can be called more than once). `ranking: false` skips the ROC/PR-AUC
+   * (reported as null), which do not depend on the trust policy and dominate the cost.
+   */
+  summary(options: { ranking?: boolean } = {}): EvalSummary {
+    const ranking = options.ranking ?? true;
     const outcomes: AgentOutcome[] = this.agents.map(({ label: _label, ...o }) => ({ ...o, lowestTrust: round(o.lowestTrust) ?? 0 }));
     const malicious = outcomes.filter((a) => a.malicious);
     const benign = outcomes.filter((a) => !a.malicious);
@@ -252,7 +256,9 @@ export class DetectionEvaluator {
       const sec = detected.map((a) => a.firstDetection!.secondsAfterStart);
       // Ranking: this group's attack events (all attack events when scenario is null) vs every negative.
       let ranked: { s: Float64Array; p: Uint8Array };
-      if (scenario === null) {
+      if (!ranking) {
+        ranked = { s: new Float64Array(0), p: new Uint8Array(0) };
+      } else if (scenario === null) {
         const p = new Uint8Array(n);
         for (let i = 0; i < n; i++) p[i] = g[i]! >= 0 ? 1 : 0;
         ranked = { s, p };

@@ -44,8 +44,8 @@ class Agent {
 
 describe('feature set', () => {
   it('has fixed, named, ordered features matching FEATURES', () => {
-    expect(FEATURE_VERSION).toBe(1);
-    expect(FEATURE_COUNT).toBe(22);
+    expect(FEATURE_VERSION).toBe(2);
+    expect(FEATURE_COUNT).toBe(26);
     expect(FEATURE_NAMES).toEqual(FEATURES.map((f) => f.name));
     expect(new Set(FEATURE_NAMES).size).toBe(FEATURE_COUNT);
     // The model's input order; changing it (or a meaning) requires bumping FEATURE_VERSION.
@@ -63,10 +63,14 @@ describe('feature set', () => {
       'scope_violation',
       'sensitivity_above_usual',
       'sensitive_rate_shift',
+      'sensitive_share_drift',
       'amount_z',
       'bytes_out_z',
+      'bytes_out_excess',
+      'bytes_out_drift',
       'network_change',
       'user_agent_change',
+      'client_change',
       'identity_strength',
       'token_age',
       'purpose_mismatch',
@@ -198,11 +202,15 @@ describe('sequential ids', () => {
 });
 
 describe('errors and authentication', () => {
-  it('error ratio and error shift rise with 5xx/4xx', () => {
+  it('error ratio and error shift rise with client errors (4xx); throttling and 5xx are transient and do not count', () => {
+    const b = new Agent().warm();
+    let t: Record<string, number> = {};
+    for (let i = 0; i < 8; i++) t = b.see({ request: { status: i % 2 ? 503 : 429 } });
+    expect(t.error_ratio).toBeLessThan(0.05);
     const a = new Agent().warm();
     const calm = a.see();
     let v = calm;
-    for (let i = 0; i < 8; i++) v = a.see({ request: { status: 500 } });
+    for (let i = 0; i < 8; i++) v = a.see({ request: { status: 404 } });
     expect(v.error_ratio).toBeGreaterThan(0.8);
     expect(v.error_shift).toBeGreaterThan(0.7);
     expect(calm.error_shift).toBeLessThan(0.05);

@@ -55,7 +55,7 @@ describe('trust', () => {
   it('starts at the weighted target on the first event', () => {
     const j = new Judge().step(0);
     const w = P.weights;
-    expect(j.trust).toBeCloseTo(w.identity * 0.65 + w.intent * 1 + w.authorization * 1, 6);
+    expect(j.trust).toBeCloseTo(1 - w.identity * (1 - 0.65) - w.authorization * (1 - 1), 6);
     expect(j.components).toEqual({ identity: expect.closeTo(0.65, 6), intent: 1, authorization: 1 });
     expect(j.band).toBe('trusted');
     expect(j.circuit).toBe('closed');
@@ -65,8 +65,10 @@ describe('trust', () => {
     const a = new Judge();
     const before = a.settle().trust;
     const j = a.step(1, 1);
-    expect(j.trust).toBeLessThan(before - 0.25);
-    expect(j.components.intent).toBeCloseTo(1 - P.anomalyRise, 6);
+    // One maximal anomaly adds 4 − ref decades of evidence at once.
+    expect(j.components.intent).toBeCloseTo(Math.exp(-(4 - P.evidence.ref) / P.evidence.scale), 6);
+    expect(j.trust).toBeCloseTo(before * j.components.intent, 3);
+    expect(j.trust).toBeLessThan(before - 0.15);
     const j2 = a.step(1, 1);
     expect(j2.trust).toBeLessThan(j.trust);
   });
@@ -182,8 +184,8 @@ describe('circuit breaker', () => {
     const a = new Judge(P);
     a.settle();
     const pattern = [1, 0, 1, 0, 0, 1, 0, 0]; // three anomalous within 8
-    for (const x of pattern) expect(a.step(x ? 0.8 : 0, 1_000, { identity: 1 }).circuit).toBe('closed');
-    const j = a.step(0.8, 1_000, { identity: 1 }); // fourth within the last 10
+    for (const x of pattern) expect(a.step(x ? 0.9 : 0, 1_000, { identity: 1 }).circuit).toBe('closed');
+    const j = a.step(0.9, 1_000, { identity: 1 }); // fourth within the last 10
     expect(j.circuit).toBe('open');
     expect(j.circuitChange).toEqual({ previous: 'closed', state: 'open', until: a.ts + P.breaker.baseCooldownMs });
     expect(j.offences).toBe(1);
@@ -193,7 +195,7 @@ describe('circuit breaker', () => {
     const a = new Judge();
     a.settle();
     for (let i = 0; i < 40; i++) {
-      const j = a.step(i % 10 === 0 ? 0.8 : 0, 30_000, { identity: 1 });
+      const j = a.step(i % 10 === 0 ? 0.9 : 0, 30_000, { identity: 1 });
       expect(j.circuit).toBe('closed');
     }
     expect(anomalyBits(a.s)).not.toBe(0);
@@ -353,7 +355,7 @@ describe('TrustUpdate emission', () => {
     expect(small.band).toBe(base.band);
     expect(small.emitTrust).toBe(false);
     // … a larger one by more, within the same band.
-    const big = a.step(0.25, 1_000);
+    const big = a.step(0.7, 1_000);
     expect(base.trust - big.trust).toBeGreaterThan(P.emit.delta);
     expect(big.band).toBe(base.band);
     expect(big.emitTrust).toBe(true);
@@ -363,6 +365,7 @@ describe('TrustUpdate emission', () => {
     const a = new Judge({ ...P, emit: { delta: 1, heartbeatMs: 1e12 } }); // only band/circuit can trigger
     a.settle();
     let j = a.step(0.9, 1_000);
+    for (let i = 0; i < 3 && j.band === 'trusted'; i++) j = a.step(0.9, 1_000); // evidence accumulates over a few events
     expect(j.band).not.toBe('trusted');
     expect(j.emitTrust).toBe(true);
     const bands: boolean[] = [];
