@@ -42,6 +42,8 @@ export const ConfigSchema = z.strictObject({
       maxBatchEvents: positiveInt.default(2000),
       /** Partitions processed at the same time by one instance (their agents are disjoint). */
       partitionsConcurrently: positiveInt.default(3),
+      /** Consumer group session timeout: how long a crashed instance holds its partitions. */
+      sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
     })
     .prefault({}),
   redis: z
@@ -102,6 +104,7 @@ const ENV_MAP: Record<string, { path: string[]; parse: (v: string) => unknown }>
   TRUSTLINE_TOPIC_AUDIT: { path: ['kafka', 'topics', 'audit'], parse: String },
   TRUSTLINE_PARTITIONS: { path: ['kafka', 'partitions'], parse: Number },
   TRUSTLINE_MAX_BATCH_EVENTS: { path: ['kafka', 'maxBatchEvents'], parse: Number },
+  TRUSTLINE_SESSION_TIMEOUT_MS: { path: ['kafka', 'sessionTimeoutMs'], parse: Number },
   TRUSTLINE_PARTITIONS_CONCURRENTLY: { path: ['kafka', 'partitionsConcurrently'], parse: Number },
   TRUSTLINE_REDIS_PREFIX: { path: ['redis', 'keyPrefix'], parse: String },
   TRUSTLINE_MODEL_CARD: { path: ['model', 'card'], parse: String },

@@ -41,7 +41,21 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
   const metrics = createMetrics();
   const scorer = await loadAnomalyScorer(config.model.card, config.model.intraOpThreads);
   log.info({ model: scorer.modelId, features: FEATURE_NAMES.length }, 'model loaded');
-  const store = new RedisStateStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
+  // Connection errors are logged (at most every 5 s) and counted; ioredis keeps commands queued
+  // through short outages, so the batch simply waits, and /readyz reports Redis as down.
+  let lastRedisLog = 0;
+  const store = new RedisStateStore({
+    url: config.redis.url,
+    keyPrefix: config.redis.keyPrefix,
+    onError: (err) => {
+      metrics.redisErrors.inc();
+      const now = Date.now();
+      if (now - lastRedisLog >= 5_000) {
+        lastRedisLog = now;
+        log.warn({ err: err.message }, 'redis connection error; state calls wait for it to come back');
+      }
+    },
+  });
   const kafka = new Kafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,
@@ -55,9 +69,21 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
   if (created.length) log.info({ created }, 'created topics');
   await admin.disconnect();
 
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  // An idempotent producer retries without limit; a batch waits for the broker rather than failing.
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
   await producer.connect();
-  const consumer: Consumer = kafka.consumer({ groupId: config.kafka.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, allowAutoTopicCreation: false });
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.kafka.groupId,
+    sessionTimeout: config.kafka.sessionTimeoutMs,
+    heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeoutMs / 10)),
+    allowAutoTopicCreation: false,
+  });
   const sink = new KafkaSink(producer, config.kafka.topics);
   const processor = new BatchProcessor({
     store,
@@ -78,8 +104,8 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
   consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed'));
 
   const http = await startHttp(config.http.host, config.http.port, metrics.registry, () => ({
-    ready: joined && !stopping,
-    detail: { joined, stopping, model: scorer.modelId },
+    ready: joined && !stopping && store.redis.status === 'ready',
+    detail: { joined, stopping, redis: store.redis.status, model: scorer.modelId },
   }));
 
   async function processChunk(records: InputRecord[], payload: EachBatchPayload): Promise<boolean> {

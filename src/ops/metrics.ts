@@ -22,6 +22,7 @@ export function createMetrics() {
     bands: new Counter({ name: 'trustline_trust_updates_total', help: 'Emitted trust updates by band.', labelNames: ['band'] as const, registers: [registry] }),
     circuits: new Counter({ name: 'trustline_circuit_transitions_total', help: 'Circuit state changes by new state.', labelNames: ['state'] as const, registers: [registry] }),
     staleSaves: new Counter({ name: 'trustline_stale_saves_total', help: 'State saves refused by the watermark compare-and-set (newer state already stored).', registers: [registry] }),
+    redisErrors: new Counter({ name: 'trustline_redis_errors_total', help: 'Redis connection errors reported by the client.', registers: [registry] }),
     retries: new Counter({ name: 'trustline_batch_retries_total', help: 'Batches retried after a retriable failure (Redis or Kafka unavailable).', registers: [registry] }),
   };
 }
