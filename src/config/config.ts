@@ -76,6 +76,43 @@ export const ConfigSchema = z.strictObject({
       keys: z.array(signingKey).min(1).default([{ kid: 'dev', alg: 'HS256', secret: 'trustline-dev-signing-key-NOT-FOR-PRODUCTION' }]),
     })
     .prefault({}),
+  /**
+   * Operator control (`agent.control`): the key ring operators sign control records with —
+   * separate from `signing.keys`. Without keys every control record is dead-lettered.
+   */
+  control: z
+    .strictObject({
+      keys: z.array(signingKey).default([]),
+    })
+    .prefault({}),
+  /** Human in the loop: which actions are escalated to `agent.escalations`, and for how long a decision is awaited. */
+  escalation: z
+    .strictObject({
+      /** An action is escalated when ANY rule matches (every condition of that rule holds). */
+      rules: z
+        .array(
+          z.strictObject({
+            /** Action amount at or above this. */
+            minAmount: z.number().min(0).optional(),
+            /** Action sensitivity is one of these. */
+            sensitivities: z.array(z.enum(['low', 'medium', 'high', 'critical'])).min(1).optional(),
+            /** Action name is one of these. */
+            actions: z.array(z.string().min(1)).min(1).optional(),
+            /** The agent's band after the event is one of these (default: every band but trusted). */
+            bands: z.array(z.enum(['trusted', 'watch', 'restrict', 'block'])).min(1).default(['watch', 'restrict', 'block']),
+          }),
+        )
+        .default([
+          { minAmount: 1000, bands: ['watch', 'restrict', 'block'] },
+          { sensitivities: ['critical'], bands: ['watch', 'restrict', 'block'] },
+        ]),
+      /** How long an escalation waits for a decision (event time). */
+      ttlMs: positiveInt.default(900_000),
+      /** Trust credit of an approval and penalty of a denial. */
+      approveCredit: unit.default(0.05),
+      denyPenalty: unit.default(0.3),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       host: z.string().default('127.0.0.1'),
@@ -124,6 +161,16 @@ const ENV_MAP: Record<string, { path: string[]; parse: (v: string) => unknown }>
         return { kid: pair.slice(0, i).trim(), alg: 'HS256', secret: pair.slice(i + 1).trim() };
       }),
   },
+  /** `kid:secret[,kid:secret…]` — HS256 operator key ring for agent.control. */
+  TRUSTLINE_CONTROL_KEYS: {
+    path: ['control', 'keys'],
+    parse: (v) =>
+      v.split(',').map((pair) => {
+        const i = pair.indexOf(':');
+        return { kid: pair.slice(0, i).trim(), alg: 'HS256', secret: pair.slice(i + 1).trim() };
+      }),
+  },
+  TRUSTLINE_ESCALATION_TTL_MS: { path: ['escalation', 'ttlMs'], parse: Number },
 };
 /** Variables that are read by other layers (the config file path) and so are not unknown. */
 const ENV_KNOWN_ELSEWHERE = new Set(['TRUSTLINE_CONFIG']);
@@ -193,5 +240,6 @@ function deepMerge(target: Record<string, unknown>, source: Record<string, unkno
 
 /** The configuration with secrets removed, safe to log or print. */
 export function describeConfig(config: Config): unknown {
-  return { ...config, signing: { activeKid: config.signing.activeKid, keys: config.signing.keys.map((k) => ({ kid: k.kid, alg: k.alg, secret: '[redacted]' })) } };
+  const redact = (keys: Config['signing']['keys']): unknown[] => keys.map((k) => ({ kid: k.kid, alg: k.alg, secret: '[redacted]' }));
+  return { ...config, signing: { activeKid: config.signing.activeKid, keys: redact(config.signing.keys) }, control: { keys: redact(config.control.keys) } };
 }

@@ -9,20 +9,25 @@
 import { isUtf8 } from 'node:buffer';
 import { Ajv, type ErrorObject } from 'ajv';
 import {
+  AgentControlSchema,
   AgentRequestEventSchema,
+  type AgentControl,
   CONTRACT_VERSION,
   MAX_EVENT_BYTES,
   MAX_EVENT_DEPTH,
   type AgentRequestEvent,
+  type DeadLetterCode,
   type DecodeErrorCode,
 } from './schemas.ts';
 
 export type DecodeResult =
   | { ok: true; event: AgentRequestEvent }
   | { ok: false; code: DecodeErrorCode; message: string; path: string };
+type Failure = { ok: false; code: DecodeErrorCode | DeadLetterCode; message: string; path: string };
 
 const ajv = new Ajv({ allErrors: false, strict: true, strictNumbers: true, strictTuples: false });
 const validate = ajv.compile<AgentRequestEvent>(AgentRequestEventSchema);
+const validateControl = ajv.compile<AgentControl>(AgentControlSchema);
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** An unpaired UTF-16 surrogate (e.g. from a `\ud800` JSON escape): not a Unicode scalar, not encodable as UTF-8. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
@@ -126,38 +131,97 @@ function valueAt(root: unknown, pointer: string): unknown {
   return cur;
 }
 
+type Parsed = { ok: true; doc: Record<string, unknown> } | Extract<DecodeResult, { ok: false }>;
+
+/** Size, UTF-8, JSON, object, structure and version checks shared by every record kind. */
+function parseDocument(input: Uint8Array | string | null | undefined): Parsed {
+  if (input === null || input === undefined) return fail('invalid_json', 'empty record (null value)') as Parsed;
+  let text: string;
+  if (typeof input === 'string') {
+    if (Buffer.byteLength(input, 'utf8') > MAX_EVENT_BYTES) return fail('too_large', `event larger than ${MAX_EVENT_BYTES} bytes`) as Parsed;
+    text = input;
+  } else {
+    if (input.byteLength > MAX_EVENT_BYTES) return fail('too_large', `event of ${input.byteLength} bytes is larger than ${MAX_EVENT_BYTES} bytes`) as Parsed;
+    if (!isUtf8(input)) return fail('invalid_utf8', 'record is not valid UTF-8') as Parsed;
+    const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    // A leading byte-order mark is not part of the document.
+    text = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString('utf8', 3) : buf.toString('utf8');
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return fail('invalid_json', `not JSON: ${(e as Error).message}`) as Parsed;
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return fail('not_an_object', 'event must be a JSON object') as Parsed;
+  // Valid UTF-8 bytes cannot encode a surrogate: only a \\uD8xx–\\uDFxx escape (or a JS string input) can produce one.
+  const structural = checkStructure(doc, ESCAPED_SURROGATE.test(text) || (typeof input === 'string' && LONE_SURROGATE.test(text)));
+  if (structural) return { ok: false, ...structural };
+  const v = (doc as { v?: unknown }).v;
+  if (v === undefined) return fail('missing_field', '/v is required', '/v') as Parsed;
+  if (v !== CONTRACT_VERSION) return fail('unsupported_version', `unsupported contract version ${JSON.stringify(v)}; this build reads v${CONTRACT_VERSION}`, '/v') as Parsed;
+  return { ok: true, doc: doc as Record<string, unknown> };
+}
+
 /** Decode one AgentRequestEvent. Accepts raw bytes (the Kafka value) or an already-decoded string. */
 export function decodeEvent(input: Uint8Array | string | null | undefined): DecodeResult {
   try {
-    if (input === null || input === undefined) return fail('invalid_json', 'empty record (null value)');
-    let text: string;
-    if (typeof input === 'string') {
-      if (Buffer.byteLength(input, 'utf8') > MAX_EVENT_BYTES) return fail('too_large', `event larger than ${MAX_EVENT_BYTES} bytes`);
-      text = input;
-    } else {
-      if (input.byteLength > MAX_EVENT_BYTES) return fail('too_large', `event of ${input.byteLength} bytes is larger than ${MAX_EVENT_BYTES} bytes`);
-      if (!isUtf8(input)) return fail('invalid_utf8', 'record is not valid UTF-8');
-      const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-      // A leading byte-order mark is not part of the document.
-      text = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString('utf8', 3) : buf.toString('utf8');
-    }
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      return fail('invalid_json', `not JSON: ${(e as Error).message}`);
-    }
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return fail('not_an_object', 'event must be a JSON object');
-    // Valid UTF-8 bytes cannot encode a surrogate: only a \\uD8xx–\\uDFxx escape (or a JS string input) can produce one.
-    const structural = checkStructure(doc, ESCAPED_SURROGATE.test(text) || (typeof input === 'string' && LONE_SURROGATE.test(text)));
-    if (structural) return { ok: false, ...structural };
-    const v = (doc as { v?: unknown }).v;
-    if (v === undefined) return fail('missing_field', '/v is required', '/v');
-    if (v !== CONTRACT_VERSION) return fail('unsupported_version', `unsupported contract version ${JSON.stringify(v)}; this build reads v${CONTRACT_VERSION}`, '/v');
-    if (!validate(doc)) return fromAjv(validate.errors![0]!, doc);
-    return { ok: true, event: doc };
+    const p = parseDocument(input);
+    if (!p.ok) return p;
+    if (!validate(p.doc)) return fromAjv(validate.errors![0]!, p.doc);
+    return { ok: true, event: p.doc };
   } catch (e) {
     // Defensive: nothing above should throw, but a decoder must never take the stream down.
     return fail('invalid_json', `undecodable record: ${(e as Error).message}`);
+  }
+}
+
+/** A decoded control record (signature NOT yet verified: that needs the operator key ring). */
+export type ControlDecodeResult = { ok: true; control: AgentControl } | Failure;
+
+/** What a record of the requests topic is: an agent request event or an operator control record. */
+export type InputDecodeResult = { ok: true; kind: 'event'; event: AgentRequestEvent } | { ok: true; kind: 'control'; control: AgentControl } | Failure;
+
+function controlFromDoc(doc: Record<string, unknown>): ControlDecodeResult {
+  // Unsigned is its own code: someone wrote to the topic without an operator key.
+  if (doc.sig === undefined || doc.sig === null) return { ok: false, code: 'unsigned', message: 'control record has no sig', path: '/sig' };
+  if (!validateControl(doc)) return fromAjv(validateControl.errors![0]!, doc) as ControlDecodeResult;
+  if (doc.action === 'allowlist' && doc.until === undefined) return fail('missing_field', '/until is required for allowlist', '/until') as ControlDecodeResult;
+  if (doc.action === 'escalation_decision' && (doc.escalationId === undefined || doc.decision === undefined)) {
+    const path = doc.escalationId === undefined ? '/escalationId' : '/decision';
+    return fail('missing_field', `${path} is required for escalation_decision`, path) as ControlDecodeResult;
+  }
+  return { ok: true, control: doc };
+}
+
+/** Decode one AgentControl record (shape only; verify `sig` against the operator key ring separately). Never throws. */
+export function decodeControl(input: Uint8Array | string | null | undefined): ControlDecodeResult {
+  try {
+    const p = parseDocument(input);
+    if (!p.ok) return p;
+    if (p.doc.kind !== 'control') return fail('bad_enum', '/kind must be control', '/kind') as ControlDecodeResult;
+    return controlFromDoc(p.doc);
+  } catch (e) {
+    return fail('invalid_json', `undecodable record: ${(e as Error).message}`) as ControlDecodeResult;
+  }
+}
+
+/**
+ * Decode one record of the requests topic: a record with `kind: "control"` is an operator
+ * control record (re-published there by the control relay), anything else an AgentRequestEvent.
+ * Never throws.
+ */
+export function decodeInput(input: Uint8Array | string | null | undefined): InputDecodeResult {
+  try {
+    const p = parseDocument(input);
+    if (!p.ok) return p;
+    if (p.doc.kind === 'control') {
+      const c = controlFromDoc(p.doc);
+      return c.ok ? { ok: true, kind: 'control', control: c.control } : c;
+    }
+    if (!validate(p.doc)) return fromAjv(validate.errors![0]!, p.doc) as InputDecodeResult;
+    return { ok: true, kind: 'event', event: p.doc };
+  } catch (e) {
+    return fail('invalid_json', `undecodable record: ${(e as Error).message}`) as InputDecodeResult;
   }
 }

@@ -13,7 +13,7 @@
  * what is read back.
  */
 import { TrustlineError } from '../shared/errors.ts';
-import { CONTRACT_VERSION, DLQ_ERROR_CODES, DLQ_HEADERS, type DecodeErrorCode, type DlqRecord } from './schemas.ts';
+import { CONTRACT_VERSION, DEAD_LETTER_CODES, DLQ_HEADERS, type DeadLetterCode, type DlqRecord } from './schemas.ts';
 
 /** Longest error message carried by a dead-letter record, in characters (code points). */
 export const DLQ_MESSAGE_MAX_CHARS = 1000;
@@ -31,7 +31,7 @@ export interface DlqInput {
   value: Buffer | null;
   /** The original record key, exactly as received. */
   key: Buffer | null;
-  code: DecodeErrorCode;
+  code: DeadLetterCode;
   message: string;
   /** JSON Pointer of the offending field, `""` for the whole record. */
   path: string;
@@ -56,7 +56,7 @@ export interface ReceivedDlqKafkaMessage {
 }
 
 const UNPAIRED_SURROGATE = /[\uD800-\uDFFF]/gu;
-const CODES: ReadonlySet<string> = new Set(DLQ_ERROR_CODES);
+const CODES: ReadonlySet<string> = new Set(DEAD_LETTER_CODES);
 const utf8Lenient = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /** The string with unpaired surrogates replaced by U+FFFD, i.e. exactly what survives UTF-8. */
@@ -149,7 +149,7 @@ export function fromDlqKafkaMessage(msg: ReceivedDlqKafkaMessage): DlqRecord {
   const value = bytesOf(msg.value);
   return {
     v: CONTRACT_VERSION,
-    code: code as DecodeErrorCode,
+    code: code as DeadLetterCode,
     message: headerText(msg.headers, DLQ_HEADERS.message),
     path: headerText(msg.headers, DLQ_HEADERS.path),
     source: { topic: headerText(msg.headers, DLQ_HEADERS.topic), partition, offset: headerText(msg.headers, DLQ_HEADERS.offset) },

@@ -165,8 +165,13 @@ export const DLQ_ERROR_CODES = [
   'too_long',
   'bad_format',
 ] as const;
-/** Closed list of reasons an input record is rejected to the dead-letter topic. */
+/** Reasons the decoder rejects an input record (a subset of {@link DEAD_LETTER_CODES}). */
 export type DecodeErrorCode = (typeof DLQ_ERROR_CODES)[number];
+/** Reasons an operator control record is rejected: no `sig`, or a `sig` the operator key ring does not verify. */
+export const CONTROL_ERROR_CODES = ['unsigned', 'bad_signature'] as const;
+/** Closed list of every reason code a dead-letter record can carry: the decoder's, then the control ones. */
+export const DEAD_LETTER_CODES = [...DLQ_ERROR_CODES, ...CONTROL_ERROR_CODES] as const;
+export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];
 
 /** Header names carried by a dead-letter record on Kafka; the value is the original bytes. */
 export const DLQ_HEADERS = {
@@ -181,7 +186,7 @@ export const DLQ_HEADERS = {
 export const DlqRecordSchema = Type.Object(
   {
     v: Type.Literal(CONTRACT_VERSION),
-    code: StringEnum(DLQ_ERROR_CODES),
+    code: StringEnum(DEAD_LETTER_CODES),
     message: Type.String(),
     path: Type.String({ description: 'JSON Pointer of the offending field, "" for the whole record' }),
     source: Type.Object({ topic: Type.String(), partition: Type.Integer({ minimum: 0 }), offset: Type.String({ description: 'Kafka offset, or line number for file sources' }) }, { additionalProperties: false }),
@@ -198,10 +203,78 @@ export const DlqRecordSchema = Type.Object(
 );
 export type DlqRecord = Static<typeof DlqRecordSchema>;
 
+export const CONTROL_ACTIONS = ['force_open', 'force_close', 'reset', 'allowlist', 'escalation_decision'] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+export const ESCALATION_STATUSES = ['pending', 'approved', 'denied'] as const;
+export type EscalationStatus = (typeof ESCALATION_STATUSES)[number];
+
+export const AgentControlSchema = Type.Object(
+  {
+    v: Type.Literal(CONTRACT_VERSION),
+    kind: Type.Literal('control'),
+    controlId: Type.String({ minLength: 1, maxLength: 128, description: 'unique per control record (audit and logs)' }),
+    tenant: Type.Optional(Tenant),
+    agentId: AgentId,
+    action: StringEnum(CONTROL_ACTIONS, 'what the operator orders'),
+    issuedAt: Type.Integer({ minimum: MIN_TS, maximum: MAX_TS, description: 'epoch ms; per agent, a control not newer than the last applied one is ignored' }),
+    operator: Type.String({ minLength: 1, maxLength: 128, description: 'who issued it' }),
+    until: Type.Optional(Type.Integer({ minimum: MIN_TS, maximum: MAX_TS, description: 'allowlist: event time when the allowlisting ends' })),
+    escalationId: Type.Optional(Type.String({ minLength: 1, maxLength: 400, description: 'escalation_decision: the escalation decided' })),
+    decision: Type.Optional(StringEnum(['approve', 'deny'] as const, 'escalation_decision: the human decision')),
+    reason: Type.Optional(Type.String({ maxLength: 512, description: 'free-form note, audited' })),
+    sig: SignatureSchema,
+  },
+  {
+    $id: 'https://trustline.dev/schemas/v1/agent-control.json',
+    title: 'AgentControl',
+    description:
+      'Operator control. Topic agent.control, signed with an operator key (control.keys). Verified by the control relay, re-published unchanged into agent.requests keyed by agentId, verified again and applied in the agent\'s own ordered stream.',
+  },
+);
+export type AgentControl = Static<typeof AgentControlSchema>;
+
+export const EscalationSchema = Type.Object(
+  {
+    v: Type.Literal(CONTRACT_VERSION),
+    escalationId: Type.String({ minLength: 1, maxLength: 400, description: '"<agent key>:<seq>", deterministic' }),
+    tenant: Tenant,
+    agentId: AgentId,
+    seq: Type.Integer({ minimum: 1, description: 'seq of the escalated event' }),
+    eventId: EventId,
+    ts: Ts,
+    action: Type.Object(
+      {
+        name: Type.Optional(Type.String()),
+        amount: Type.Optional(Type.Number({ minimum: 0 })),
+        currency: Type.Optional(Type.String()),
+        sensitivity: Type.Optional(StringEnum(SENSITIVITIES)),
+      },
+      { additionalProperties: false },
+    ),
+    reasons: Type.Array(ReasonSchema, { maxItems: 8 }),
+    expiresAt: Ts,
+    status: StringEnum(ESCALATION_STATUSES),
+    decidedBy: Type.Optional(Type.String({ description: 'operator, once decided' })),
+    decidedAt: Type.Optional(Type.Integer({ description: 'event time of the decision' })),
+    controlId: Type.Optional(Type.String({ description: 'the control record that decided it' })),
+    mode: StringEnum(MODES),
+    sig: SignatureSchema,
+  },
+  {
+    additionalProperties: false,
+    $id: 'https://trustline.dev/schemas/v1/escalation.json',
+    title: 'Escalation',
+    description: 'Topic agent.escalations, key = agent key. Emitted pending when a rule escalates an action, and again (same escalationId) when an operator decides it.',
+  },
+);
+export type Escalation = Static<typeof EscalationSchema>;
+
 /** Every published schema, by file name under `schemas/`. */
 export const PUBLISHED_SCHEMAS: Record<string, TSchema> = {
   'agent-request-event.schema.json': AgentRequestEventSchema,
   'trust-update.schema.json': TrustUpdateSchema,
   'circuit-signal.schema.json': CircuitSignalSchema,
   'dlq-record.schema.json': DlqRecordSchema,
+  'agent-control.schema.json': AgentControlSchema,
+  'escalation.schema.json': EscalationSchema,
 };

@@ -1,6 +1,6 @@
 /**
- * File sink for replay: `scores.jsonl`, `trust.jsonl`, `circuit.jsonl` and `dlq.jsonl` in one
- * directory. Trust and circuit lines are the records exactly as they would be produced to
+ * File sink for replay: `scores.jsonl`, `trust.jsonl`, `circuit.jsonl`, `escalations.jsonl`,
+ * `audit.jsonl` and `dlq.jsonl` in one directory. Trust and circuit lines are the records exactly as they would be produced to
  * Kafka; dead letters use the DlqRecord JSON form.
  */
 import { once } from 'node:events';
@@ -10,13 +10,13 @@ import { toDlqJson } from '../contract/dlq.ts';
 import type { BatchOutputs, OutputSink } from './sink.ts';
 
 export class FileSink implements OutputSink {
-  private readonly streams: Record<'scores' | 'trust' | 'circuit' | 'dlq', WriteStream>;
-  readonly counts = { scores: 0, trust: 0, circuit: 0, dlq: 0 };
+  private readonly streams: Record<'scores' | 'trust' | 'circuit' | 'escalations' | 'audit' | 'dlq', WriteStream>;
+  readonly counts = { scores: 0, trust: 0, circuit: 0, escalations: 0, audit: 0, dlq: 0 };
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     const open = (name: string): WriteStream => createWriteStream(join(dir, name), { flags: 'w' });
-    this.streams = { scores: open('scores.jsonl'), trust: open('trust.jsonl'), circuit: open('circuit.jsonl'), dlq: open('dlq.jsonl') };
+    this.streams = { scores: open('scores.jsonl'), trust: open('trust.jsonl'), circuit: open('circuit.jsonl'), escalations: open('escalations.jsonl'), audit: open('audit.jsonl'), dlq: open('dlq.jsonl') };
   }
 
   async write(o: BatchOutputs): Promise<void> {
@@ -29,6 +29,8 @@ export class FileSink implements OutputSink {
     put('scores', o.scores.map((r) => JSON.stringify(r)));
     put('trust', o.trust.map((r) => JSON.stringify(r)));
     put('circuit', o.circuit.map((r) => JSON.stringify(r)));
+    put('escalations', (o.escalations ?? []).map((r) => JSON.stringify(r)));
+    put('audit', (o.audit ?? []).map((r) => JSON.stringify(r)));
     put('dlq', o.dlq.map((d) => JSON.stringify(toDlqJson(d))));
     await Promise.all(pending);
   }

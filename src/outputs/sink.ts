@@ -4,7 +4,8 @@
  * acknowledged by the broker), because the caller saves state and commits offsets after it.
  */
 import type { DlqInput } from '../contract/dlq.ts';
-import type { CircuitSignal, Reason, TrustUpdate } from '../contract/schemas.ts';
+import type { AuditRecord } from '../audit/chain.ts';
+import type { CircuitSignal, Escalation, Reason, TrustUpdate } from '../contract/schemas.ts';
 
 /** A rejected input record, with the original bytes unchanged. */
 export type DeadLetter = DlqInput;
@@ -27,6 +28,10 @@ export type BatchOutputs = {
   circuit: CircuitSignal[];
   dlq: DeadLetter[];
   scores: ScoreRow[];
+  /** Escalation records (pending, and again when decided). Optional for sinks and tests that predate escalations. */
+  escalations?: Escalation[];
+  /** Audit chain records, in chain order per partition (`record.partition`). */
+  audit?: AuditRecord[];
 };
 
 export interface OutputSink {

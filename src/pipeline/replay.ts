@@ -1,16 +1,18 @@
 /**
  * Replay on the embedded default: file source → the batch pipeline → in-memory state →
- * file sinks. No Kafka, no Redis. Two replays of the same file give byte-identical outputs.
+ * file sinks. No Kafka, no Redis. Two replays of the same file give byte-identical outputs,
+ * `escalations.jsonl` and `audit.jsonl` (one hash chain per input file, `partition` = the
+ * file's 0-based position in the input list) included.
  */
 import type { Config } from '../config/config.ts';
 import { DEFAULT_POLICY, type Policy } from '../core/judge.ts';
 import { FileSink } from '../outputs/file-sink.ts';
 import type { BatchOutputs } from '../outputs/sink.ts';
-import { createSigner } from '../outputs/sign.ts';
+import { createSigner, createVerifier } from '../outputs/sign.ts';
 import { loadAnomalyScorer } from '../scoring/pipeline-scorer.ts';
 import { readRecordBatches } from '../sources/file-source.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
-import { BatchProcessor, type StageTimes } from './batch-processor.ts';
+import { BatchProcessor, type PipelineDeps, type StageTimes } from './batch-processor.ts';
 
 export type ReplaySummary = {
   files: string[];
@@ -27,6 +29,14 @@ export type ReplaySummary = {
 
 export function policyFromConfig(config: Config): Policy {
   return { ...DEFAULT_POLICY, emit: { delta: config.trust.emitDelta, heartbeatMs: config.trust.heartbeatMs } };
+}
+
+/** The pipeline's control, escalation and audit settings from the configuration. */
+export function enforcementDepsFromConfig(config: Config): Pick<PipelineDeps, 'controlVerifier' | 'escalation'> {
+  return {
+    controlVerifier: config.control.keys.length ? createVerifier(config.control.keys) : null,
+    escalation: { rules: config.escalation.rules, ttlMs: config.escalation.ttlMs, approveCredit: config.escalation.approveCredit, denyPenalty: config.escalation.denyPenalty },
+  };
 }
 
 export async function replayFiles(
@@ -47,16 +57,21 @@ export async function replayFiles(
     policy: policyFromConfig(config),
     mode: config.mode,
     ttlMs: config.trust.ttlMs,
+    ...enforcementDepsFromConfig(config),
+    // One audit chain per input file (positions restart per file), numbered in input order.
+    audit: { topic: config.kafka.topics.audit, partitionOf: () => fileIndex },
   });
+  let fileIndex = 0;
   let records = 0;
   let applied = 0;
   let dead = 0;
   let agents = 0;
   try {
-    for (const file of files) {
+    for (const [i, file] of files.entries()) {
       // Each file is its own stream: positions restart, so so does state.
       agents += store.size;
       await store.clear();
+      fileIndex = i;
       for await (const batch of readRecordBatches(file, options.batchSize ?? 1000)) {
         const r = await processor.process(batch);
         records += batch.length;

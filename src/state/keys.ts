@@ -137,3 +137,11 @@ export function hashTagOf(key: string | Uint8Array): Uint8Array {
 export function keySlot(key: string | Uint8Array): number {
   return crc16(hashTagOf(key)) & 16383;
 }
+
+/**
+ * Key of the head of one audit hash chain: `<prefix>:audit:{<topic>:<partition>}` (topic
+ * encoded like a key part). Outside the `<prefix>:{` agent namespace, so agent scans never see it.
+ */
+export function auditHeadKey(prefix: string, topic: string, partition: number): string {
+  return `${prefix}:audit:{${encodeKeyPart(topic)}:${partition}}`;
+}

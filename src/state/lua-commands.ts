@@ -19,9 +19,13 @@ export const SAVE_STATE = {
 } as const;
 export type SaveStateCode = (typeof SAVE_STATE)[keyof typeof SAVE_STATE];
 
+/** Return codes of `save-audit-head-1.lua` (see its header). */
+export const SAVE_AUDIT_HEAD = { SAVED: 1, STALE: 0, BAD_ARGUMENT: -1, STORED_CORRUPT: -3 } as const;
+
 /** Script files and the command names they are registered under. */
 const SCRIPTS = {
   trustlineSaveState: { file: 'save-state-1.lua', numberOfKeys: 1 },
+  trustlineSaveAuditHead: { file: 'save-audit-head-1.lua', numberOfKeys: 1 },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -30,6 +34,8 @@ type ScriptName = keyof typeof SCRIPTS;
 export interface StateCommands<R> {
   /** `save-state-1.lua`: CAS of `state` at `key` on `watermark` (decimal string); replies a {@link SaveStateCode}. */
   trustlineSaveState(key: RedisKey, watermark: string, state: Buffer): R;
+  /** `save-audit-head-1.lua`: CAS of an audit chain head at `key` on `position` (decimal string). */
+  trustlineSaveAuditHead(key: RedisKey, position: string, value: Buffer): R;
 }
 
 /** A client with the state scripts defined. */
@@ -64,4 +70,9 @@ export function defineStateCommands(redis: Redis): StateRedis {
 /** A pipeline of a client prepared by {@link defineStateCommands}. */
 export function statePipeline(redis: StateRedis): StatePipeline {
   return redis.pipeline() as StatePipeline;
+}
+
+/** A MULTI/EXEC transaction (still one round trip) of a client prepared by {@link defineStateCommands}. */
+export function stateTransaction(redis: StateRedis): StatePipeline {
+  return redis.multi() as StatePipeline;
 }

@@ -2,7 +2,7 @@
  * In-memory state store for the embedded default (replay, demo, tests). Same contract and
  * CAS semantics as the Redis store; holds copies, never the caller's buffers.
  */
-import { watermarkOf, type AgentKey, type SaveEntry, type SaveOutcome, type StateStore } from './store.ts';
+import { watermarkOf, type AgentKey, type AuditChainKey, type AuditHeadSave, type SaveEntry, type SaveOutcome, type StateStore, type StoredAuditHead } from './store.ts';
 
 function id(k: AgentKey): string {
   return `${k.tenant}\u0000${k.agentId}`;
@@ -10,6 +10,7 @@ function id(k: AgentKey): string {
 
 export class MemoryStateStore implements StateStore {
   private readonly states = new Map<string, Uint8Array>();
+  private readonly heads = new Map<string, StoredAuditHead>();
 
   async loadMany(keys: readonly AgentKey[]): Promise<(Uint8Array | null)[]> {
     return keys.map((k) => {
@@ -18,7 +19,19 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async saveMany(entries: readonly SaveEntry[]): Promise<SaveOutcome[]> {
+  async loadAuditHeads(chains: readonly AuditChainKey[]): Promise<(StoredAuditHead | null)[]> {
+    return chains.map((c) => {
+      const h = this.heads.get(`${c.topic}\u0000${c.partition}`);
+      return h ? { ...h } : null;
+    });
+  }
+
+  async saveMany(entries: readonly SaveEntry[], auditHeads: readonly AuditHeadSave[] = []): Promise<SaveOutcome[]> {
+    for (const a of auditHeads) {
+      const k = `${a.chain.topic}\u0000${a.chain.partition}`;
+      const cur = this.heads.get(k);
+      if (!cur || a.head.position > cur.position) this.heads.set(k, { ...a.head });
+    }
     return entries.map((e) => {
       const cur = this.states.get(id(e.key));
       if (cur && watermarkOf(cur) >= e.watermark) return 'stale';
@@ -39,6 +52,7 @@ export class MemoryStateStore implements StateStore {
 
   async clear(): Promise<void> {
     this.states.clear();
+    this.heads.clear();
   }
 
   async close(): Promise<void> {}

@@ -23,9 +23,9 @@
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { TrustlineError } from '../shared/errors.ts';
-import { agentKeyPattern, checkKeyPrefix, stateKey } from './keys.ts';
-import { SAVE_STATE, defineStateCommands, statePipeline, type StateRedis } from './lua-commands.ts';
-import { watermarkOf, type AgentKey, type SaveEntry, type SaveOutcome, type StateStore } from './store.ts';
+import { agentKeyPattern, auditHeadKey, checkKeyPrefix, stateKey } from './keys.ts';
+import { SAVE_AUDIT_HEAD, SAVE_STATE, defineStateCommands, statePipeline, stateTransaction, type StateRedis } from './lua-commands.ts';
+import { decodeAuditHead, encodeAuditHead, watermarkOf, type AgentKey, type AuditChainKey, type AuditHeadSave, type SaveEntry, type SaveOutcome, type StateStore, type StoredAuditHead } from './store.ts';
 
 /** Options shared by both ways of constructing a {@link RedisStateStore}. */
 type CommonOptions = {
@@ -82,7 +82,7 @@ export function streamProcessorRedisOptions(opts: Pick<RedisStateStoreUrlOptions
   };
 }
 
-const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK)\b/;
+const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK|EXECABORT)\b/;
 const AUTH_REPLIES = /^(NOAUTH|WRONGPASS|NOPERM)\b/;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 
@@ -176,11 +176,34 @@ export class RedisStateStore implements StateStore {
     return values.map((v) => (v === null ? null : Buffer.from(v)));
   }
 
-  async saveMany(entries: readonly SaveEntry[]): Promise<SaveOutcome[]> {
+  async loadAuditHeads(chains: readonly AuditChainKey[]): Promise<(StoredAuditHead | null)[]> {
+    this.assertOpen('loadAuditHeads');
+    if (chains.length === 0) return [];
+    let values: (Buffer | null)[];
+    try {
+      values = await this.redis.mgetBuffer(chains.map((c) => auditHeadKey(this.keyPrefix, c.topic, c.partition)));
+    } catch (err) {
+      throw toStateError(err, 'loadAuditHeads');
+    }
+    return values.map((v) => {
+      if (v === null) return null;
+      const h = decodeAuditHead(v);
+      if (!h) throw new TrustlineError('STATE_CORRUPT', 'loadAuditHeads: a stored audit head is unreadable');
+      return h;
+    });
+  }
+
+  /**
+   * With audit heads, the heads and the states are sent as one MULTI/EXEC (one round trip,
+   * atomic: a crash or a Redis restart never keeps states without the head that follows them,
+   * which would fork the chain on re-processing). Heads come first in the transaction.
+   */
+  async saveMany(entries: readonly SaveEntry[], auditHeads: readonly AuditHeadSave[] = []): Promise<SaveOutcome[]> {
     this.assertOpen('saveMany');
-    if (entries.length === 0) return [];
+    if (entries.length === 0 && auditHeads.length === 0) return [];
     for (const e of entries) checkEntry(e);
-    const pipeline = statePipeline(this.redis);
+    const pipeline = auditHeads.length ? stateTransaction(this.redis) : statePipeline(this.redis);
+    for (const a of auditHeads) pipeline.trustlineSaveAuditHead(auditHeadKey(this.keyPrefix, a.chain.topic, a.chain.partition), String(a.head.position), encodeAuditHead(a.head));
     for (const e of entries) pipeline.trustlineSaveState(this.keyOf(e.key), String(e.watermark), asBuffer(e.state));
     let replies: [Error | null, unknown][] | null;
     try {
@@ -188,13 +211,19 @@ export class RedisStateStore implements StateStore {
     } catch (err) {
       throw toStateError(err, 'saveMany');
     }
-    if (replies === null || replies.length !== entries.length) {
-      throw new TrustlineError('STATE_UNAVAILABLE', `saveMany: expected ${entries.length} replies, got ${replies?.length ?? 'none'}`, { retriable: true });
+    if (replies === null || replies.length !== entries.length + auditHeads.length) {
+      throw new TrustlineError('STATE_UNAVAILABLE', `saveMany: expected ${entries.length + auditHeads.length} replies, got ${replies?.length ?? 'none'}`, { retriable: true });
     }
     // Other entries of the batch may have been written: retrying the whole batch is safe (they answer 'stale').
     const failed = replies.find(([err]) => err !== null);
     if (failed) throw toStateError(failed[0], 'saveMany');
-    return replies.map(([, code], i) => {
+    for (let i = 0; i < auditHeads.length; i++) {
+      const code = replies[i]![1];
+      if (code !== SAVE_AUDIT_HEAD.SAVED && code !== SAVE_AUDIT_HEAD.STALE) {
+        throw new TrustlineError(code === SAVE_AUDIT_HEAD.STORED_CORRUPT ? 'STATE_CORRUPT' : 'INTERNAL', `saveMany: save-audit-head script answered ${String(code)}`);
+      }
+    }
+    return replies.slice(auditHeads.length).map(([, code], i) => {
       if (code === SAVE_STATE.SAVED) return 'saved';
       if (code === SAVE_STATE.STALE) return 'stale';
       const key = describeKey(entries[i]!.key);
