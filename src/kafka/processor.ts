@@ -13,12 +13,13 @@ import type { Config } from '../config/config.ts';
 import { FEATURE_NAMES } from '../core/features.ts';
 import { createSigner } from '../outputs/sign.ts';
 import { BatchProcessor, type BatchResult, type InputRecord } from '../pipeline/batch-processor.ts';
-import { policyFromConfig } from '../pipeline/replay.ts';
+import { enforcementDepsFromConfig, policyFromConfig } from '../pipeline/replay.ts';
+import { startControlRelay, type ControlRelay } from '../control/relay.ts';
 import { createMetrics, type Metrics } from '../ops/metrics.ts';
 import { startHttp } from '../ops/http.ts';
 import { loadAnomalyScorer } from '../scoring/pipeline-scorer.ts';
 import type { Logger } from '../shared/logger.ts';
-import { isRetriable } from '../shared/errors.ts';
+import { TrustlineError, isRetriable } from '../shared/errors.ts';
 import { RedisStateStore } from '../state/redis-store.ts';
 import { KafkaSink } from './kafka-sink.ts';
 import { ensureTopics } from './topics.ts';
@@ -67,7 +68,13 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
   await admin.connect();
   const created = await ensureTopics(admin, config);
   if (created.length) log.info({ created }, 'created topics');
+  // The audit chain of requests partition p is written to audit partition p.
+  const meta = await admin.fetchTopicMetadata({ topics: [config.kafka.topics.requests, config.kafka.topics.audit] });
   await admin.disconnect();
+  const partitionsOf = (topic: string): number => meta.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+  if (partitionsOf(config.kafka.topics.audit) < partitionsOf(config.kafka.topics.requests)) {
+    throw new TrustlineError('CONFIG_INVALID', `topic ${config.kafka.topics.audit} has fewer partitions than ${config.kafka.topics.requests}; the audit topic needs one partition per requests partition`);
+  }
 
   // An idempotent producer retries without limit; a batch waits for the broker rather than failing.
   const producer: Producer = kafka.producer({
@@ -85,6 +92,8 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
     allowAutoTopicCreation: false,
   });
   const sink = new KafkaSink(producer, config.kafka.topics);
+  const enforcement = enforcementDepsFromConfig(config);
+  if (!enforcement.controlVerifier) log.warn('no operator keys (control.keys): every control record will be dead-lettered');
   const processor = new BatchProcessor({
     store,
     scorer,
@@ -93,6 +102,17 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
     policy: policyFromConfig(config),
     mode: config.mode,
     ttlMs: config.trust.ttlMs,
+    ...enforcement,
+    audit: { topic: config.kafka.topics.audit },
+  });
+  const relay: ControlRelay = await startControlRelay({
+    kafka,
+    producer,
+    groupId: config.kafka.groupId,
+    topics: { control: config.kafka.topics.control, requests: config.kafka.topics.requests, dlq: config.kafka.topics.dlq },
+    verifier: enforcement.controlVerifier ?? null,
+    log,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
   });
 
   let joined = false;
@@ -182,6 +202,7 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
       stopping = true;
       log.info({ reason }, 'shutting down');
       const steps: [string, () => Promise<unknown>][] = [
+        ['control relay', () => relay.stop()],
         ['consumer', () => consumer.disconnect()], // stops fetching and waits for the running batch
         ['producer', () => producer.disconnect()],
         ['redis', () => store.close()],
