@@ -11,7 +11,8 @@
  * - `entry` is any JSON object (what is being audited).
  *
  * Guarantee: changing, deleting, inserting or reordering records, or moving one to another
- * partition, breaks the chain at the first affected position — except at the very end of a
+ * partition, breaks the chain at the first affected position (an exact re-emission of a link
+ * already seen — same index and hash, as a crashed writer leaves — is skipped and counted) — except at the very end of a
  * chain (a dropped or rewritten last record), which only a head anchored elsewhere
  * (`heads` option) can reveal.
  */
@@ -82,7 +83,10 @@ export type AuditChainBreak = {
 
 export type AuditChainOk = {
   ok: true;
+  /** Records accepted as links (exact re-emissions not included). */
   count: number;
+  /** Exact re-emissions of records already seen (same partition, index and hash), skipped; absent when none. */
+  duplicates?: number;
   /** The last link of every chain seen, by partition — anchor these to detect truncation later. */
   heads: AuditHead[];
 };
@@ -140,11 +144,23 @@ export type AuditChainVerifier = {
 export type AuditVerifyOptions = {
   /** Heads anchored elsewhere: each chain must end exactly there. */
   heads?: readonly AuditHead[];
+  /**
+   * How many of each chain's latest links are remembered to recognise exact re-emissions
+   * (default 100,000). A writer that crashed after producing and before saving its chain head
+   * re-produces the same records, byte for byte; such a record (same index and hash as a link
+   * already seen) is counted as a duplicate and skipped, and the chain continues after the
+   * highest link. An older re-emission than the window, or a record with a known index but
+   * another hash, is an `index_regression`.
+   */
+  duplicateWindow?: number;
 };
 
 export function createAuditChainVerifier(options: AuditVerifyOptions = {}): AuditChainVerifier {
   const last = new Map<number, { index: number; hash: string }>();
+  const seen = new Map<number, Map<number, string>>();
+  const window = options.duplicateWindow ?? 100_000;
   let count = 0;
+  let duplicates = 0;
   let broken: AuditChainBreak | null = null;
 
   const fail = (reason: AuditBreakReason, detail: string, partition?: number, chainIndex?: number): AuditChainBreak => {
@@ -182,10 +198,20 @@ export function createAuditChainVerifier(options: AuditVerifyOptions = {}): Audi
       if (r.prevHash !== GENESIS_HASH) return fail('bad_genesis', `first record of partition ${partition} has prevHash ${r.prevHash}, expected the genesis hash`, partition, index);
     } else {
       if (index > prev.index + 1) return fail('index_gap', `index ${index} follows index ${prev.index} in partition ${partition}: ${index - prev.index - 1} record(s) missing or moved`, partition, index);
-      if (index <= prev.index) return fail('index_regression', `index ${index} follows index ${prev.index} in partition ${partition}`, partition, index);
+      if (index <= prev.index) {
+        if (seen.get(partition)?.get(index) === r.hash) {
+          duplicates++;
+          return null;
+        }
+        return fail('index_regression', `index ${index} follows index ${prev.index} in partition ${partition}`, partition, index);
+      }
       if (r.prevHash !== prev.hash) return fail('prev_hash_mismatch', `prevHash ${r.prevHash} is not the hash ${prev.hash} of index ${prev.index} in partition ${partition}`, partition, index);
     }
     last.set(partition, { index, hash: r.hash });
+    let links = seen.get(partition);
+    if (links === undefined) seen.set(partition, (links = new Map()));
+    links.set(index, r.hash);
+    if (links.size > window) links.delete(index - window);
     count++;
     return null;
   }
@@ -202,7 +228,7 @@ export function createAuditChainVerifier(options: AuditVerifyOptions = {}): Audi
       }
     }
     const heads = [...last.entries()].sort((a, b) => a[0] - b[0]).map(([partition, h]) => ({ partition, index: h.index, hash: h.hash }));
-    return { ok: true, count, heads };
+    return duplicates ? { ok: true, count, duplicates, heads } : { ok: true, count, heads };
   }
 
   return { add, finish };
