@@ -16,7 +16,7 @@
 import type { CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';
 import { createVerifier, type SigningKey, type Verifier } from '../outputs/sign.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
-import { NO_REASONS, parseFeedRecord, type HeldSignal, type HeldTrust } from './feed-record.ts';
+import { NO_REASONS, parseFeedRecord, type HeldEscalation, type HeldSignal, type HeldTrust } from './feed-record.ts';
 import { resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
 import type { Decision, DecisionQuery, DecisionRule, EnforcerMetrics, FeedKind, IngestOutcome, Verdict } from './types.ts';
 
@@ -33,7 +33,7 @@ export type EnforcerCoreOptions = {
 
 /** An enforcer fed by the caller: the Kafka enforcer is built on it, and so can other transports. */
 export type EnforcerCore = {
-  /** Authenticate and apply one record of the `trust` or `circuit` feed (JSON bytes, text or parsed). */
+  /** Authenticate and apply one record of the `trust`, `circuit` or `escalation` feed (JSON bytes, text or parsed). */
   ingest(kind: FeedKind, value: Buffer | string | object | null): IngestOutcome;
   /** Record that the feed is alive without a record (e.g. an empty fetch from the broker). */
   feedAlive(): void;
@@ -51,7 +51,12 @@ type Side = {
   signal: HeldSignal | null;
   /** Local probes granted since the effective circuit last changed. */
   probesUsed: number;
+  /** Latest escalation per action name (bounded by the agent's distinct escalated action names), `null` until the first. */
+  escalations: Map<string, HeldEscalation> | null;
 };
+
+/** Most distinct action names with an escalation held per agent; the oldest (by seq) is dropped beyond it. */
+const MAX_ESCALATIONS_PER_AGENT = 32;
 
 type Entry = { enforce: Side | null; shadow: Side | null };
 
@@ -126,10 +131,11 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     const shadow = p.held.mode === 'shadow';
     let side = shadow ? entry.shadow : entry.enforce;
     if (side === null) {
-      side = { trust: null, signal: null, probesUsed: 0 };
+      side = { trust: null, signal: null, probesUsed: 0, escalations: null };
       if (shadow) entry.shadow = side;
       else entry.enforce = side;
     }
+    if (p.kind === 'escalation') return ingestEscalation(side, p.held, kind, p.tenant, p.agentId);
     const held = p.kind === 'trust' ? side.trust : side.signal;
     if (held !== null && p.held.seq <= held.seq) {
       if (p.held.seq === held.seq && p.held.sigValue === held.sigValue) {
@@ -155,6 +161,50 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     return 'accepted';
   }
 
+  /**
+   * An escalation record: a pending one is held by its action name; a decision (same
+   * escalationId) replaces it and inherits its action name. Older seqs per action name, and a
+   * decided escalation going back to pending, are replays.
+   */
+  function ingestEscalation(side: Side, e: HeldEscalation, kind: FeedKind, tenant: string, agentId: string): IngestOutcome {
+    const map = (side.escalations ??= new Map());
+    let name = e.actionName;
+    let held: HeldEscalation | undefined;
+    if (name === null) {
+      for (const h of map.values()) if (h.escalationId === e.escalationId) held = h;
+      if (held === undefined) {
+        m.droppedMalformed++;
+        log.warn({ feed: kind, tenant, agentId, escalationId: e.escalationId }, 'dropped escalation decision without a known pending escalation');
+        return 'malformed';
+      }
+      name = held.actionName!;
+    } else held = map.get(name);
+    if (held !== undefined) {
+      if (held.escalationId === e.escalationId && held.status === e.status) {
+        m.duplicates++;
+        return 'duplicate';
+      }
+      if (e.seq < held.seq || (e.seq === held.seq && (e.status === 'pending' || held.status !== 'pending'))) {
+        m.droppedStaleSeq++;
+        return 'stale_seq';
+      }
+    }
+    map.set(name, e.actionName === null ? Object.freeze({ ...e, actionName: name }) : e);
+    if (map.size > MAX_ESCALATIONS_PER_AGENT) {
+      let oldest: string | null = null;
+      let seq = Infinity;
+      for (const [k, h] of map) {
+        if (h.seq < seq) {
+          seq = h.seq;
+          oldest = k;
+        }
+      }
+      if (oldest !== null) map.delete(oldest);
+    }
+    m.accepted++;
+    return 'accepted';
+  }
+
   function result(verdict: Verdict, side: Side | null, circuit: CircuitState | null, reasons: readonly Reason[], stale: boolean, rule: DecisionRule): Decision {
     const t = side === null ? null : side.trust;
     const s = side === null ? null : side.signal;
@@ -163,7 +213,7 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
   }
 
   /** The verdict for one side; `feedRule` is null when the feed is fresh. Mutates only the side's probe counter. */
-  function evaluate(side: Side | null, sensitivity: Sensitivity, t0: number, feedRule: DecisionRule | null): Decision {
+  function evaluate(side: Side | null, sensitivity: Sensitivity, t0: number, feedRule: DecisionRule | null, actionName: string | undefined): Decision {
     if (side === null) {
       return feedRule === null ? result(unknown, null, null, NO_REASONS, false, 'unknown_agent') : result(staleVerdict, null, null, NO_REASONS, true, feedRule);
     }
@@ -173,7 +223,8 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     const circuitReasons = sig !== null ? sig.reasons : t !== null ? t.reasons : NO_REASONS;
     const feedStale = feedRule !== null;
     if (circuit === 'forced_open') return result('deny', side, circuit, circuitReasons, feedStale, 'circuit_forced_open');
-    if (circuit === 'forced_closed') return result('allow', side, circuit, circuitReasons, feedStale, 'circuit_forced_closed');
+    // An allowlisting (forced closed with an `until`) ends at `until`; the processor announces `closed` at the agent's next event.
+    if (circuit === 'forced_closed' && (sig === null || sig.until === null || t0 < sig.until + clockToleranceMs)) return result('allow', side, circuit, circuitReasons, feedStale, 'circuit_forced_closed');
     let budget = -1;
     if (circuit === 'open') {
       const until = sig !== null ? sig.until : null;
@@ -183,6 +234,15 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
       budget = sig !== null && sig.probeBudget !== null ? sig.probeBudget : fallbackProbeBudget;
     }
     if (budget >= 0 && side.probesUsed >= budget) return result('deny', side, circuit, circuitReasons, feedStale, 'probes_exhausted');
+    // A human decides escalated actions: pending → hold, approved → allow, denied → deny, until expiresAt.
+    if (actionName !== undefined && side.escalations !== null) {
+      const e = side.escalations.get(actionName);
+      if (e !== undefined && t0 < e.expiresAt + clockToleranceMs) {
+        if (e.status === 'pending') return result('hold', side, circuit, e.reasons, feedStale, 'escalation_pending');
+        if (e.status === 'approved') return result('allow', side, circuit, e.reasons, feedStale, 'escalation_approved');
+        return result('deny', side, circuit, e.reasons, feedStale, 'escalation_denied');
+      }
+    }
     let verdict: Verdict;
     let rule: DecisionRule;
     let stale = false;
@@ -224,10 +284,11 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     }
     const t0 = now();
     const feedRule: DecisionRule | null = !ready ? 'not_ready' : t0 - lastFeedAt > feedTimeoutMs ? 'stale_feed' : null;
-    const d = evaluate(entry === undefined ? null : entry.enforce, sensitivity, t0, feedRule);
+    const name = action === undefined ? undefined : action.name;
+    const d = evaluate(entry === undefined ? null : entry.enforce, sensitivity, t0, feedRule, name);
     decisions[d.verdict]++;
     if (entry !== undefined && entry.shadow !== null) {
-      const s = evaluate(entry.shadow, sensitivity, t0, feedRule);
+      const s = evaluate(entry.shadow, sensitivity, t0, feedRule, name);
       d.shadow = s;
       shadowDecisions[s.verdict]++;
       if (s.verdict !== d.verdict) m.shadowDisagreements++;

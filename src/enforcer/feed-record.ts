@@ -41,7 +41,23 @@ export type HeldSignal = {
   readonly sigValue: string;
 };
 
+/** The part of an Escalation record an enforcer keeps. */
+export type HeldEscalation = {
+  readonly escalationId: string;
+  readonly seq: number;
+  readonly status: 'pending' | 'approved' | 'denied';
+  readonly expiresAt: number;
+  /** Action name (a decided record does not repeat it: carried over from the pending one). */
+  readonly actionName: string | null;
+  readonly mode: Mode;
+  readonly reasons: readonly Reason[];
+  readonly sigValue: string;
+};
+
+const ESCALATION_STATUS_SET: ReadonlySet<unknown> = new Set(['pending', 'approved', 'denied']);
+
 export type ParsedFeedRecord =
+  | { outcome: 'accepted'; kind: 'escalation'; tenant: string; agentId: string; held: HeldEscalation }
   | { outcome: 'accepted'; kind: 'trust'; tenant: string; agentId: string; held: HeldTrust }
   | { outcome: 'accepted'; kind: 'circuit'; tenant: string; agentId: string; held: HeldSignal }
   | { outcome: Exclude<IngestOutcome, 'accepted' | 'duplicate' | 'stale_seq'>; kind: FeedKind; tenant?: string; agentId?: string; kid?: string };
@@ -103,6 +119,21 @@ export function parseFeedRecord(kind: FeedKind, value: Buffer | string | object 
   const reasons = freezeReasons(r.reasons);
   if (!reasons) return { outcome: 'malformed', kind, ...who, kid };
   const sigValue = (sig as { value: string }).value;
+  if (kind === 'escalation') {
+    if (!isStr(r.escalationId, 400) || !ESCALATION_STATUS_SET.has(r.status) || !isInt(r.expiresAt, 0) || !isObject(r.action)) return { outcome: 'malformed', kind, ...who, kid };
+    const name = (r.action as { name?: unknown }).name;
+    const held: HeldEscalation = Object.freeze({
+      escalationId: r.escalationId,
+      seq: r.seq,
+      status: r.status as HeldEscalation['status'],
+      expiresAt: r.expiresAt,
+      actionName: typeof name === 'string' ? name : null,
+      mode: r.mode as Mode,
+      reasons,
+      sigValue,
+    });
+    return { outcome: 'accepted', kind, tenant: r.tenant, agentId: r.agentId, held };
+  }
   if (kind === 'trust') {
     if (!isInt(r.ts, 0) || !isInt(r.ttlMs, 0) || !isUnit(r.trust) || !BAND_SET.has(r.band) || !CIRCUIT_SET.has(r.circuit)) return { outcome: 'malformed', kind, ...who, kid };
     const held: HeldTrust = Object.freeze({

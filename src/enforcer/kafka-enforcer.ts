@@ -26,8 +26,12 @@ export type EnforcerOptions = EnforcerCoreOptions & {
     clientId?: string;
     /** Prefix of the enforcer's own consumer group; a random suffix is always added. Default `trustline-enforcer`. */
     groupId?: string;
-    /** Topic names. Default `agent.trust` and `agent.circuit`. */
-    topics?: { trust?: string; circuit?: string };
+    /**
+     * Topic names. Default `agent.trust`, `agent.circuit` and `agent.escalations`. The
+     * escalations feed is optional: when its topic does not exist at start it is not followed
+     * (logged), and no action is ever held by an escalation.
+     */
+    topics?: { trust?: string; circuit?: string; escalations?: string };
     ssl?: KafkaConfig['ssl'];
     sasl?: KafkaConfig['sasl'];
     connectionTimeout?: number;
@@ -51,12 +55,14 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
   const log = options.logger ?? createLogger({ name: 'trustline-enforcer' });
   const core = createEnforcerCore({ ...options, logger: log });
   const k = options.kafka;
-  const topics = { trust: k.topics?.trust ?? 'agent.trust', circuit: k.topics?.circuit ?? 'agent.circuit' };
-  if (topics.trust === topics.circuit) throw new TrustlineError('CONFIG_INVALID', 'kafka.topics.trust and kafka.topics.circuit must differ');
+  const topics = { trust: k.topics?.trust ?? 'agent.trust', circuit: k.topics?.circuit ?? 'agent.circuit', escalations: k.topics?.escalations ?? 'agent.escalations' };
+  if (new Set([topics.trust, topics.circuit, topics.escalations]).size !== 3) throw new TrustlineError('CONFIG_INVALID', 'kafka.topics.trust, circuit and escalations must differ');
   const kindOf = new Map<string, FeedKind>([
     [topics.trust, 'trust'],
     [topics.circuit, 'circuit'],
+    [topics.escalations, 'escalation'],
   ]);
+  const followed: string[] = [topics.trust, topics.circuit];
   const kafka = new Kafka({
     clientId: k.clientId ?? 'trustline-enforcer',
     brokers: k.brokers,
@@ -104,7 +110,9 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
       for (const topic of [topics.trust, topics.circuit]) {
         if (!existing.has(topic)) throw new TrustlineError('CONFIG_INVALID', `enforcer could not start: topic ${topic} does not exist (check kafka.topics, or start the processor, which creates it)`);
       }
-      for (const topic of [topics.trust, topics.circuit]) {
+      if (existing.has(topics.escalations)) followed.push(topics.escalations);
+      else log.warn({ topic: topics.escalations }, 'escalations topic does not exist; escalations are not followed');
+      for (const topic of followed) {
         const offsets = await admin.fetchTopicOffsets(topic);
         for (const o of offsets) {
           if (Number(o.high) > Number(o.low)) pending.set(`${topic}:${o.partition}`, Number(o.high));
@@ -124,7 +132,7 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
       if (!e.payload.restart) rejectReady(new TrustlineError('KAFKA_UNAVAILABLE', `enforcer consumer stopped: ${e.payload.error.message}`, { cause: e.payload.error }));
     });
     await c.connect();
-    await c.subscribe({ topics: [topics.trust, topics.circuit], fromBeginning: true });
+    await c.subscribe({ topics: followed, fromBeginning: true });
     await c.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,

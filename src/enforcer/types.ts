@@ -24,6 +24,9 @@ export const VERDICTS: readonly Verdict[] = Object.freeze(['allow', 'challenge',
  * - `circuit_forced_open` / `circuit_forced_closed` — operator override.
  * - `half_open_probe` — half-open (or open past `until`), a local probe was granted.
  * - `probes_exhausted` — the local probe budget is used up; denied until a newer record.
+ * - `escalation_pending` / `escalation_approved` / `escalation_denied` — the agent's latest
+ *   escalation for this action name (query `action.name`), before its `expiresAt`: `hold`,
+ *   `allow`, `deny`.
  */
 export type DecisionRule =
   | 'band'
@@ -35,7 +38,10 @@ export type DecisionRule =
   | 'circuit_forced_open'
   | 'circuit_forced_closed'
   | 'half_open_probe'
-  | 'probes_exhausted';
+  | 'probes_exhausted'
+  | 'escalation_pending'
+  | 'escalation_approved'
+  | 'escalation_denied';
 
 /** The request being decided. `tenant` defaults to `"default"`. */
 export type DecisionQuery = {
@@ -103,5 +109,5 @@ export type EnforcerMetrics = {
 /** What happened to one ingested record. */
 export type IngestOutcome = 'accepted' | 'duplicate' | 'unsigned' | 'bad_signature' | 'stale_seq' | 'malformed' | 'tombstone';
 
-/** The two record feeds an enforcer reads. */
-export type FeedKind = 'trust' | 'circuit';
+/** The record feeds an enforcer reads. */
+export type FeedKind = 'trust' | 'circuit' | 'escalation';
