@@ -7,6 +7,7 @@ import { loadConfig, type ConfigInput } from '../config/config.ts';
 import type { EvalSummary } from '../eval/evaluator.ts';
 import { TrustlineError } from '../shared/errors.ts';
 import { auditCommand } from './audit.ts';
+import { controlCommand } from './control.ts';
 import { demoCommand } from './demo.ts';
 import { importLogCommand } from './import-log.ts';
 import { publishCommand } from './publish.ts';
@@ -147,6 +148,7 @@ Example:
     },
   },
   audit: auditCommand,
+  control: controlCommand,
   validate: validateCommand,
   'import-log': importLogCommand,
   publish: publishCommand,
