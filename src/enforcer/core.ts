@@ -18,7 +18,7 @@ import { createVerifier, type SigningKey, type Verifier } from '../outputs/sign.
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { NO_REASONS, parseFeedRecord, type HeldEscalation, type HeldSignal, type HeldTrust } from './feed-record.ts';
 import { resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
-import type { Decision, DecisionQuery, DecisionRule, EnforcerMetrics, FeedKind, IngestOutcome, Verdict } from './types.ts';
+import type { Decision, DecisionQuery, DecisionRule, EnforcerMetrics, EscalationView, FeedKind, IngestOutcome, Verdict } from './types.ts';
 
 /** Options of {@link createEnforcerCore}. */
 export type EnforcerCoreOptions = {
@@ -41,6 +41,8 @@ export type EnforcerCore = {
   markReady(): void;
   readonly isReady: boolean;
   decide(query: DecisionQuery): Decision;
+  /** The latest enforcing escalation held for an agent and action name, or null (no expiry check). */
+  escalation(query: { tenant?: string; agentId: string; actionName: string }): EscalationView | null;
   metrics(): EnforcerMetrics;
   readonly policy: EnforcerPolicy;
 };
@@ -189,7 +191,8 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
         return 'stale_seq';
       }
     }
-    map.set(name, e.actionName === null ? Object.freeze({ ...e, actionName: name }) : e);
+    // A decision keeps the pending record's eventId: it names the request that was escalated.
+    map.set(name, e.actionName === null ? Object.freeze({ ...e, actionName: name, eventId: held!.eventId }) : e);
     if (map.size > MAX_ESCALATIONS_PER_AGENT) {
       let oldest: string | null = null;
       let seq = Infinity;
@@ -309,6 +312,11 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
       return ready;
     },
     decide,
+    escalation(q) {
+      const byAgent = tenants.get(q.tenant ?? DEFAULT_TENANT);
+      const e = byAgent?.get(q.agentId)?.enforce?.escalations?.get(q.actionName);
+      return e === undefined ? null : { escalationId: e.escalationId, status: e.status, expiresAt: e.expiresAt, eventId: e.eventId, seq: e.seq };
+    },
     metrics(): EnforcerMetrics {
       return {
         ...m,

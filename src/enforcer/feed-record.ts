@@ -45,6 +45,8 @@ export type HeldSignal = {
 export type HeldEscalation = {
   readonly escalationId: string;
   readonly seq: number;
+  /** The escalated event (pending records), or the control record that decided it. */
+  readonly eventId: string;
   readonly status: 'pending' | 'approved' | 'denied';
   readonly expiresAt: number;
   /** Action name (a decided record does not repeat it: carried over from the pending one). */
@@ -125,6 +127,7 @@ export function parseFeedRecord(kind: FeedKind, value: Buffer | string | object 
     const held: HeldEscalation = Object.freeze({
       escalationId: r.escalationId,
       seq: r.seq,
+      eventId: typeof r.eventId === 'string' ? r.eventId : '',
       status: r.status as HeldEscalation['status'],
       expiresAt: r.expiresAt,
       actionName: typeof name === 'string' ? name : null,

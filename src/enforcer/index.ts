@@ -19,6 +19,6 @@
 export { createEnforcer, type Enforcer, type EnforcerOptions } from './kafka-enforcer.ts';
 export { createEnforcerCore, type EnforcerCore, type EnforcerCoreOptions } from './core.ts';
 export { DEFAULT_ENFORCER_POLICY, resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
-export { VERDICTS, type Decision, type DecisionQuery, type DecisionRule, type EnforcerMetrics, type FeedKind, type IngestOutcome, type Verdict } from './types.ts';
+export { VERDICTS, type Decision, type DecisionQuery, type DecisionRule, type EnforcerMetrics, type EscalationView, type FeedKind, type IngestOutcome, type Verdict } from './types.ts';
 export type { SigningKey } from '../outputs/sign.ts';
 export type { Band, CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';

@@ -17,7 +17,7 @@ import { TrustlineError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createEnforcerCore, type EnforcerCoreOptions } from './core.ts';
 import type { EnforcerPolicy } from './policy.ts';
-import type { Decision, DecisionQuery, EnforcerMetrics, FeedKind } from './types.ts';
+import type { Decision, DecisionQuery, EnforcerMetrics, EscalationView, FeedKind } from './types.ts';
 
 /** Options of {@link createEnforcer}. */
 export type EnforcerOptions = EnforcerCoreOptions & {
@@ -44,6 +44,8 @@ export type Enforcer = {
   ready(): Promise<void>;
   /** Decide one request, in-process. Before `ready()` resolves, decisions are stale (`rule: "not_ready"`). */
   decide(query: DecisionQuery): Decision;
+  /** The latest escalation held for an agent and action name, or null. */
+  escalation(query: { tenant?: string; agentId: string; actionName: string }): EscalationView | null;
   metrics(): EnforcerMetrics;
   readonly policy: EnforcerPolicy;
   /** Leave the group and disconnect. Safe to call twice. */
@@ -155,6 +157,7 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
   return {
     ready: () => readyPromise,
     decide: core.decide,
+    escalation: core.escalation,
     metrics: core.metrics,
     policy: core.policy,
     close() {

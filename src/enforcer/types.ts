@@ -111,3 +111,14 @@ export type IngestOutcome = 'accepted' | 'duplicate' | 'unsigned' | 'bad_signatu
 
 /** The record feeds an enforcer reads. */
 export type FeedKind = 'trust' | 'circuit' | 'escalation';
+
+/** The latest escalation held for an agent and action name (see `escalation()`). */
+export type EscalationView = {
+  escalationId: string;
+  status: 'pending' | 'approved' | 'denied';
+  /** Event time when the escalation lapses. */
+  expiresAt: number;
+  /** The escalated event's id (the pending record's), so a gateway can match its own request. */
+  eventId: string;
+  seq: number;
+};
