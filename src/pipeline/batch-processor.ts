@@ -23,6 +23,7 @@ import { decodeInput } from '../contract/decode.ts';
 import type { AgentControl, AgentRequestEvent, CircuitSignal, Escalation, Mode } from '../contract/schemas.ts';
 import { D, STATE_BYTES, decodeState, encodeState, isInitialised, newAgentState, type AgentState } from '../core/agent-state.ts';
 import {
+  DEFAULT_ESCALATION,
   applyControl,
   emptyTail,
   escalationIdOf,
@@ -70,7 +71,7 @@ export type PipelineDeps = {
   ttlMs: number;
   /** Operator key ring for control records; without it every control record is dead-lettered (`bad_signature`). */
   controlVerifier?: Verifier | null;
-  /** Escalation rules; without them nothing is escalated. */
+  /** Escalation rules: default {@link DEFAULT_ESCALATION} (the configuration's defaults); `null` escalates nothing. */
   escalation?: EscalationSettings | null;
   /**
    * The audit chain: records go to `topic` (the key of the stored head), one chain per source
@@ -114,7 +115,7 @@ export class BatchProcessor {
     const outputs: BatchOutputs = { trust: [], circuit: [], dlq: [], scores: [], escalations: [], audit: [] };
     const escalations: Escalation[] = outputs.escalations!;
     const audit = this.deps.audit ?? null;
-    const escalation = this.deps.escalation ?? null;
+    const escalation = this.deps.escalation === undefined ? DEFAULT_ESCALATION : this.deps.escalation;
     const times: StageTimes = { decode: 0, load: 0, features: 0, score: 0, trust: 0, emit: 0, save: 0 };
 
     // 1. Decode all.
