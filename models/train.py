@@ -323,21 +323,27 @@ def export_skl2onnx(model, n_features: int, input_name: str, output_name: str):
 # --------------------------------------------------------------------------------------------
 
 class TailSumModel:
-    """Unsupervised, additive: raw(x) = Σ_j s_j(x_j) over the risk features j (high = risky), with
-    s_j(x) = −log10(P_train(X_j ≥ x)) (+1 smoothing) — the right-tail half of ECOD (Li et al.,
-    2022), with tails chosen by the feature's declared risk direction instead of skewness, and
-    an exponential extrapolation beyond the training maximum (continuing the slope of the last
-    tail decade, capped at `cap` decades per feature). Context features (risk 0) contribute 0.
+    """Unsupervised, additive: raw(x) = Σ_j max(0, s_j(x_j) − floor) over the risk features j (high =
+    risky), with s_j(x) = −log10(P_train(X_j ≥ x)) (+1 smoothing) — the right-tail half of ECOD
+    (Li et al., 2022), with tails chosen by the feature's declared risk direction instead of
+    skewness, and an exponential extrapolation beyond the training maximum (continuing the slope
+    of the last tail decade, capped at `cap` decades per feature). Context features (risk 0)
+    contribute 0. The floor drops each feature's ordinary range (floor 1 = below its p90), so the
+    many small tail scores of an ordinary event do not add up to look like one far-out feature.
 
     s_j is a step function on a grid of thresholds (1/`steps_per_decade` of a decade of tail
     probability apart, plus the extrapolated points), evaluated identically by numpy and by the
     exported ONNX TreeEnsembleRegressor (one balanced tree per feature, thresholds rounded down
     to float32, SUM aggregation)."""
 
-    def __init__(self, risk: list[int], steps_per_decade: int = 8, cap: float = 8.0):
+    def __init__(self, risk: list[int], steps_per_decade: int = 8, cap: float = 8.0, floor: float = 0.0,
+                 groups: list[str] | None = None, aggregate: str = "sum"):
         self.risk = risk
+        self.groups = groups
+        self.aggregate = aggregate
         self.steps = steps_per_decade
         self.cap = cap
+        self.floor = floor
         self.bounds: list[np.ndarray] = []   # per feature: float32 thresholds, increasing
         self.values: list[np.ndarray] = []   # per feature: len(bounds) + 1 region scores
 
@@ -377,7 +383,8 @@ class TailSumModel:
             keep = np.concatenate([[True], b32[1:] > b32[:-1]])  # rounding may merge thresholds
             self.bounds.append(b32[keep])
             v = np.array(vals)
-            self.values.append(np.concatenate([[v[0]], v[1:][keep]]).astype(np.float32).astype(np.float64))
+            v = np.maximum(0.0, np.concatenate([[v[0]], v[1:][keep]]) - self.floor)
+            self.values.append(v.astype(np.float32).astype(np.float64))
         return self
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
@@ -390,15 +397,33 @@ class TailSumModel:
             out[:, j] = self.values[j][idx]
         return out
 
+    def group_index(self) -> list[list[int]]:
+        """Risk features by group, in order of first appearance (aggregate family_max)."""
+        order: list[str] = []
+        members: dict[str, list[int]] = {}
+        for j, g in enumerate(self.groups or []):
+            if not self.risk[j]:
+                continue
+            if g not in members:
+                order.append(g)
+                members[g] = []
+            members[g].append(j)
+        return [members[g] for g in order]
+
     def raw(self, X: np.ndarray) -> np.ndarray:
-        return self.contributions(X).sum(axis=1)
+        c = self.contributions(X)
+        if self.aggregate == "sum":
+            return c.sum(axis=1)
+        # family_max: each family of features counts once, with its most unusual member.
+        return np.sum([c[:, idx].max(axis=1) for idx in self.group_index()], axis=0)
 
     def export(self, n_features: int, input_name: str, output_name: str):
         import onnx
         from onnx import TensorProto, helper, numpy_helper
 
         tree_ids, node_ids, feat_ids, values, modes, true_ids, false_ids = [], [], [], [], [], [], []
-        t_tree, t_node, t_weight = [], [], []
+        t_tree, t_node, t_weight, t_target = [], [], [], []
+        per_feature = self.aggregate == "family_max"
         for j in range(n_features):
             b, v = self.bounds[j], self.values[j]
             counter = [0]
@@ -417,6 +442,7 @@ class TailSumModel:
                     t_tree.append(j)
                     t_node.append(node)
                     t_weight.append(float(v[lo]))
+                    t_target.append(j if per_feature else 0)
                     return node
                 mid = (lo + hi) // 2  # regions lo..mid ≤ b[mid] < regions mid+1..hi
                 k = len(feat_ids)
@@ -430,21 +456,39 @@ class TailSumModel:
                 return node
 
             build(0, len(b))
-        nodes = [
-            helper.make_node(
-                "TreeEnsembleRegressor", [input_name], ["raw_2d"], domain="ai.onnx.ml", name="tail_sum",
-                n_targets=1, aggregate_function="SUM", post_transform="NONE",
-                nodes_treeids=tree_ids, nodes_nodeids=node_ids, nodes_featureids=feat_ids, nodes_values=values,
-                nodes_modes=modes, nodes_truenodeids=true_ids, nodes_falsenodeids=false_ids,
-                target_treeids=t_tree, target_nodeids=t_node, target_ids=[0] * len(t_tree), target_weights=t_weight,
-            ),
-            helper.make_node("Reshape", ["raw_2d", "flat_shape"], [output_name], name="flatten"),
-        ]
+        ensemble = helper.make_node(
+            "TreeEnsembleRegressor", [input_name], ["contrib" if per_feature else "raw_2d"], domain="ai.onnx.ml", name="tail_scores",
+            n_targets=n_features if per_feature else 1, aggregate_function="SUM", post_transform="NONE",
+            nodes_treeids=tree_ids, nodes_nodeids=node_ids, nodes_featureids=feat_ids, nodes_values=values,
+            nodes_modes=modes, nodes_truenodeids=true_ids, nodes_falsenodeids=false_ids,
+            target_treeids=t_tree, target_nodeids=t_node, target_ids=t_target, target_weights=t_weight,
+        )
+        initializers = [numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat_shape")]
+        if per_feature:
+            # contrib [rows, n] → pad a zero column → gather [rows, groups, width] (short groups padded
+            # with the zero column) → max over each group → sum over groups.
+            groups = self.group_index()
+            width = max(len(g) for g in groups)
+            index = np.array([g + [n_features] * (width - len(g)) for g in groups], dtype=np.int64)
+            initializers += [
+                numpy_helper.from_array(np.array([0, 0, 0, 1], dtype=np.int64), "pad_one_column"),
+                numpy_helper.from_array(index, "group_index"),
+                numpy_helper.from_array(np.array([1], dtype=np.int64), "sum_axes"),
+            ]
+            nodes = [
+                ensemble,
+                helper.make_node("Pad", ["contrib", "pad_one_column"], ["contrib_padded"], name="zero_column", mode="constant"),
+                helper.make_node("Gather", ["contrib_padded", "group_index"], ["by_group"], name="by_group", axis=1),
+                helper.make_node("ReduceMax", ["by_group"], ["group_max"], name="group_max", axes=[2], keepdims=0),
+                helper.make_node("ReduceSum", ["group_max", "sum_axes"], [output_name], name="sum_groups", keepdims=0),
+            ]
+        else:
+            nodes = [ensemble, helper.make_node("Reshape", ["raw_2d", "flat_shape"], [output_name], name="flatten")]
         graph = helper.make_graph(
             nodes, "trustline_tail_sum",
             [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["rows", n_features])],
             [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["rows"])],
-            initializer=[numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat_shape")],
+            initializer=initializers,
         )
         onx = helper.make_model(
             graph, producer_name="trustline models/train.py", producer_version="1", ir_version=ONNX_IR_VERSION,
@@ -454,20 +498,20 @@ class TailSumModel:
         return onx
 
 
-def build_feature_risks(names: list[str]) -> list[int]:
-    """Risk direction of each feature (1: high is risky, 0: context) from this checkout's FEATURES."""
+def build_feature_info(names: list[str]) -> tuple[list[int], list[str]]:
+    """Risk direction (1: high is risky, 0: context) and family of each feature, from this checkout's FEATURES."""
     code = ("import('./src/core/features.ts').then((m) => process.stdout.write(JSON.stringify("
-            "Object.fromEntries(m.FEATURES.map((f) => [f.name, f.risk])))))")
+            "Object.fromEntries(m.FEATURES.map((f) => [f.name, [f.risk, f.family]])))))")
     try:
         r = subprocess.run(["node", "--import", "tsx", "-e", code], cwd=REPO, check=True, capture_output=True, text=True)
     except (FileNotFoundError, subprocess.CalledProcessError) as e:
         detail = getattr(e, "stderr", "") or str(e)
         fail(f"cannot read FEATURES from src/core/features.ts ({detail.strip()[:300]}); pass --risk")
-    risks = json.loads(r.stdout)
-    missing = [n for n in names if n not in risks]
+    info = json.loads(r.stdout)
+    missing = [n for n in names if n not in info]
     if missing:
-        fail(f"features {missing} of the CSV are not in src/core/features.ts; pass --risk")
-    return [int(risks[n]) for n in names]
+        fail(f"features {missing} of the CSV are not in src/core/features.ts; pass --risk and --groups")
+    return [int(info[n][0]) for n in names], [str(info[n][1]) for n in names]
 
 
 def run_onnx(onnx_bytes: bytes, input_name: str, output_name: str, X: np.ndarray) -> np.ndarray:
@@ -576,6 +620,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                      help="ONNX graph builder (default compact: one TreeEnsembleRegressor; see models/README.md)")
     out.add_argument("--steps-per-decade", type=int, default=8, help="tail_sum: thresholds per decade of tail probability (default 8)")
     out.add_argument("--cap-decades", type=float, default=8.0, help="tail_sum: largest score of one feature, in decades (default 8)")
+    out.add_argument("--floor-decades", type=float, default=1.0, help="tail_sum: decades subtracted from each feature's score, floored at 0 (default 1: only the part beyond its p90 counts, a truncated-product combination)")
+    out.add_argument("--aggregate", choices=("sum", "family_max"), default="sum",
+                     help="tail_sum: add every feature's score (sum, default) or, per feature family, only the largest (family_max)")
+    out.add_argument("--groups", help="tail_sum: comma-separated family per feature (with --risk); default: FEATURES of src/core/features.ts")
     out.add_argument("--risk", help="tail_sum: comma-separated 1/0 per feature (1 = high is risky); default: FEATURES of src/core/features.ts")
     out.add_argument("--reference-rows", type=int, default=200)
     out.add_argument("--reference-extremes", type=int, default=20)
@@ -652,14 +700,20 @@ def main(argv: list[str]) -> int:
         resolved = {"max_samples_resolved": int(model._max_samples), "input_dtype": "float32", "exporter": args.exporter}
         log(f"fit IsolationForest({args.n_estimators} trees, ψ={model._max_samples}) in {time.perf_counter() - t1:.2f}s")
     else:
-        risk = [int(v) for v in args.risk.split(",")] if args.risk else build_feature_risks(names)
-        if len(risk) != n_feat:
-            fail(f"--risk has {len(risk)} entries for {n_feat} features")
-        params = {"steps_per_decade": args.steps_per_decade, "cap_decades": args.cap_decades, "risk": risk}
-        model = TailSumModel(risk, args.steps_per_decade, args.cap_decades).fit(X)
+        if args.risk:
+            risk = [int(v) for v in args.risk.split(",")]
+            groups = args.groups.split(",") if args.groups else [f"f{j}" for j in range(n_feat)]
+        else:
+            risk, groups = build_feature_info(names)
+        if len(risk) != n_feat or len(groups) != n_feat:
+            fail(f"--risk/--groups have {len(risk)}/{len(groups)} entries for {n_feat} features")
+        params = {"steps_per_decade": args.steps_per_decade, "cap_decades": args.cap_decades, "floor_decades": args.floor_decades,
+                  "aggregate": args.aggregate, "risk": risk, "groups": groups}
+        model = TailSumModel(risk, args.steps_per_decade, args.cap_decades, args.floor_decades, groups, args.aggregate).fit(X)
         score = model.raw
         family = "tail_sum"
-        raw_doc = ("sum over risk features of -log10 P_train(X_j >= x_j) (ECOD-style right tails, "
+        raw_doc = (f"{'sum over feature families of the largest' if args.aggregate == 'family_max' else 'sum over risk features of'} "
+                   f"max(0, -log10 P_train(X_j >= x_j) - {args.floor_decades:g}) (ECOD-style right tails, "
                    "extrapolated beyond the training maximum); >= 0, higher = more anomalous")
         resolved = {"thresholds": int(sum(len(b) for b in model.bounds)), "input_dtype": "float32", "exporter": "tree_ensemble"}
         log(f"fit tail-sum model ({sum(risk)} risk features, {resolved['thresholds']} thresholds) in {time.perf_counter() - t1:.2f}s")

@@ -12,10 +12,13 @@ import { judgeScored, scoreFile } from '../src/eval/offline.ts';
 import { formatSummary } from '../src/eval/replay-eval.ts';
 import { loadAnomalyScorer } from '../src/scoring/pipeline-scorer.ts';
 
-const { values } = parseArgs({ options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, sets: { type: 'string', default: 'train,validation' } } });
+const { values } = parseArgs({ options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, sets: { type: 'string', default: 'train,validation' }, evidence: { type: 'string' }, brief: { type: 'boolean', default: false } } });
+/** `--evidence '{"ref":2.5}'` overrides DEFAULT_POLICY.evidence (analysis only). */
+const POLICY = { ...DEFAULT_POLICY, evidence: { ...DEFAULT_POLICY.evidence, ...(values.evidence ? (JSON.parse(values.evidence) as object) : {}) } };
 const SETS: Record<string, string[]> = {
   train: ['fixtures/train/train.jsonl.gz'],
   validation: ['fixtures/validation/validation-a.jsonl.gz', 'fixtures/validation/validation-b.jsonl.gz', 'fixtures/validation/validation-c.jsonl.gz'],
+  heldout: [9101, 9102, 9103, 9104, 9105, 9106].map((s) => `models/.cache/sim/validation-adhoc-${s}.jsonl.gz`),
 };
 const scorer = await loadAnomalyScorer(values.card!);
 for (const set of values.sets!.split(',')) {
@@ -23,8 +26,9 @@ for (const set of values.sets!.split(',')) {
   for (const file of SETS[set] ?? [set]) {
     const scored = await scoreFile(file, scorer);
     ev.beginStream(file, loadLabels(sidecarOf(file)));
-    judgeScored(scored, DEFAULT_POLICY, ev);
+    judgeScored(scored, POLICY, ev);
   }
-  process.stdout.write(formatSummary(ev.summary()));
+  const text = formatSummary(ev.summary());
+  process.stdout.write(values.brief ? text.split('\n').slice(0, 2).join('\n') + '\n' : text);
 }
 await scorer.close();

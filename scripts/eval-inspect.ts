@@ -10,7 +10,7 @@ import { decodeEvent } from '../src/contract/decode.ts';
 import type { AgentRequestEvent } from '../src/contract/schemas.ts';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../src/core/features.ts';
 import { DEFAULT_POLICY, judge, r4 } from '../src/core/judge.ts';
-import { newAgentState, type AgentState } from '../src/core/agent-state.ts';
+import { F, newAgentState, type AgentState } from '../src/core/agent-state.ts';
 import { DetectionEvaluator, isFlagged } from '../src/eval/evaluator.ts';
 import { loadLabels, sidecarOf } from '../src/eval/labels.ts';
 import { judgeScored, scoreFile } from '../src/eval/offline.ts';
@@ -19,11 +19,13 @@ import { readLines } from '../src/sources/file-source.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, agent: { type: 'string' }, before: { type: 'string', default: '5' }, after: { type: 'string', default: '25' } },
+  options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, agent: { type: 'string' }, evidence: { type: 'string' }, scenario: { type: 'string' }, near: { type: 'string' }, before: { type: 'string', default: '5' }, after: { type: 'string', default: '25' } },
 });
 const file = positionals[0];
 if (!file) throw new Error('usage: eval-inspect <file> [--card c] [--agent prefix]');
 const labels = loadLabels(sidecarOf(file));
+/** `--evidence '{"ref":2.5}'` overrides DEFAULT_POLICY.evidence. */
+const POLICY = { ...DEFAULT_POLICY, evidence: { ...DEFAULT_POLICY.evidence, ...(values.evidence ? (JSON.parse(values.evidence) as object) : {}) } };
 const scorer = await loadAnomalyScorer(values.card!);
 const scored = await scoreFile(file, scorer, { keepFeatures: true });
 const raw: AgentRequestEvent[] = [];
@@ -34,9 +36,17 @@ for await (const { bytes } of readLines(file)) {
 }
 const ev = new DetectionEvaluator();
 ev.beginStream(file, labels);
-judgeScored(scored, DEFAULT_POLICY, ev, scorer);
+judgeScored(scored, POLICY, ev, scorer);
 const summary = ev.summary();
-const pick = summary.agents.filter((a) => (values.agent ? a.agentId.startsWith(values.agent) : (a.malicious && !a.detected) || (!a.malicious && a.flaggedEvents > 0)));
+const pick = summary.agents.filter((a) =>
+  values.agent
+    ? a.agentId.startsWith(values.agent)
+    : values.scenario
+      ? a.scenario === values.scenario
+      : values.near
+        ? !a.malicious && a.lowestTrust < Number(values.near)
+        : (a.malicious && !a.detected) || (!a.malicious && a.flaggedEvents > 0),
+);
 
 const stats = scorer.featureStats;
 for (const a of pick) {
@@ -48,9 +58,10 @@ for (const a of pick) {
   let anchor = a.attackStartTs !== null ? idx.findIndex((i) => scored.events[i]!.ts >= a.attackStartTs!) : -1;
   const judged = idx.map((i) => {
     const e = scored.events[i]!;
-    return { i, j: judge(s, e.signals, e.anomaly, e.ts, e.dt, e.first, DEFAULT_POLICY), E: s.f[21]! };
+    return { i, j: judge(s, e.signals, e.anomaly, e.ts, e.dt, e.first, POLICY), E: s.f[F.anomalyFast]! };
   });
   if (anchor < 0) anchor = Math.max(0, judged.findIndex((x) => isFlagged(x.j.band, x.j.circuit)));
+  if (a.attackStartTs === null && a.flaggedEvents === 0) anchor = judged.reduce((m, x, k) => (x.j.trust < judged[m]!.j.trust ? k : m), 0);
   const lo = Math.max(0, anchor - Number(values.before));
   const hi = Math.min(judged.length, anchor + Number(values.after));
   for (let k = lo; k < hi; k++) {

@@ -33,20 +33,21 @@ export const F = {
   bytesMean: 7, // EW mean of log10(1 + bytesOut), alpha >= 0.03
   bytesVar: 8,
   bytesN: 9,
-  bytesLong: 10, // EW mean of log10(1 + bytesOut), alpha >= 0.003 (drift reference)
-  bytesMax: 11, // slowly decaying maximum of log10(1 + bytesOut)
-  lastId: 12, // last numeric path id modulo 2^24 (exact in float32); -1 = none
-  lastStride: 13, // id step between the last two requests to the same route (mod 2^24, signed)
-  sensMean: 14, // EW mean of sensitivity level 0..3
-  sensShareMid: 15, // EW share of high/critical actions, alpha >= 0.05
-  sensShareLong: 16, // EW share of high/critical actions, alpha >= 0.003 (drift reference)
-  sensRateFast: 17, // decayed count of high/critical actions, tau = 1 min
-  sensRateSlow: 18, // tau = 1 h
-  trust: 19,
-  lastEmitTrust: 20,
-  anomalyFast: 21, // accumulated anomaly evidence (see judge.ts); intent falls as it grows
+  volMid: 10, // EW mean of bytesOut (volume, not log), alpha >= 0.05
+  volLong: 11, // EW mean of bytesOut, alpha >= 0.003 (drift reference)
+  bytesMax: 12, // slowly decaying maximum of log10(1 + bytesOut)
+  lastId: 13, // last numeric path id modulo 2^24 (exact in float32); -1 = none
+  lastStride: 14, // id step between the last two requests to the same route (mod 2^24, signed)
+  sensHigh: 15, // decaying high-water mark of the sensitivity level 0..3 the agent uses
+  sensShareMid: 16, // EW share of high/critical actions, alpha >= 0.05
+  sensShareLong: 17, // EW share of high/critical actions, alpha >= 0.003 (drift reference)
+  sensRateFast: 18, // decayed count of high/critical actions, tau = 1 min
+  sensRateSlow: 19, // tau = 1 h
+  trust: 20,
+  lastEmitTrust: 21,
+  anomalyFast: 22, // accumulated anomaly evidence (see judge.ts); intent falls as it grows
 } as const;
-const F_COUNT = 22;
+const F_COUNT = 23;
 
 /** 16-bit fields: hashes (0 = empty) and hash sets (recency ordered, most recent first). */
 export const H = {

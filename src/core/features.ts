@@ -87,7 +87,11 @@ const A_SLOW = 0.01;
 /** Weight of the "mid" drift windows (~20 events) and of their long references (~330 events). */
 const A_MID = 0.05;
 const A_LONG = 0.003;
-const PRIOR = { gapVar: 0.25, amountVar: 0.25, bytesVar: 0.25, errSlow: 0.03, novelSlow: 0.2, sensMean: 0.5 };
+const PRIOR = { gapVar: 0.25, amountVar: 0.25, bytesVar: 0.25, errSlow: 0.03, novelSlow: 0.2 };
+/** The sensitivity high-water mark: learnt fully over the first requests, then follows half of a rise, and decays one level per 500 requests. */
+const SENS_HIGH_LEARN = 20;
+const SENS_HIGH_FOLLOW = 0.5;
+const SENS_HIGH_DECAY = 0.002;
 /** Heavy-hitter counter cap of the home network / user agent / country: a lasting move takes over after at most this many requests. */
 const HOME_CAP = 8;
 /** bytesMax decays by this many decades per request, so an old one-off peak does not hide new ones forever. */
@@ -274,7 +278,6 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
     f[F.lastId] = -1;
     setShare(s, R.errSlow, PRIOR.errSlow);
     setShare(s, R.novelSlow, PRIOR.novelSlow);
-    f[F.sensMean] = PRIOR.sensMean;
     s.b[B.flags] = s.b[B.flags]! | 1;
   }
   const req = ev.request;
@@ -332,26 +335,32 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const error = !authFailure && !forbidden && !transient && status >= 400 ? 1 : 0;
   const errFast = ewShare(s, R.errFast, error, aFast);
   const errShift = errFast - ewShare(s, R.errSlow, error, aSlow);
-  const authFailRatio = ewShare(s, R.authFailFast, authFailure ? 1 : 0, aFast);
-  const forbidRatio = ewShare(s, R.forbidFast, forbidden ? 1 : 0, aFast);
+  // Refusals start from a prior of none (fixed weight, no 1/n): a new agent's first 401 or 403 is
+  // one refusal in five, not "all of its requests refused".
+  const authFailRatio = ewShare(s, R.authFailFast, authFailure ? 1 : 0, A_FAST);
+  const forbidRatio = ewShare(s, R.forbidFast, forbidden ? 1 : 0, A_FAST);
 
   // Authorization: scopes and sensitivity.
   const required = action?.requiredScope;
   const scopeViolation = required !== undefined && !(auth.scopes !== undefined && auth.scopes.includes(required));
-  const scopeViolRatio = ewShare(s, R.scopeViolFast, scopeViolation ? 1 : 0, aFast);
+  const scopeViolRatio = ewShare(s, R.scopeViolFast, scopeViolation ? 1 : 0, A_FAST);
   const level = action?.sensitivity !== undefined ? SENSITIVITY_LEVEL[action.sensitivity]! : 0;
-  const sensAbove = Math.max(0, level - f[F.sensMean]!);
-  f[F.sensMean] = ew(f[F.sensMean]!, level, aSlow);
+  // Above the most sensitive level the agent uses (a slowly decaying high-water mark, learnt fully
+  // while young): an occasional payment by an agent that pays is its repertoire, not an escalation.
+  const sensGap = level - f[F.sensHigh]!;
+  const sensAbove = sensGap > 0 ? (sensGap * (n - 1)) / (n + 9) : 0;
+  f[F.sensHigh] = sensGap > 0 ? f[F.sensHigh]! + (n <= SENS_HIGH_LEARN ? sensGap : SENS_HIGH_FOLLOW * sensGap) : Math.max(0, f[F.sensHigh]! - SENS_HIGH_DECAY);
   const sensitive = level >= 2 && !transient ? 1 : 0;
   const sensFast = f[F.sensRateFast]! * Math.exp(-dt / MIN) + sensitive;
   const sensSlow = f[F.sensRateSlow]! * Math.exp(-dt / HOUR) + sensitive;
-  const sensShift = Math.log10((sensFast + 0.5) / ((sensSlow / ageMs) * MIN + 0.5));
+  const sensShift = Math.log10((sensFast + 1) / ((sensSlow / ageMs) * MIN + 1)); // +1: one sensitive action is not a velocity
   f[F.sensRateFast] = sensFast;
   f[F.sensRateSlow] = sensSlow;
   // Drift: the recent (~20 requests) share of high/critical actions against the long-run share.
+  // Both windows include this event, so while the agent is young (weights 1/n) they agree and the drift is 0.
   f[F.sensShareMid] = ew(f[F.sensShareMid]!, sensitive, aMid);
-  const sensDrift = f[F.sensShareMid]! - f[F.sensShareLong]!;
   f[F.sensShareLong] = ew(f[F.sensShareLong]!, sensitive, aLong);
+  const sensDrift = f[F.sensShareMid]! - f[F.sensShareLong]!;
 
   // Amount and bytes out against the agent's own distribution.
   let amountZ = 0;
@@ -377,8 +386,11 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
     f[F.bytesMax] = bn === 1 ? x : excess > 0 ? f[F.bytesMax]! + (bn <= BYTES_MAX_LEARN ? excess : BYTES_MAX_FOLLOW * excess) : f[F.bytesMax]! - BYTES_MAX_DECAY;
     f[F.bytesN] = Math.min(bn, 1e6);
     welford(s, F.bytesMean, F.bytesVar, x, bn);
-    bytesDrift = f[F.bytesMean]! - f[F.bytesLong]!;
-    f[F.bytesLong] = ew(f[F.bytesLong]!, x, Math.max(1 / bn, A_LONG));
+    // Drift of the egress VOLUME: recent (~20 responses) mean bytes against the long-run mean, in decades.
+    const b = req.bytesOut;
+    f[F.volMid] = ew(f[F.volMid]!, b, Math.max(1 / bn, A_MID));
+    f[F.volLong] = ew(f[F.volLong]!, b, Math.max(1 / bn, A_LONG));
+    bytesDrift = Math.log10((f[F.volMid]! + 1000) / (f[F.volLong]! + 1000));
   }
 
   // Network, country and user agent against the agent's home ones (heavy hitters).

@@ -43,7 +43,7 @@ export type Policy = {
 export const DEFAULT_POLICY: Policy = {
   weights: { identity: 0.15, authorization: 0.3 },
   bands: { trusted: 0.7, watch: 0.5, restrict: 0.3 },
-  evidence: { ref: 2, perEvent: 0.98, tauMs: 600_000, max: 30, scale: 10 },
+  evidence: { ref: 2.5, perEvent: 0.95, tauMs: 120_000, max: 30, scale: 8 },
   recoverMs: 300_000,
   anomalousAt: 0.85,
   breaker: { k: 4, n: 10, baseCooldownMs: 60_000, maxCooldownMs: 3_600_000, probeBudget: 5 },

@@ -12,7 +12,7 @@ import { judgeScored, type ScoredFile } from './offline.ts';
 export const POLICY_GRID = {
   ref: [1.5, 2, 2.5],
   perEvent: [0.9, 0.95, 0.98],
-  tauMs: [120_000, 600_000, 1_800_000],
+  tauMs: [120_000, 600_000, 3_600_000, 21_600_000],
   scale: [5, 6.5, 8, 10],
   anomalousAt: [0.85, 0.9],
 } as const;
@@ -50,12 +50,13 @@ function minScenarioRate(s: EvalSummary): number {
 }
 
 /**
- * Ranks candidates: at most `maxFpRate` of benign agents flagged; then the worst attack type's
+ * Ranks candidates: at most `maxFpRate` of benign agents flagged (half the 1 % target, a margin
+ * for traffic never seen); then the worst attack type's
  * detection rate, the overall detection rate, fewer benign agents flagged, the median time to
  * detect (whole events), and last the benign margin (the lowest trust any benign agent reached:
  * higher is further from a false positive). Returns them best first (the admissible ones only).
  */
-export function rankCandidates(cands: Candidate[], maxFpRate = 0.01): Candidate[] {
+export function rankCandidates(cands: Candidate[], maxFpRate = 0.005): Candidate[] {
   return cands
     .filter((c) => (c.summary.overall.falsePositiveRate ?? 1) <= maxFpRate)
     .sort(

@@ -136,7 +136,7 @@ describe('trust', () => {
     expect(calm.components.identity).toBeCloseTo(0.65, 6);
     expect(calm.components.authorization).toBe(1);
     let j = calm;
-    for (let i = 0; i < 5; i++) j = see({ request: { status: 401 } });
+    for (let i = 0; i < 8; i++) j = see({ request: { status: 401 } });
     expect(j.components.identity).toBeLessThan(0.65 * 0.2);
     const refused = j.components.identity;
     j = see();
@@ -172,7 +172,7 @@ describe('bands', () => {
     for (let i = 0; i < 12; i++) {
       expect(j.band).toBe(bandOf(j.trust, P));
       if (seen.at(-1) !== j.band) seen.push(j.band);
-      j = a.step(0.7, 1_000, { identity: 0.1 });
+      j = a.step(0.85, 1_000, { identity: 0.1 });
     }
     expect(seen).toEqual(['trusted', 'watch', 'restrict']);
     expect(BAND_CODES).toEqual(['trusted', 'watch', 'restrict', 'block']);
@@ -355,7 +355,7 @@ describe('TrustUpdate emission', () => {
     expect(small.band).toBe(base.band);
     expect(small.emitTrust).toBe(false);
     // … a larger one by more, within the same band.
-    const big = a.step(0.7, 1_000);
+    const big = a.step(0.85, 1_000);
     expect(base.trust - big.trust).toBeGreaterThan(P.emit.delta);
     expect(big.band).toBe(base.band);
     expect(big.emitTrust).toBe(true);
