@@ -42,7 +42,7 @@ export type ControlRelayOptions = {
 
 export type ControlRelay = { stop(): Promise<void>; readonly counts: { relayed: number; rejected: number } };
 
-/** Start the relay with its own consumer group (`<groupId>-control`). */
+/** Start the relay with its own consumer group (`<groupId>-control`); resolves once subscribed, before the group is joined. */
 export async function startControlRelay(o: ControlRelayOptions): Promise<ControlRelay> {
   const counts = { relayed: 0, rejected: 0 };
   const consumer: Consumer = o.kafka.consumer({
@@ -54,7 +54,9 @@ export async function startControlRelay(o: ControlRelayOptions): Promise<Control
   });
   await consumer.connect();
   await consumer.subscribe({ topic: o.topics.control, fromBeginning: true });
-  await consumer.run({
+  // Not awaited: joining the relay's group can wait for a crashed instance's session to expire,
+  // and that must never delay the request consumer.
+  const running = consumer.run({
     autoCommit: true,
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
@@ -88,5 +90,6 @@ export async function startControlRelay(o: ControlRelayOptions): Promise<Control
       await heartbeat();
     },
   });
+  running.catch((err: unknown) => o.log.error({ err }, 'control relay stopped'));
   return { counts, stop: () => consumer.disconnect() };
 }
