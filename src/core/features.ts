@@ -43,7 +43,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   { name: 'amount_z', risk: 1, reason: 'amount_unusual', family: 'amount' },
   { name: 'bytes_out_z', risk: 1, reason: 'bytes_out_above_baseline', family: 'bytes' },
   { name: 'bytes_out_excess', risk: 1, reason: 'bytes_out_above_max', family: 'bytes' },
-  { name: 'bytes_out_drift', risk: 1, reason: 'bytes_out_drift', family: 'drift' },
+  { name: 'bytes_out_drift', risk: 1, reason: 'bytes_out_drift', family: 'bytes' },
   { name: 'network_change', risk: 1, reason: 'network_changed', family: 'client' },
   { name: 'user_agent_change', risk: 1, reason: 'user_agent_changed', family: 'client' },
   { name: 'client_change', risk: 1, reason: 'network_and_user_agent_changed', family: 'client' },

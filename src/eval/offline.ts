@@ -5,7 +5,7 @@
  * each. Used by the evaluation scripts and tests, never by the processor.
  */
 import { decodeEvent } from '../contract/decode.ts';
-import type { Reason } from '../contract/schemas.ts';
+import type { AgentRequestEvent, Band, CircuitState, Reason } from '../contract/schemas.ts';
 import { D, isInitialised, newAgentState, type AgentState } from '../core/agent-state.ts';
 import { FEATURE_COUNT, observe, type Signals } from '../core/features.ts';
 import { judge, r4, type Policy } from '../core/judge.ts';
@@ -37,6 +37,22 @@ export type ScoredFile = {
 
 /** Decodes, observes and scores every valid line of `file` (one model call per `batch` rows). */
 export async function scoreFile(file: string, scorer: AnomalyScorer, options: { batch?: number; keepFeatures?: boolean } = {}): Promise<ScoredFile> {
+  async function* events(): AsyncGenerator<AgentRequestEvent> {
+    for await (const { bytes } of readLines(file)) {
+      if (bytes.length === 0) continue;
+      const r = decodeEvent(bytes);
+      if (r.ok) yield r.event;
+    }
+  }
+  return scoreEvents(events(), scorer, { ...options, name: file });
+}
+
+/** Observes and scores already decoded events, in order, exactly as the pipeline does. */
+export async function scoreEvents(
+  source: AsyncIterable<AgentRequestEvent> | Iterable<AgentRequestEvent>,
+  scorer: AnomalyScorer,
+  options: { batch?: number; keepFeatures?: boolean; name?: string } = {},
+): Promise<ScoredFile> {
   const batch = options.batch ?? 1000;
   const states = new Map<string, AgentState>();
   const events: ScoredEvent[] = [];
@@ -51,11 +67,7 @@ export async function scoreFile(file: string, scorer: AnomalyScorer, options: { 
     if (options.keepFeatures) chunks.push(matrix.slice(0, rows * FEATURE_COUNT));
     rows = 0;
   };
-  for await (const { bytes } of readLines(file)) {
-    if (bytes.length === 0) continue;
-    const r = decodeEvent(bytes);
-    if (!r.ok) continue;
-    const e = r.event;
+  for await (const e of source) {
     const key = `${e.tenant ?? 'default'}\u0000${e.agent.id}`;
     let s = states.get(key);
     if (!s) states.set(key, (s = newAgentState()));
@@ -79,7 +91,7 @@ export async function scoreFile(file: string, scorer: AnomalyScorer, options: { 
       o += c.length;
     }
   }
-  return { file, events, features };
+  return { file: options.name ?? 'events', events, features };
 }
 
 /**
@@ -107,4 +119,15 @@ export function judgeScored(scored: ScoredFile, policy: Policy, evaluator: Detec
       reasons: withReasons ? explain(e.signals, scored.features!, i * FEATURE_COUNT, e.anomaly, scorer.featureStats) : noReasons,
     });
   }
+}
+
+/** The trust outcome of every scored event (in order) under `policy`. */
+export function judgeEvents(scored: ScoredFile, policy: Policy): { agentId: string; ts: number; anomaly: number; trust: number; band: Band; circuit: CircuitState }[] {
+  const states = new Map<string, AgentState>();
+  return scored.events.map((e) => {
+    let s = states.get(e.key);
+    if (!s) states.set(e.key, (s = newAgentState()));
+    const j = judge(s, e.signals, e.anomaly, e.ts, e.dt, e.first, policy);
+    return { agentId: e.agentId, ts: e.ts, anomaly: e.anomaly, trust: r4(j.trust), band: j.band, circuit: j.circuit };
+  });
 }

@@ -90,7 +90,7 @@ describe('explain', () => {
   it('is deterministic: ties are broken by feature order', () => {
     const r = row({ error_ratio: 3, forbidden_ratio: 3, rate_shift: 3, token_age: 3 });
     const reasons = explain(CLEAN, r, 0, 0.9, STATS);
-    expect(reasons.map((x) => x.feature)).toEqual(['rate_shift', 'error_ratio', 'forbidden_ratio']);
+    expect(reasons.map((x) => x.feature)).toEqual(['rate_shift', 'error_ratio', 'forbidden_ratio', 'token_age']);
     expect(explain(CLEAN, r, 0, 0.9, STATS)).toEqual(reasons);
   });
 });
