@@ -45,7 +45,10 @@ export type ControlRelay = { stop(): Promise<void>; readonly counts: { relayed: 
 /** Start the relay with its own consumer group (`<groupId>-control`); resolves once subscribed, before the group is joined. */
 export async function startControlRelay(o: ControlRelayOptions): Promise<ControlRelay> {
   const counts = { relayed: 0, rejected: 0 };
+  let stopping = false;
   const consumer: Consumer = o.kafka.consumer({
+    // After stop() a failure (e.g. a disconnect while still joining) must not restart the relay.
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000, restartOnFailure: async () => !stopping },
     groupId: `${o.groupId}-control`,
     sessionTimeout: o.sessionTimeoutMs,
     heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)),
@@ -90,6 +93,14 @@ export async function startControlRelay(o: ControlRelayOptions): Promise<Control
       await heartbeat();
     },
   });
-  running.catch((err: unknown) => o.log.error({ err }, 'control relay stopped'));
-  return { counts, stop: () => consumer.disconnect() };
+  running.catch((err: unknown) => {
+    if (!stopping) o.log.error({ err }, 'control relay stopped');
+  });
+  return {
+    counts,
+    stop: async () => {
+      stopping = true;
+      await consumer.disconnect();
+    },
+  };
 }
