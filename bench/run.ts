@@ -23,10 +23,9 @@ import { decodeEvent } from '../src/contract/decode.ts';
 import { encodeState, newAgentState, D, F } from '../src/core/agent-state.ts';
 import { FEATURE_COUNT } from '../src/core/features.ts';
 import { startProcessor } from '../src/kafka/processor.ts';
-import { createSigner } from '../src/outputs/sign.ts';
 import type { BatchOutputs, OutputSink } from '../src/outputs/sink.ts';
 import { BatchProcessor, type InputRecord } from '../src/pipeline/batch-processor.ts';
-import { policyFromConfig } from '../src/pipeline/replay.ts';
+import { configuredDeps } from '../src/pipeline/configure.ts';
 import { loadAnomalyScorer } from '../src/scoring/pipeline-scorer.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { readLines } from '../src/sources/file-source.ts';
@@ -89,10 +88,7 @@ async function inProcess(config: Config, events: Buffer[]) {
     store: new MemoryStateStore(),
     scorer,
     sink: new NullSink(),
-    signer: createSigner(config.signing.keys, config.signing.activeKid),
-    policy: policyFromConfig(config),
-    mode: 'enforce',
-    ttlMs: config.trust.ttlMs,
+    ...configuredDeps(config),
   });
   const batch = 1000;
   const records: InputRecord[] = events.map((value, i) => ({ value, key: null, position: i + 1, source: { topic: 'bench', partition: 0, offset: String(i + 1) } }));

@@ -11,9 +11,8 @@
 import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import type { Config } from '../config/config.ts';
 import { FEATURE_NAMES } from '../core/features.ts';
-import { createSigner } from '../outputs/sign.ts';
 import { BatchProcessor, type BatchResult, type InputRecord } from '../pipeline/batch-processor.ts';
-import { enforcementDepsFromConfig, policyFromConfig } from '../pipeline/replay.ts';
+import { configuredDeps } from '../pipeline/configure.ts';
 import { startControlRelay, type ControlRelay } from '../control/relay.ts';
 import { createMetrics, type Metrics } from '../ops/metrics.ts';
 import { startHttp } from '../ops/http.ts';
@@ -92,17 +91,13 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
     allowAutoTopicCreation: false,
   });
   const sink = new KafkaSink(producer, config.kafka.topics);
-  const enforcement = enforcementDepsFromConfig(config);
-  if (!enforcement.controlVerifier) log.warn('no operator keys (control.keys): every control record will be dead-lettered');
+  const deps = configuredDeps(config);
+  if (!deps.controlVerifier) log.warn('no operator keys (control.keys): every control record will be dead-lettered');
   const processor = new BatchProcessor({
     store,
     scorer,
     sink,
-    signer: createSigner(config.signing.keys, config.signing.activeKid),
-    policy: policyFromConfig(config),
-    mode: config.mode,
-    ttlMs: config.trust.ttlMs,
-    ...enforcement,
+    ...deps,
     audit: { topic: config.kafka.topics.audit },
   });
   const relay: ControlRelay = await startControlRelay({
@@ -110,7 +105,7 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
     producer,
     groupId: config.kafka.groupId,
     topics: { control: config.kafka.topics.control, requests: config.kafka.topics.requests, dlq: config.kafka.topics.dlq },
-    verifier: enforcement.controlVerifier ?? null,
+    verifier: deps.controlVerifier ?? null,
     log,
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
   });

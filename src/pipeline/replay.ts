@@ -5,14 +5,13 @@
  * file's 0-based position in the input list) included.
  */
 import type { Config } from '../config/config.ts';
-import { DEFAULT_POLICY, type Policy } from '../core/judge.ts';
 import { FileSink } from '../outputs/file-sink.ts';
 import type { BatchOutputs } from '../outputs/sink.ts';
-import { createSigner, createVerifier } from '../outputs/sign.ts';
 import { loadAnomalyScorer } from '../scoring/pipeline-scorer.ts';
 import { readRecordBatches } from '../sources/file-source.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
-import { BatchProcessor, type PipelineDeps, type StageTimes } from './batch-processor.ts';
+import { BatchProcessor, type StageTimes } from './batch-processor.ts';
+import { configuredDeps } from './configure.ts';
 
 export type ReplaySummary = {
   files: string[];
@@ -26,18 +25,6 @@ export type ReplaySummary = {
   wallMs: number;
   stageMs: StageTimes;
 };
-
-export function policyFromConfig(config: Config): Policy {
-  return { ...DEFAULT_POLICY, emit: { delta: config.trust.emitDelta, heartbeatMs: config.trust.heartbeatMs } };
-}
-
-/** The pipeline's control, escalation and audit settings from the configuration. */
-export function enforcementDepsFromConfig(config: Config): Pick<PipelineDeps, 'controlVerifier' | 'escalation'> {
-  return {
-    controlVerifier: config.control.keys.length ? createVerifier(config.control.keys) : null,
-    escalation: { rules: config.escalation.rules, ttlMs: config.escalation.ttlMs, approveCredit: config.escalation.approveCredit, denyPenalty: config.escalation.denyPenalty },
-  };
-}
 
 export async function replayFiles(
   files: readonly string[],
@@ -53,11 +40,7 @@ export async function replayFiles(
     store,
     scorer,
     sink,
-    signer: createSigner(config.signing.keys, config.signing.activeKid),
-    policy: policyFromConfig(config),
-    mode: config.mode,
-    ttlMs: config.trust.ttlMs,
-    ...enforcementDepsFromConfig(config),
+    ...configuredDeps(config),
     // One audit chain per input file (positions restart per file), numbered in input order.
     audit: { topic: config.kafka.topics.audit, partitionOf: () => fileIndex },
   });

@@ -26,10 +26,9 @@ import { fromDlqKafkaMessage } from '../../src/contract/dlq.ts';
 import { startProcessor, type ProcessorHandle } from '../../src/kafka/processor.ts';
 import type { CircuitSignal, DlqRecord, TrustUpdate } from '../../src/contract/schemas.ts';
 import { outputKey } from '../../src/outputs/records.ts';
-import { createSigner } from '../../src/outputs/sign.ts';
 import type { BatchOutputs, DeadLetter, OutputSink } from '../../src/outputs/sink.ts';
 import { BatchProcessor, type InputRecord } from '../../src/pipeline/batch-processor.ts';
-import { policyFromConfig } from '../../src/pipeline/replay.ts';
+import { configuredDeps } from '../../src/pipeline/configure.ts';
 import { loadAnomalyScorer } from '../../src/scoring/pipeline-scorer.ts';
 import { createLogger, type Logger } from '../../src/shared/logger.ts';
 import { readLines } from '../../src/sources/file-source.ts';
@@ -698,10 +697,7 @@ export async function runReference(config: Config, topic: string, records: reado
     store,
     scorer,
     sink,
-    signer: createSigner(config.signing.keys, config.signing.activeKid),
-    policy: policyFromConfig(config),
-    mode: config.mode,
-    ttlMs: config.trust.ttlMs,
+    ...configuredDeps(config),
   });
   let applied = 0;
   let skipped = 0;
