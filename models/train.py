@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Offline trainer for trustline's anomaly model (Isolation Forest → ONNX + model card).
+"""Offline trainer for trustline's anomaly model (tail-sum or Isolation Forest → ONNX + model card).
 
 Python is used for OFFLINE training only; the processor scores with onnxruntime-node and never
 needs Python. Usually run through `npm run train`, which creates `models/.venv`, installs the
@@ -8,13 +8,18 @@ pinned `models/requirements.txt` and calls this script.
 Input: a feature CSV written by `npx trustline features <fixture files> --out <csv>` (the same
 feature code path as serving). Header: `agentId,eventId,ts,<feature_1>,...,<feature_N>`; the
 first three columns are identifiers, every remaining column is a feature, in model input order.
-Feature names are never hard-coded here.
+Feature names are never hard-coded here; the tail-sum family reads each feature's risk
+direction and family from FEATURES in src/core/features.ts (or --risk / --groups).
+
+Families (--family): `tail_sum` (default; per-feature empirical right tails summed, ECOD-style,
+see TailSumModel and models/README.md) and `iforest` (scikit-learn IsolationForest). Chosen by
+validation results: models/EVALUATION.md.
 
 Outputs (in --out-dir, default `models/`):
   <name>.onnx            input `features` float32 [rows, N] → output `anomaly_raw` float32 [rows]
-                         (= -IsolationForest.score_samples: HIGHER = MORE ANOMALOUS, in (0, 1])
+                         (HIGHER = MORE ANOMALOUS: the tail sum >= 0, or -IsolationForest.score_samples)
   <name>.json            the model card (features, calibration, feature stats, data hash, params)
-  <name>.reference.json  rows + scikit-learn raw scores for the TypeScript parity test
+  <name>.reference.json  rows + the Python model's raw scores for the TypeScript parity test
 
 Deterministic: same CSV bytes + same arguments + same pinned libraries → byte-identical ONNX,
 card and reference file (no timestamps, fixed seeds, single-threaded verification).
@@ -781,6 +786,19 @@ def main(argv: list[str]) -> int:
         "seed": args.seed,
         "createdBy": "models/train.py",
     }
+
+    # Evaluation figures written into an existing card by scripts/eval-report.ts stay when the
+    # model is byte-identical (same ONNX, same calibration); for any other model they would be stale.
+    old_card_path = out_dir / f"{args.name}.json"
+    if old_card_path.exists():
+        try:
+            old = json.loads(old_card_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        if old.get("onnxSha256") == card["onnxSha256"] and old.get("calibration") == card["calibration"]:
+            for k, v in (old.get("evaluation") or {}).items():
+                if k != "onnxParity":
+                    card["evaluation"][k] = v
 
     # 5. Reference rows for the TypeScript parity test.
     rng = np.random.default_rng(args.seed + 1)

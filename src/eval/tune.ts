@@ -17,16 +17,27 @@ export const POLICY_GRID = {
   anomalousAt: [0.85, 0.9],
 } as const;
 
+/** A wider grid, searched only when no policy of POLICY_GRID is admissible (e.g. for a weaker detector). */
+export const WIDE_GRID = {
+  ref: [1.5, 2, 2.5, 3, 3.5],
+  perEvent: [0.9, 0.95, 0.98],
+  tauMs: [120_000, 600_000, 3_600_000],
+  scale: [5, 8, 12, 20, 30],
+  anomalousAt: [0.9, 0.95],
+} as const;
+
+type Grid = { readonly [K in keyof typeof POLICY_GRID]: readonly number[] };
+
 export type Candidate = { policy: Policy; label: string; summary: EvalSummary; benignMargin: number };
 
 /** Every policy of the grid, built on `base`. */
-export function gridPolicies(base: Policy = DEFAULT_POLICY): { policy: Policy; label: string }[] {
+export function gridPolicies(base: Policy = DEFAULT_POLICY, grid: Grid = POLICY_GRID): { policy: Policy; label: string }[] {
   const out: { policy: Policy; label: string }[] = [];
-  for (const ref of POLICY_GRID.ref)
-    for (const perEvent of POLICY_GRID.perEvent)
-      for (const tauMs of POLICY_GRID.tauMs)
-        for (const scale of POLICY_GRID.scale)
-          for (const anomalousAt of POLICY_GRID.anomalousAt)
+  for (const ref of grid.ref)
+    for (const perEvent of grid.perEvent)
+      for (const tauMs of grid.tauMs)
+        for (const scale of grid.scale)
+          for (const anomalousAt of grid.anomalousAt)
             out.push({
               policy: { ...base, anomalousAt, evidence: { ...base.evidence, ref, perEvent, tauMs, scale } },
               label: `ref ${ref}, perEvent ${perEvent}, tau ${tauMs / 60_000} min, scale ${scale}, anomalousAt ${anomalousAt}`,
@@ -69,13 +80,29 @@ export function rankCandidates(cands: Candidate[], maxFpRate = 0.005): Candidate
     );
 }
 
-/** Evaluates every grid policy on the training files and returns the ranked admissible ones. */
+/**
+ * Evaluates every policy of POLICY_GRID on the training files and returns the ranked admissible
+ * ones; when none is admissible, the same for WIDE_GRID; when still none is, every WIDE_GRID
+ * policy ranked by fewest benign agents flagged, then detection (so a detector that cannot meet
+ * the budget is reported at its most conservative setting, not dropped).
+ */
 export function tunePolicy(train: readonly { scored: ScoredFile; labels: Labels }[], base: Policy = DEFAULT_POLICY, detector = 'trustline'): Candidate[] {
-  const cands = gridPolicies(base).map(({ policy, label }) => {
-    const summary = evaluatePolicy(train, policy, detector);
-    const benign = summary.agents.filter((a) => !a.malicious);
-    const benignMargin = benign.length ? Math.min(...benign.map((a) => a.lowestTrust)) : 1;
-    return { policy, label, summary, benignMargin };
-  });
-  return rankCandidates(cands);
+  const evaluate = (grid: Grid): Candidate[] =>
+    gridPolicies(base, grid).map(({ policy, label }) => {
+      const summary = evaluatePolicy(train, policy, detector);
+      const benign = summary.agents.filter((a) => !a.malicious);
+      const benignMargin = benign.length ? Math.min(...benign.map((a) => a.lowestTrust)) : 1;
+      return { policy, label, summary, benignMargin };
+    });
+  const ranked = rankCandidates(evaluate(POLICY_GRID));
+  if (ranked.length) return ranked;
+  const wide = evaluate(WIDE_GRID);
+  const rankedWide = rankCandidates(wide);
+  if (rankedWide.length) return rankedWide;
+  return wide.sort(
+    (a, b) =>
+      a.summary.overall.benignAgentsFlagged - b.summary.overall.benignAgentsFlagged ||
+      (b.summary.overall.detectionRate ?? 0) - (a.summary.overall.detectionRate ?? 0) ||
+      b.benignMargin - a.benignMargin,
+  );
 }
