@@ -6,9 +6,18 @@
  * folds the event into the baseline. It is the only feature code path: training exports
  * (`trustline features`), replay and the Kafka processor all call it.
  *
+ * Features are relative to the agent's own baseline wherever that is meaningful (recent vs
+ * long-run shares and rates, above its own maxima, off its home network and client family), so
+ * the model learns what is unusual for an agent, not what is unusual for a route or a product.
+ *
  * Cold start: every running statistic uses weight max(1/n, α), so a young agent's baseline is
- * its own running mean and "fast vs slow" shifts stay near zero; slow statistics start from
- * fleet priors. Deterministic: event time only, no randomness.
+ * its own running mean and "recent vs usual" shifts and drifts are 0 (both windows are updated
+ * before they are compared); refusal ratios start from a prior of none; slow statistics start
+ * from fleet priors; "above own maximum" features are damped by n/(n+10); the home network and
+ * client are whatever the agent first used. Deterministic: event time only, no randomness.
+ *
+ * Cost: no allocation per event beyond the returned Signals (hashes are computed over the
+ * strings in place; ids are parsed without regexes); ~1.5 µs per event (scripts/eval-perf.ts).
  */
 import type { AgentRequestEvent } from '../contract/schemas.ts';
 import { B, D, F, H, R, getShare, setShare, type AgentState } from './agent-state.ts';
