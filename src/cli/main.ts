@@ -49,6 +49,9 @@ Example:
       process.on('SIGINT', () => onSignal('SIGINT'));
       await handle.done;
       log.flush?.();
+      // Everything is stopped in order; a client socket left behind (e.g. an abandoned relay join)
+      // must not keep the process alive.
+      setTimeout(() => process.exit(0), 1_000).unref();
       return 0;
     },
   },

@@ -197,7 +197,9 @@ export async function startProcessor(config: Config, log: Logger, hooks: Process
       stopping = true;
       log.info({ reason }, 'shutting down');
       const steps: [string, () => Promise<unknown>][] = [
-        ['control relay', () => relay.stop()],
+        // Bounded: a relay still waiting for its group join must not hold up shutdown. Abandoning it is
+        // safe: its re-published control records are at-least-once and deduplicated by issuedAt.
+        ['control relay', () => Promise.race([relay.stop(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())])],
         ['consumer', () => consumer.disconnect()], // stops fetching and waits for the running batch
         ['producer', () => producer.disconnect()],
         ['redis', () => store.close()],
