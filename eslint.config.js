@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/ops/**', 'src/cli/**', 'src/kafka/**', 'bench/**', 'test/**', 'scripts/**', 'examples/**'],
+    files: ['src/ops/**', 'src/cli/**', 'src/runners/kafka/**', 'lab/**', 'bench/**', 'test/**', 'scripts/**', 'examples/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

@@ -1,19 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests mirror the source tree (test/core/judge.test.ts tests src/core/judge.ts; test/lab/… tests lab/…).
+// `*.int.test.ts` run in the integration project: real Kafka and Redis, spawned processes, Chromium,
+// fixture regeneration. Everything else is a fast, in-process unit test.
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts'],
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.int.test.ts', '**/node_modules/**'],
           environment: 'node',
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/**/*.int.test.ts'],
+          exclude: ['**/node_modules/**'],
           environment: 'node',
           globalSetup: ['test/setup/global-setup.ts'],
           testTimeout: 120_000,

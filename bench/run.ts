@@ -22,13 +22,13 @@ import { loadConfig, type Config } from '../src/config/config.ts';
 import { decodeEvent } from '../src/contract/decode.ts';
 import { encodeState, newAgentState, D, F } from '../src/core/agent-state.ts';
 import { FEATURE_COUNT } from '../src/core/features.ts';
-import { startProcessor } from '../src/kafka/processor.ts';
+import { startKafkaRunner } from '../src/runners/kafka/run.ts';
 import type { BatchOutputs, OutputSink } from '../src/outputs/sink.ts';
 import { BatchProcessor, type InputRecord } from '../src/pipeline/batch-processor.ts';
 import { configuredDeps } from '../src/pipeline/configure.ts';
 import { loadAnomalyScorer } from '../src/scoring/pipeline-scorer.ts';
 import { createLogger } from '../src/shared/logger.ts';
-import { readLines } from '../src/sources/file-source.ts';
+import { readLines } from '../src/runners/replay/file-source.ts';
 import { MemoryStateStore } from '../src/state/memory-store.ts';
 import { RedisStateStore } from '../src/state/redis-store.ts';
 import { extraSections } from './sections.ts';
@@ -179,7 +179,7 @@ async function trustlineDrain(base: Config, topic: string, n: number) {
   let first = 0;
   let last = 0;
   const startedAt = performance.now();
-  const handle = await startProcessor(config, log, {
+  const handle = await startKafkaRunner(config, log, {
     onBatch: (r) => {
       if (!first) first = performance.now();
       count += r.applied + r.dead + r.skipped;
@@ -208,7 +208,7 @@ async function latency(base: Config, kafka: Kafka, events: Buffer[], rate: numbe
   };
   const samples: number[] = [];
   let joined = false;
-  const handle = await startProcessor(config, log, {
+  const handle = await startKafkaRunner(config, log, {
     onBatch: (r, ackAt) => {
       joined = true;
       for (const s of r.outputs.scores) samples.push(ackAt - s.ts);

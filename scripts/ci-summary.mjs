@@ -7,7 +7,7 @@
 //
 // Exit status: 1 when any test failed, when a test file failed to load, or, under CI
 // (CI set and not "false"/"0"), when no test ran at all or any integration test
-// (test/integration/**) was skipped: integration tests must run under CI, not skip.
+// (test/**/*.int.test.ts) was skipped: integration tests must run under CI, not skip.
 // Diagnostics come first; the `tests:` line is always the last line printed.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,7 +40,7 @@ const brokenFiles = [];
 
 for (const file of report.testResults ?? []) {
   const rel = path.relative(process.cwd(), file.name).split(path.sep).join('/');
-  const isIntegration = rel.startsWith('test/integration/') || rel.includes('/test/integration/');
+  const isIntegration = rel.endsWith('.int.test.ts');
   const results = file.assertionResults ?? [];
   let failedHere = 0;
   for (const t of results) {

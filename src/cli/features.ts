@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { decodeEvent } from '../contract/decode.ts';
 import { D, isInitialised, newAgentState, type AgentState } from '../core/agent-state.ts';
 import { FEATURE_COUNT, FEATURE_NAMES, observe } from '../core/features.ts';
-import { readLines } from '../sources/file-source.ts';
+import { readLines } from '../runners/replay/file-source.ts';
 
 function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

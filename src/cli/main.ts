@@ -4,12 +4,12 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigInput } from '../config/config.ts';
-import type { EvalSummary } from '../eval/evaluator.ts';
+import type { EvalSummary } from '../../lab/eval/evaluator.ts';
 import { TrustlineError } from '../shared/errors.ts';
 import { auditCommand } from './audit.ts';
 import { controlCommand } from './control.ts';
-import { demoCommand } from './demo.ts';
-import { importLogCommand } from './import-log.ts';
+import { demoCommand } from '../../lab/cli/demo.ts';
+import { importLogCommand } from '../../lab/cli/import-log.ts';
 import { publishCommand } from './publish.ts';
 import { validateCommand } from './validate.ts';
 
@@ -34,8 +34,8 @@ Example:
       const { describeConfig } = await import('../config/config.ts');
       const log = createLogger({ level: config.log.level });
       log.info({ config: describeConfig(config) }, 'starting trustline run');
-      const { startProcessor } = await import('../kafka/processor.ts');
-      const handle = await startProcessor(config, log);
+      const { startKafkaRunner } = await import('../runners/kafka/run.ts');
+      const handle = await startKafkaRunner(config, log);
       log.info({ httpPort: handle.httpPort }, 'processor running');
       const onSignal = (sig: string): void => {
         const timer = setTimeout(() => {
@@ -105,13 +105,13 @@ Examples:
       }
       const overrides: ConfigInput = values.mode ? { mode: values.mode as 'enforce' | 'shadow' } : {};
       const config = loadConfig({ file: values.config, overrides });
-      const { replayFiles } = await import('../pipeline/replay.ts');
+      const { replayFiles } = await import('../runners/replay/replay.ts');
       let evaluation = '';
       let evaluated: { labelFiles: string[]; summary: EvalSummary } | null = null;
       const s = wantLabels
         ? await (async () => {
-            const { sidecarOf } = await import('../eval/labels.ts');
-            const { replayWithLabels, formatSummary } = await import('../eval/replay-eval.ts');
+            const { sidecarOf } = await import('../../lab/eval/labels.ts');
+            const { replayWithLabels, formatSummary } = await import('../../lab/eval/replay-eval.ts');
             const labels = labelFiles.length ? labelFiles : positionals.map((f) => sidecarOf(f));
             const r = await replayWithLabels(positionals, labels, values.out!, config);
             evaluation = `wrote ${r.summaryPath}\n${formatSummary(r.summary)}`;
@@ -126,7 +126,7 @@ Examples:
           evaluation,
       );
       if (values.report) {
-        const { writeReplayReportCli } = await import('../report/from-replay.ts');
+        const { writeReplayReportCli } = await import('../../lab/report/from-replay.ts');
         process.stdout.write(await writeReplayReportCli({ outDir: values.out!, reportFile: values.report, files: positionals, model: s.model, mode: config.mode, evaluated }));
       }
       return 0;

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.ts';
-import type { Out } from '../report/terminal.ts';
+import type { Out } from '../../lab/report/terminal.ts';
 import { TrustlineError } from '../shared/errors.ts';
 
 /** How publishing is paced. */
@@ -54,7 +54,7 @@ function keyAndTs(bytes: Buffer): { key: string | null; ts: number | null } {
 }
 
 async function countRecords(file: string, limit: number): Promise<number> {
-  const { readLines } = await import('../sources/file-source.ts');
+  const { readLines } = await import('../runners/replay/file-source.ts');
   let n = 0;
   for await (const { bytes } of readLines(file)) {
     if (bytes.length === 0 || (bytes.length < 8 && bytes.toString().trim() === '')) continue;
@@ -66,8 +66,8 @@ async function countRecords(file: string, limit: number): Promise<number> {
 /** Publish a fixture file to Kafka (see the module doc for the guarantees). */
 export async function publishFile(o: PublishOptions): Promise<PublishResult> {
   const { Kafka, Partitioners, logLevel } = await import('kafkajs');
-  const { readLines } = await import('../sources/file-source.ts');
-  const { Progress } = await import('../report/terminal.ts');
+  const { readLines } = await import('../runners/replay/file-source.ts');
+  const { Progress } = await import('../../lab/report/terminal.ts');
   const limit = o.limit ?? Number.POSITIVE_INFINITY;
   const total = o.out ? await countRecords(o.file, limit) : 0;
   const kafka = new Kafka({ clientId: `${o.config.kafka.clientId}-publish`, brokers: o.config.kafka.brokers, logLevel: logLevel.ERROR, retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 } });

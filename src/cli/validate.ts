@@ -28,7 +28,7 @@ export type ValidationReport = {
 /** Validate every non-blank line of `file` with `decodeEvent`. */
 export async function validateFile(file: string, examples = 5): Promise<ValidationReport> {
   const { decodeEvent } = await import('../contract/decode.ts');
-  const { readLines } = await import('../sources/file-source.ts');
+  const { readLines } = await import('../runners/replay/file-source.ts');
   const r: ValidationReport = { file, records: 0, valid: 0, invalid: 0, byCode: new Map(), firstTs: null, lastTs: null, agents: 0, outOfOrder: 0, duplicateEventIds: 0 };
   const lastTs = new Map<string, number>();
   const ids = new Set<string>();

@@ -17,7 +17,7 @@
  * client are whatever the agent first used. Deterministic: event time only, no randomness.
  *
  * Cost: no allocation per event beyond the returned Signals (hashes are computed over the
- * strings in place; ids are parsed without regexes); ~1.5 µs per event (scripts/eval-perf.ts).
+ * strings in place; ids are parsed without regexes); ~1.5 µs per event (lab/eval/scripts/perf.ts).
  */
 import type { AgentRequestEvent } from '../contract/schemas.ts';
 import { B, D, F, H, R, getShare, setShare, type AgentState } from './agent-state.ts';

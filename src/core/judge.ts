@@ -8,7 +8,7 @@
  * agent's accumulated anomaly EVIDENCE: each event adds how far its calibrated rarity exceeds a
  * reference (a one-sided CUSUM in "nines" of rarity, see {@link Policy.evidence}), and the
  * evidence decays per event and over event time. DEFAULT_POLICY was chosen on training-kind data
- * only (src/eval/tune.ts, models/EVALUATION.md). One rare
+ * only (lab/eval/tune.ts, models/EVALUATION.md). One rare
  * event lowers trust; only several (or one far beyond anything seen in training, together with
  * others) push an agent into restrict — which is what keeps cold starts, network moves and
  * benign bursts, each of which can produce an odd event or two, out of restrict and block.

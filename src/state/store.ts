@@ -1,6 +1,6 @@
 /**
  * The state-store contract: one interface, two implementations (Redis, in-memory), one
- * conformance suite (test/integration/state-store.test.ts runs it against both).
+ * conformance suite (test/state/redis-store.int.test.ts runs it against both).
  *
  * A saved record is the agent's encoded state (see `core/agent-state.ts`), which carries the
  * watermark of the last applied source position (Kafka offset or file line). Saving is a

@@ -1,5 +1,5 @@
 /**
- * Machinery for the `trustline run` delivery-guarantee tests (test/integration/processor-*.test.ts):
+ * Machinery for the `trustline run` delivery-guarantee tests (test/runners/kafka/*.int.test.ts):
  * run the processor as a child process or in process, feed it fixture events, crash it, read
  * every topic back, compute the uninterrupted reference and compare.
  *
@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { Admin, IHeaders, Producer } from 'kafkajs';
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import { fromDlqKafkaMessage } from '../../src/contract/dlq.ts';
-import { startProcessor, type ProcessorHandle } from '../../src/kafka/processor.ts';
+import { startKafkaRunner, type KafkaRunnerHandle } from '../../src/runners/kafka/run.ts';
 import type { CircuitSignal, DlqRecord, TrustUpdate } from '../../src/contract/schemas.ts';
 import { outputKey } from '../../src/outputs/records.ts';
 import type { BatchOutputs, DeadLetter, OutputSink } from '../../src/outputs/sink.ts';
@@ -31,7 +31,7 @@ import { BatchProcessor, type InputRecord } from '../../src/pipeline/batch-proce
 import { configuredDeps } from '../../src/pipeline/configure.ts';
 import { loadAnomalyScorer } from '../../src/scoring/pipeline-scorer.ts';
 import { createLogger, type Logger } from '../../src/shared/logger.ts';
-import { readLines } from '../../src/sources/file-source.ts';
+import { readLines } from '../../src/runners/replay/file-source.ts';
 import { agentKeyPattern } from '../../src/state/keys.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
@@ -406,7 +406,7 @@ function readKString(buf: Buffer, at: number): [string | null, number] {
  * Removes members from a consumer group right away (a LeaveGroup request sent on their behalf
  * to the group coordinator), as the coordinator itself does when their session times out.
  *
- * Why: `trustline run` uses a 30 s session timeout (src/kafka/processor.ts). After a SIGKILL the
+ * Why: `trustline run` uses a 30 s session timeout (src/runners/kafka/run.ts). After a SIGKILL the
  * dead member stays in the group until then, and a restarted instance's join waits for it, so
  * ten crash/restart cycles would spend minutes waiting for session expiry. Evicting the dead
  * member is exactly the coordinator's expiry, only earlier; nothing about delivery changes.
@@ -1023,9 +1023,9 @@ export class PrivateRedis {
 // ---------------------------------------------------------------------------------------------
 // In-process processor
 
-/** `startProcessor` in this process, with captured logs and a record of every acknowledged chunk. */
+/** `startKafkaRunner` in this process, with captured logs and a record of every acknowledged chunk. */
 export type InProcess = {
-  handle: ProcessorHandle;
+  handle: KafkaRunnerHandle;
   lines: LogLine[];
   /** One entry per chunk whose outputs were produced and states saved: when, and how many records. */
   chunks: { at: number; applied: number; skipped: number; dead: number; staleSaves: number }[];
@@ -1036,7 +1036,7 @@ export type InProcess = {
 export async function startInProcess(config: Config): Promise<InProcess> {
   const { log, lines } = captureLogger('info');
   const chunks: InProcess['chunks'] = [];
-  const handle = await startProcessor(config, log, {
+  const handle = await startKafkaRunner(config, log, {
     onBatch: (r, ackAt) => chunks.push({ at: ackAt, applied: r.applied, skipped: r.skipped, dead: r.dead, staleSaves: r.staleSaves }),
   });
   let finished = false;
@@ -1052,6 +1052,6 @@ export async function startInProcess(config: Config): Promise<InProcess> {
 }
 
 /** Current value of a counter of an in-process processor (sum over labels). */
-export async function counterValue(handle: ProcessorHandle, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function counterValue(handle: KafkaRunnerHandle, name: string, labels: Record<string, string> = {}): Promise<number> {
   return metricValue(await handle.metrics.registry.metrics(), name, labels);
 }

@@ -3,7 +3,7 @@
  * test/setup/global-setup.ts (see docs/services.md).
  *
  * ```ts
- * import { describeIntegration, createTopic, uniqueName, withRedis } from '../support/services.ts';
+ * import { describeIntegration, createTopic, uniqueName, withRedis } from './services.ts';
  *
  * describeIntegration('my adapter', () => {
  *   it('works', async () => {

@@ -1,6 +1,6 @@
 /**
  * The StateStore conformance suite: one set of behaviours every implementation (in-memory,
- * Redis, …) must show, run by test/integration/state-store.test.ts against each of them.
+ * Redis, …) must show, run by test/state/redis-store.int.test.ts against each of them.
  *
  * ```ts
  * runStateStoreConformance('MemoryStateStore', async () => new MemoryStateStore(), { peer: async (s) => s });

@@ -1,0 +1,327 @@
+/**
+ * The replay report: one self-contained HTML file (inline CSS, inline SVG charts, a few lines
+ * of inline script; no network, no fonts, no CDN) built from a {@link ReplayRecorder}.
+ *
+ * Guarantees: pure (no I/O, no clock), so the same replay gives the same bytes; every string
+ * that came from input data is HTML-escaped; each agent gets exactly one `svg.timeline` chart;
+ * timelines are downsampled (min/max per bucket, so dips survive) to at most
+ * {@link MAX_POINTS_PER_AGENT} points, fewer when there are many agents, which keeps the file
+ * size roughly proportional to the number of agents rather than events.
+ */
+import type { Band, CircuitState } from '../../src/contract/schemas.ts';
+import { DEFAULT_POLICY } from '../../src/core/judge.ts';
+import { downsampleMinMax } from './downsample.ts';
+import { circuitSpans, topReasons, type AgentRecord, type ReplayRecorder } from './recorder.ts';
+
+/** Labels sidecar (`x.labels.json`) as the report needs it; extra fields are ignored. */
+export type ReportLabels = {
+  agents: Record<string, { malicious: boolean; scenario?: string; attackStartTs: number | null }>;
+};
+
+/** A detection summary table (from the evaluation), rendered as it is. */
+export type DetectionTable = {
+  title: string;
+  headers: string[];
+  rows: (string | number | boolean | null)[][];
+  /** One line shown under the table (definitions, totals). */
+  note?: string;
+};
+
+export type ReportInput = {
+  title?: string;
+  files: readonly string[];
+  model?: string;
+  mode?: string;
+  recorder: ReplayRecorder;
+  labels?: ReportLabels;
+  /** Detection summary tables, shown when labels were evaluated. */
+  detection?: DetectionTable[];
+  bands?: { trusted: number; watch: number; restrict: number };
+};
+
+/** Most points drawn per agent timeline. */
+export const MAX_POINTS_PER_AGENT = 400;
+/** Points drawn over all timelines together, at most (each agent still gets ≥ 60). */
+const TOTAL_POINT_BUDGET = 60_000;
+const BAND_BINS = 120;
+
+const BAND_COLOURS: Record<Band, string> = { trusted: '#2e9e5b', watch: '#d4a106', restrict: '#e07b24', block: '#c0392b' };
+const BAND_ORDER: readonly Band[] = ['trusted', 'watch', 'restrict', 'block'];
+
+/** HTML-escape text for element content and attribute values. */
+export function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
+}
+
+const r1 = (x: number): string => (Math.round(x * 10) / 10).toString();
+
+/** Event time as UTC text, shorter when the replay spans less than a day. */
+function timeText(ts: number, spanMs: number): string {
+  const iso = new Date(ts).toISOString();
+  return spanMs < 86_400_000 ? iso.slice(11, 19) : `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+}
+
+function durationText(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+type Axis = { t0: number; t1: number; x0: number; x1: number };
+const xOf = (ax: Axis, ts: number): number => ax.x0 + ((ts - ax.t0) / Math.max(ax.t1 - ax.t0, 1)) * (ax.x1 - ax.x0);
+
+const TICK_STEPS_MS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800].map((s) => s * 1000);
+
+/** Tick marks on round event times (whole seconds, minutes, hours, days UTC), at most about 8. */
+function timeTicks(ax: Axis, y: number): string {
+  const span = ax.t1 - ax.t0;
+  const step = TICK_STEPS_MS.find((s) => span / s <= 8) ?? Math.ceil(span / 8 / 86_400_000) * 86_400_000;
+  let out = '';
+  for (let ts = Math.ceil(ax.t0 / step) * step; ts <= ax.t1; ts += step) {
+    const x = xOf(ax, ts);
+    const anchor = x - ax.x0 < 20 ? 'start' : ax.x1 - x < 20 ? 'end' : 'middle';
+    out += `<line class="grid" x1="${r1(x)}" x2="${r1(x)}" y1="${y - 13}" y2="${y - 10}"/><text x="${r1(x)}" y="${y}" text-anchor="${anchor}" class="tick">${timeText(ts, span)}</text>`;
+  }
+  return out;
+}
+
+const W = 760;
+const PLOT = { left: 34, right: 750, top: 8, bottom: 104 };
+
+function agentChart(a: AgentRecord, ax: Axis, bands: NonNullable<ReportInput['bands']>, attackStartTs: number | null, maxPoints: number): string {
+  const y = (trust: number): number => PLOT.bottom - trust * (PLOT.bottom - PLOT.top);
+  const parts: string[] = [];
+  // Band stripes.
+  const stripes: [number, number, Band][] = [
+    [bands.trusted, 1, 'trusted'],
+    [bands.watch, bands.trusted, 'watch'],
+    [bands.restrict, bands.watch, 'restrict'],
+    [0, bands.restrict, 'block'],
+  ];
+  for (const [lo, hi, band] of stripes) {
+    parts.push(`<rect x="${PLOT.left}" y="${r1(y(hi))}" width="${PLOT.right - PLOT.left}" height="${r1(y(lo) - y(hi))}" fill="${BAND_COLOURS[band]}" opacity="0.08"/>`);
+  }
+  for (const v of [0, 0.5, 1]) parts.push(`<text x="${PLOT.left - 4}" y="${r1(y(v) + 3)}" text-anchor="end" class="tick">${v}</text>`);
+  // Circuit spans.
+  for (const s of circuitSpans(a, ax.t1)) {
+    const x0 = xOf(ax, s.from);
+    const x1 = Math.max(xOf(ax, s.to), x0 + 1.5);
+    const cls = s.state === 'half_open' ? 'span-half' : 'span-open';
+    parts.push(`<rect class="${cls}" x="${r1(x0)}" y="${PLOT.top}" width="${r1(x1 - x0)}" height="${PLOT.bottom - PLOT.top}"><title>circuit ${esc(s.state)} ${timeText(s.from, ax.t1 - ax.t0)} – ${timeText(s.to, ax.t1 - ax.t0)}</title></rect>`);
+  }
+  // Trust line.
+  const ds = downsampleMinMax(a.ts, a.trust, maxPoints);
+  const pts = ds.ts.map((t, i) => `${r1(xOf(ax, t))},${r1(y(ds.ys[i]!))}`).join(' ');
+  parts.push(`<polyline class="trust" points="${pts}"/>`);
+  // Attack start marker.
+  if (attackStartTs !== null) {
+    const x = r1(xOf(ax, attackStartTs));
+    parts.push(`<line class="attack" x1="${x}" x2="${x}" y1="${PLOT.top}" y2="${PLOT.bottom}"><title>attack starts ${timeText(attackStartTs, ax.t1 - ax.t0)}</title></line>`);
+    parts.push(`<text x="${x}" y="${PLOT.top + 9}" dx="3" class="attack-label">attack</text>`);
+  }
+  parts.push(`<line class="axis" x1="${PLOT.left}" x2="${PLOT.right}" y1="${PLOT.bottom}" y2="${PLOT.bottom}"/>`);
+  parts.push(timeTicks(ax, PLOT.bottom + 13));
+  return `<svg class="timeline" data-agent="${esc(a.agentId)}" viewBox="0 0 ${W} 122" role="img" aria-label="trust timeline of ${esc(a.agentId)}">${parts.join('')}</svg>`;
+}
+
+/** Agents per band at the end of each time bin. */
+export function bandDistribution(rec: ReplayRecorder, bins = BAND_BINS): { ts: number; counts: Record<Band, number> }[] {
+  const t0 = rec.firstTs;
+  const t1 = rec.lastTs;
+  if (!Number.isFinite(t0)) return [];
+  const out: { ts: number; counts: Record<Band, number> }[] = [];
+  const agents = [...rec.agents.values()];
+  const cursor = new Array<number>(agents.length).fill(0);
+  for (let b = 1; b <= bins; b++) {
+    const ts = t0 + ((t1 - t0) * b) / bins;
+    const counts: Record<Band, number> = { trusted: 0, watch: 0, restrict: 0, block: 0 };
+    agents.forEach((a, i) => {
+      if (a.firstTs > ts) return;
+      let c = cursor[i]!;
+      while (c + 1 < a.bands.length && a.bands[c + 1]!.ts <= ts) c++;
+      cursor[i] = c;
+      counts[a.bands[c]!.band]++;
+    });
+    out.push({ ts, counts });
+  }
+  return out;
+}
+
+function bandChart(rec: ReplayRecorder): string {
+  const dist = bandDistribution(rec);
+  if (!dist.length) return '<p class="muted">No scored events.</p>';
+  const ax: Axis = { t0: rec.firstTs, t1: rec.lastTs, x0: PLOT.left, x1: PLOT.right };
+  const maxAgents = Math.max(1, ...dist.map((d) => BAND_ORDER.reduce((s, b) => s + d.counts[b], 0)));
+  const y = (n: number): number => PLOT.bottom - (n / maxAgents) * (PLOT.bottom - PLOT.top);
+  const parts: string[] = [];
+  const base = new Array<number>(dist.length).fill(0);
+  // Draw from the bottom: block, restrict, watch, trusted.
+  for (const band of [...BAND_ORDER].reverse()) {
+    const top = dist.map((d, i) => base[i]! + d.counts[band]);
+    const upper = dist.map((d, i) => `${r1(xOf(ax, d.ts))},${r1(y(top[i]!))}`);
+    const lower = dist.map((d, i) => `${r1(xOf(ax, d.ts))},${r1(y(base[i]!))}`).reverse();
+    parts.push(`<polygon fill="${BAND_COLOURS[band]}" opacity="0.85" points="${[...upper, ...lower].join(' ')}"><title>${band}</title></polygon>`);
+    top.forEach((v, i) => (base[i] = v));
+  }
+  parts.push(`<text x="${PLOT.left - 4}" y="${r1(y(maxAgents) + 3)}" text-anchor="end" class="tick">${maxAgents}</text>`);
+  parts.push(`<text x="${PLOT.left - 4}" y="${r1(y(0) + 3)}" text-anchor="end" class="tick">0</text>`);
+  parts.push(`<line class="axis" x1="${PLOT.left}" x2="${PLOT.right}" y1="${PLOT.bottom}" y2="${PLOT.bottom}"/>`);
+  parts.push(timeTicks(ax, PLOT.bottom + 13));
+  return `<svg class="bands" viewBox="0 0 ${W} 122" role="img" aria-label="agents per band over time">${parts.join('')}</svg>`;
+}
+
+function legend(): string {
+  const band = (b: Band): string => `<span class="key"><i style="background:${BAND_COLOURS[b]}"></i>${b}</span>`;
+  return `<div class="legend">${BAND_ORDER.map(band).join('')}<span class="key"><i class="k-trust"></i>trust</span><span class="key"><i class="k-open"></i>circuit open</span><span class="key"><i class="k-half"></i>half-open</span><span class="key"><i class="k-attack"></i>attack start (labels)</span></div>`;
+}
+
+function badge(text: string, cls: string): string {
+  return `<span class="badge ${cls}">${esc(text)}</span>`;
+}
+
+const circuitClass = (s: CircuitState): string => (s === 'open' || s === 'forced_open' ? 'b-bad' : s === 'half_open' ? 'b-warn' : 'b-ok');
+const bandClass = (b: Band): string => (b === 'trusted' ? 'b-ok' : b === 'watch' ? 'b-warn' : 'b-bad');
+
+function cell(v: string | number | boolean | null): string {
+  if (v === null) return '<td class="muted">–</td>';
+  if (typeof v === 'boolean') return `<td>${v ? 'yes' : 'no'}</td>`;
+  if (typeof v === 'number') return `<td class="num">${esc(String(Math.round(v * 1000) / 1000))}</td>`;
+  return `<td>${esc(v)}</td>`;
+}
+
+const CSS = `
+:root{--fg:#1d2330;--muted:#6b7383;--line:#e3e6ec;--accent:#2458c6}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:#f6f7f9}
+main{max-width:1120px;margin:0 auto;padding:20px 24px 60px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}h3{font-size:14px;margin:0;word-break:break-all}h3.table-title{margin:14px 0 6px}
+.muted{color:var(--muted)}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:130px}
+.card b{display:block;font-size:20px}
+table{border-collapse:collapse;background:#fff;border:1px solid var(--line);width:100%;font-size:13px}
+th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+table.detection td:first-child{word-break:break-all;min-width:12em}
+th{background:#eef1f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.id{word-break:break-all;max-width:340px}
+.badge{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;border:1px solid transparent;white-space:nowrap}
+.b-ok{background:#e4f5ea;color:#1d6b3c}.b-warn{background:#fdf3d1;color:#7a5b00}.b-bad{background:#fbe3df;color:#912b1f}.b-mal{background:#3b1f5e;color:#fff}
+.agent{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px;margin:10px 0}
+.agent header{display:flex;flex-wrap:wrap;gap:6px;align-items:center;justify-content:space-between}
+.agent .meta{font-size:12px;color:var(--muted);margin:2px 0 0}
+svg{display:block;width:100%;height:auto}
+svg .tick{font-size:9px;fill:var(--muted)}svg .grid{stroke:#9aa1ad;stroke-width:1}svg .axis{stroke:#9aa1ad;stroke-width:1}
+svg .trust{fill:none;stroke:#1f3f8f;stroke-width:1.4;stroke-linejoin:round}
+svg .span-open{fill:#c0392b;opacity:.22}svg .span-half{fill:#d4a106;opacity:.22}
+svg .attack{stroke:#6a1b9a;stroke-width:1.5;stroke-dasharray:4 3}svg .attack-label{font-size:9px;fill:#6a1b9a}
+.legend{display:flex;flex-wrap:wrap;gap:14px;font-size:12px;color:var(--muted);margin:6px 0}
+.key i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:-1px;border-radius:2px}
+.k-trust{height:2px!important;background:#1f3f8f;vertical-align:3px!important}.k-open{background:rgba(192,57,43,.35)}.k-half{background:rgba(212,161,6,.35)}
+.k-attack{width:0!important;border-left:2px dashed #6a1b9a;border-radius:0!important}
+.tools{display:flex;gap:14px;align-items:center;margin:8px 0;font-size:13px}
+.tools input[type=search]{padding:4px 8px;border:1px solid var(--line);border-radius:6px;min-width:260px}
+a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
+`;
+
+const SCRIPT = `
+(function(){
+  var q=document.getElementById('filter'),only=document.getElementById('only-flagged'),count=document.getElementById('shown');
+  function apply(){
+    var s=(q.value||'').toLowerCase(),n=0,list=document.querySelectorAll('section.agent');
+    for(var i=0;i<list.length;i++){
+      var el=list[i],ok=el.getAttribute('data-id').toLowerCase().indexOf(s)>=0&&(!only.checked||el.getAttribute('data-flagged')==='1');
+      el.style.display=ok?'':'none';if(ok)n++;
+    }
+    count.textContent=String(n);
+  }
+  q.addEventListener('input',apply);only.addEventListener('change',apply);apply();
+})();
+`;
+
+/** Render the report as one self-contained HTML document. */
+export function renderReport(input: ReportInput): string {
+  const rec = input.recorder;
+  const bands = input.bands ?? DEFAULT_POLICY.bands;
+  const labels = input.labels?.agents ?? {};
+  const agents = [...rec.agents.values()];
+  const flagged = (a: AgentRecord): boolean => a.minTrust < bands.trusted || a.circuitOpenings > 0;
+  const malicious = (a: AgentRecord): boolean => labels[a.agentId]?.malicious === true;
+  // Malicious (labelled) first, then the agents that fell furthest; ties by id for a stable order.
+  agents.sort((x, y) => Number(malicious(y)) - Number(malicious(x)) || x.minTrust - y.minTrust || (x.agentId < y.agentId ? -1 : x.agentId > y.agentId ? 1 : 0));
+  const maxPoints = Math.max(60, Math.min(MAX_POINTS_PER_AGENT, Math.floor(TOTAL_POINT_BUDGET / Math.max(agents.length, 1))));
+  const ax: Axis = { t0: Number.isFinite(rec.firstTs) ? rec.firstTs : 0, t1: Number.isFinite(rec.lastTs) ? rec.lastTs : 1, x0: PLOT.left, x1: PLOT.right };
+  const span = ax.t1 - ax.t0;
+  const dead = [...rec.dlq.values()].reduce((s, n) => s + n, 0);
+  const openings = agents.reduce((s, a) => s + a.circuitOpenings, 0);
+  const title = input.title ?? 'trustline replay report';
+  const anchor = (i: number): string => `agent-${i}`;
+
+  const html: string[] = [];
+  html.push(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`);
+  html.push(`<title>${esc(title)}</title><style>${CSS}</style></head><body><main>`);
+  html.push(`<h1>${esc(title)}</h1>`);
+  html.push(
+    `<p class="muted">${input.files.map((f) => esc(f)).join(', ')}${input.model ? ` · model ${esc(input.model)}` : ''}${input.mode ? ` · mode ${esc(input.mode)}` : ''}` +
+      (Number.isFinite(rec.firstTs) ? ` · event time ${esc(new Date(rec.firstTs).toISOString())} → ${esc(new Date(rec.lastTs).toISOString())} (${durationText(span)})` : '') +
+      `</p>`,
+  );
+  html.push(`<div class="cards">`);
+  const card = (label: string, value: string | number): string => `<div class="card"><span class="muted">${esc(label)}</span><b>${esc(String(value))}</b></div>`;
+  html.push(card('agents', agents.length), card('events scored', rec.scored), card('dead letters', dead), card('trust updates', rec.trustUpdates), card('circuit openings', openings), card('agents below trusted', agents.filter((a) => a.minTrust < bands.trusted).length));
+  html.push(`</div>`);
+
+  if (input.detection?.length) {
+    html.push(`<h2>Detection summary</h2>`);
+    input.detection.forEach((d, i) => {
+      html.push(`<h3 class="table-title">${esc(d.title)}</h3>`);
+      if (d.rows.length) {
+        html.push(`<table class="detection" id="detection-${i}"><thead><tr>${d.headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`);
+        for (const row of d.rows) html.push(`<tr>${row.map(cell).join('')}</tr>`);
+        html.push(`</tbody></table>`);
+      }
+      if (d.note) html.push(`<p class="muted">${esc(d.note)}</p>`);
+    });
+  }
+
+  html.push(`<h2>Bands over time</h2><p class="muted">Agents in each band (the band of each agent's latest event), ${BAND_BINS} steps of ${durationText(span / BAND_BINS)}.</p>`);
+  html.push(bandChart(rec));
+  html.push(legend());
+
+  html.push(`<h2>Dead letters</h2>`);
+  if (!dead) html.push(`<p class="muted">None: every record decoded.</p>`);
+  else {
+    html.push(`<table id="dlq"><thead><tr><th>code</th><th>records</th></tr></thead><tbody>`);
+    for (const [code, n] of [...rec.dlq.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) html.push(`<tr><td>${esc(code)}</td><td class="num">${n}</td></tr>`);
+    html.push(`</tbody></table>`);
+  }
+
+  html.push(`<h2>Agents</h2><table id="agents"><thead><tr><th>agent</th>${input.labels ? '<th>label</th>' : ''}<th>events</th><th>lowest trust</th><th>final band</th><th>circuit openings</th><th>top reasons</th></tr></thead><tbody>`);
+  agents.forEach((a, i) => {
+    const l = labels[a.agentId];
+    const labelCell = input.labels ? `<td>${l ? (l.malicious ? badge(l.scenario ?? 'malicious', 'b-mal') : esc(l.scenario ?? 'benign')) : '<span class="muted">unlabelled</span>'}</td>` : '';
+    html.push(
+      `<tr><td class="id"><a href="#${anchor(i)}">${esc(a.agentId)}</a></td>${labelCell}<td class="num">${a.events}</td><td class="num">${a.minTrust.toFixed(2)} <span class="muted">at ${timeText(a.minTrustTs, span)}</span></td><td>${badge(a.lastBand, bandClass(a.lastBand))}</td><td class="num">${a.circuitOpenings}</td><td>${topReasons(a).map((r) => `${esc(r.code)} <span class="muted">×${r.count}</span>`).join(', ') || '<span class="muted">–</span>'}</td></tr>`,
+    );
+  });
+  html.push(`</tbody></table>`);
+
+  html.push(`<h2>Trust per agent</h2>`);
+  html.push(legend());
+  html.push(`<div class="tools"><input type="search" id="filter" placeholder="filter agents by id"><label><input type="checkbox" id="only-flagged"> only agents that left trusted or opened a circuit</label><span class="muted"><span id="shown">${agents.length}</span> shown</span></div>`);
+  agents.forEach((a, i) => {
+    const l = labels[a.agentId];
+    const attack = l?.malicious && typeof l.attackStartTs === 'number' ? l.attackStartTs : null;
+    const reasons = topReasons(a);
+    html.push(`<section class="agent" id="${anchor(i)}" data-id="${esc(a.agentId)}" data-flagged="${flagged(a) ? 1 : 0}"><header><h3>${esc(a.agentId)}</h3><div>`);
+    if (l?.malicious) html.push(badge(`malicious: ${l.scenario ?? '?'}`, 'b-mal'), ' ');
+    html.push(badge(a.lastBand, bandClass(a.lastBand)), ' ', badge(`circuit ${a.lastCircuit}`, circuitClass(a.lastCircuit)));
+    html.push(`</div></header>`);
+    html.push(`<p class="meta">${a.events} events · lowest trust ${a.minTrust.toFixed(2)} at ${timeText(a.minTrustTs, span)} · ${a.circuitOpenings} circuit opening${a.circuitOpenings === 1 ? '' : 's'}${reasons.length ? ` · top reasons: ${reasons.map((r) => `${esc(r.code)} (${r.count})`).join(', ')}` : ''}</p>`);
+    html.push(agentChart(a, ax, bands, attack, maxPoints));
+    html.push(`</section>`);
+  });
+  html.push(`<p class="muted">Generated by trustline replay --report. Times are event time, UTC. Timelines show at most ${maxPoints} points per agent (lowest and highest of each step kept).</p>`);
+  html.push(`</main><script>${SCRIPT}</script></body></html>\n`);
+  return html.join('');
+}

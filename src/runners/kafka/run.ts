@@ -1,0 +1,222 @@
+/**
+ * `trustline run` — the production processor: a kafkajs consumer group on the requests topic,
+ * Redis state, outputs to the trust, circuit and dead-letter topics.
+ *
+ * Per partition batch, in chunks of at most `kafka.maxBatchEvents`: process (outputs produced →
+ * state saved by compare-and-set) → resolve the chunk's last offset, which kafkajs commits. A crash anywhere before
+ * the commit re-delivers the chunk; already-applied events are skipped by the watermark and
+ * outputs repeat byte for byte. Retriable failures (Redis or Kafka down) are retried with
+ * backoff while heartbeats keep the group membership; the process never exits on bad input.
+ */
+import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
+import type { Config } from '../../config/config.ts';
+import { FEATURE_NAMES } from '../../core/features.ts';
+import { BatchProcessor, type BatchResult, type InputRecord } from '../../pipeline/batch-processor.ts';
+import { configuredDeps } from '../../pipeline/configure.ts';
+import { startControlRelay, type ControlRelay } from './control-relay.ts';
+import { createMetrics, type Metrics } from '../../ops/metrics.ts';
+import { startHttp } from '../../ops/http.ts';
+import { loadAnomalyScorer } from '../../scoring/pipeline-scorer.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { TrustlineError, isRetriable } from '../../shared/errors.ts';
+import { RedisStateStore } from '../../state/redis-store.ts';
+import { KafkaSink } from './kafka-sink.ts';
+import { ensureTopics } from './topics.ts';
+
+export type KafkaRunnerHandle = {
+  /** Stop in layer order (fetching → current batch → producer → Redis → model → HTTP); safe to call twice. */
+  stop(reason?: string): Promise<void>;
+  readonly httpPort: number;
+  readonly metrics: Metrics;
+  /** Resolves when the consumer has stopped for good (after stop(), or on a fatal error). */
+  readonly done: Promise<void>;
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Instrumentation for benchmarks and tests: called after each chunk is produced and saved, before its commit. */
+export type KafkaRunnerHooks = { onBatch?: (result: BatchResult, ackAt: number) => void };
+
+export async function startKafkaRunner(config: Config, log: Logger, hooks: KafkaRunnerHooks = {}): Promise<KafkaRunnerHandle> {
+  const metrics = createMetrics();
+  const scorer = await loadAnomalyScorer(config.model.card, config.model.intraOpThreads);
+  log.info({ model: scorer.modelId, features: FEATURE_NAMES.length }, 'model loaded');
+  // Connection errors are logged (at most every 5 s) and counted; ioredis keeps commands queued
+  // through short outages, so the batch simply waits, and /readyz reports Redis as down.
+  let lastRedisLog = 0;
+  const store = new RedisStateStore({
+    url: config.redis.url,
+    keyPrefix: config.redis.keyPrefix,
+    onError: (err) => {
+      metrics.redisErrors.inc();
+      const now = Date.now();
+      if (now - lastRedisLog >= 5_000) {
+        lastRedisLog = now;
+        log.warn({ err: err.message }, 'redis connection error; state calls wait for it to come back');
+      }
+    },
+  });
+  const kafka = new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logLevel: kafkaLogLevel.WARN,
+    logCreator: () => (entry) => log.warn({ kafka: entry.namespace, ...entry.log }, String(entry.log.message ?? 'kafka')),
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const created = await ensureTopics(admin, config);
+  if (created.length) log.info({ created }, 'created topics');
+  // The audit chain of requests partition p is written to audit partition p.
+  const meta = await admin.fetchTopicMetadata({ topics: [config.kafka.topics.requests, config.kafka.topics.audit] });
+  await admin.disconnect();
+  const partitionsOf = (topic: string): number => meta.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+  if (partitionsOf(config.kafka.topics.audit) < partitionsOf(config.kafka.topics.requests)) {
+    throw new TrustlineError('CONFIG_INVALID', `topic ${config.kafka.topics.audit} has fewer partitions than ${config.kafka.topics.requests}; the audit topic needs one partition per requests partition`);
+  }
+
+  // An idempotent producer retries without limit; a batch waits for the broker rather than failing.
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  await producer.connect();
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.kafka.groupId,
+    sessionTimeout: config.kafka.sessionTimeoutMs,
+    heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeoutMs / 10)),
+    allowAutoTopicCreation: false,
+  });
+  const sink = new KafkaSink(producer, config.kafka.topics);
+  const deps = configuredDeps(config);
+  if (!deps.controlVerifier) log.warn('no operator keys (control.keys): every control record will be dead-lettered');
+  const processor = new BatchProcessor({
+    store,
+    scorer,
+    sink,
+    ...deps,
+    audit: { topic: config.kafka.topics.audit },
+  });
+  const relay: ControlRelay = await startControlRelay({
+    kafka,
+    producer,
+    groupId: config.kafka.groupId,
+    topics: { control: config.kafka.topics.control, requests: config.kafka.topics.requests, dlq: config.kafka.topics.dlq },
+    verifier: deps.controlVerifier ?? null,
+    log,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+  });
+
+  let joined = false;
+  let stopping = false;
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joined = true;
+    log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
+  });
+  consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed'));
+
+  const http = await startHttp(config.http.host, config.http.port, metrics.registry, () => ({
+    ready: joined && !stopping && store.redis.status === 'ready',
+    detail: { joined, stopping, redis: store.redis.status, model: scorer.modelId },
+  }));
+
+  async function processChunk(records: InputRecord[], payload: EachBatchPayload): Promise<boolean> {
+    const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 2_000);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (!payload.isRunning() || payload.isStale()) return false;
+        try {
+          const r = await processor.process(records);
+          const ackAt = Date.now();
+          metrics.events.inc({ outcome: 'applied' }, r.applied);
+          metrics.events.inc({ outcome: 'skipped' }, r.skipped);
+          metrics.events.inc({ outcome: 'dead' }, r.dead);
+          for (const d of r.outputs.dlq) metrics.dlq.inc({ code: d.code });
+          for (const t of r.outputs.trust) metrics.bands.inc({ band: t.band });
+          for (const c of r.outputs.circuit) metrics.circuits.inc({ state: c.state });
+          for (const s of r.outputs.scores) metrics.emitLatency.observe(Math.max(0, ackAt - s.ts));
+          metrics.staleSaves.inc(r.staleSaves);
+          metrics.batchSize.observe(records.length);
+          metrics.onnxMs.observe(r.times.score);
+          metrics.redisMs.observe(r.times.load + r.times.save);
+          hooks.onBatch?.(r, ackAt);
+          return true;
+        } catch (err) {
+          if (!isRetriable(err)) throw err;
+          metrics.retries.inc();
+          const wait = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
+          log.warn({ err, attempt, waitMs: wait }, 'batch failed with a retriable error; retrying');
+          await sleep(wait);
+        }
+      }
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topic: config.kafka.topics.requests, fromBeginning: config.kafka.fromBeginning });
+  const max = config.kafka.maxBatchEvents;
+  await consumer.run({
+    // Offsets are resolved only after a chunk's outputs are acknowledged and its states saved;
+    // kafkajs then commits resolved offsets (every second, after each batch and on stop).
+    // Committing later than possible only means more re-processing after a crash, never loss.
+    autoCommit: true,
+    autoCommitInterval: 1_000,
+    eachBatchAutoResolve: false,
+    // Partitions hold disjoint agents, so their batches may overlap (I/O of one, CPU of another).
+    partitionsConsumedConcurrently: config.kafka.partitionsConcurrently,
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      const msgs = batch.messages;
+      for (let i = 0; i < msgs.length; i += max) {
+        const slice = msgs.slice(i, i + max);
+        const records: InputRecord[] = slice.map((m) => ({
+          value: m.value,
+          key: m.key,
+          position: Number(m.offset),
+          source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
+        }));
+        if (!(await processChunk(records, payload))) return;
+        payload.resolveOffset(slice[slice.length - 1]!.offset);
+        await payload.commitOffsetsIfNecessary();
+        await payload.heartbeat();
+      }
+      metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
+    },
+  });
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let stopPromise: Promise<void> | null = null;
+  const stop = (reason = 'stop'): Promise<void> => {
+    stopPromise ??= (async () => {
+      stopping = true;
+      log.info({ reason }, 'shutting down');
+      const steps: [string, () => Promise<unknown>][] = [
+        // Bounded: a relay still waiting for its group join must not hold up shutdown. Abandoning it is
+        // safe: its re-published control records are at-least-once and deduplicated by issuedAt.
+        ['control relay', () => Promise.race([relay.stop(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())])],
+        ['consumer', () => consumer.disconnect()], // stops fetching and waits for the running batch
+        ['producer', () => producer.disconnect()],
+        ['redis', () => store.close()],
+        ['model', () => scorer.close()],
+        ['http', () => http.close()],
+      ];
+      for (const [name, fn] of steps) {
+        try {
+          await fn();
+        } catch (err) {
+          log.warn({ err, step: name }, 'shutdown step failed');
+        }
+      }
+      log.info('stopped');
+      resolveDone();
+    })();
+    return stopPromise;
+  };
+  return { stop, httpPort: http.port, metrics, done };
+}
