@@ -108,7 +108,7 @@ async function inProcess(config: Config, events: Buffer[]) {
     events: events.length,
     batchSize: batch,
     eventsPerSec: Math.round(events.length / (ms / 1000)),
-    usPerEvent: { total: us(ms), decode: us(t.decode), load: us(t.load), features: us(t.features), onnx: us(t.score), trust: us(t.trust), emit: us(t.emit), save: us(t.save) },
+    usPerEvent: { total: us(ms), decode: us(t.decode), load: us(t.load), features: us(t.features), onnx: us(t.score), step: us(t.step), sign: us(t.sign), audit: us(t.audit), emit: us(t.emit), save: us(t.save) },
     baseline: { name: 'JSON parse+stringify passthrough', eventsPerSec: Math.round(events.length / (baseMs / 1000)), checksum: sink },
     target: { eventsPerSec: 100_000, met: events.length / (ms / 1000) >= 100_000 },
   };
@@ -211,7 +211,7 @@ async function latency(base: Config, kafka: Kafka, events: Buffer[], rate: numbe
   const handle = await startKafkaRunner(config, log, {
     onBatch: (r, ackAt) => {
       joined = true;
-      for (const s of r.outputs.scores) samples.push(ackAt - s.ts);
+      for (const ts of r.eventTimes) samples.push(ackAt - ts);
     },
   });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -6,10 +6,12 @@
  */
 import { decodeEvent } from '../../src/contract/decode.ts';
 import type { AgentRequestEvent, Band, CircuitState, Reason } from '../../src/contract/schemas.ts';
-import { D, isInitialised, newAgentState, type AgentState } from '../../src/core/agent-state.ts';
-import { FEATURE_COUNT, observe, type Signals } from '../../src/core/features.ts';
-import { judge, r4, type Policy } from '../../src/core/judge.ts';
-import { explain } from '../../src/core/reasons.ts';
+import { eventAgentKey } from '../../src/core/agent-key.ts';
+import { newAgentState, type AgentState } from '../../src/core/agent-state.ts';
+import { emptyTail, type ControlTail } from '../../src/core/control.ts';
+import { FEATURE_COUNT, type Signals } from '../../src/core/features.ts';
+import { r4, type Judgement, type Policy } from '../../src/core/judge.ts';
+import { observeEvent, stepEvent, type StepSettings } from '../../src/core/step.ts';
 import type { AnomalyScorer } from '../../src/pipeline/batch-processor.ts';
 import { readLines } from '../../src/runners/replay/file-source.ts';
 import type { DetectionEvaluator } from './evaluator.ts';
@@ -68,13 +70,10 @@ export async function scoreEvents(
     rows = 0;
   };
   for await (const e of source) {
-    const key = `${e.tenant ?? 'default'}\u0000${e.agent.id}`;
+    const key = eventAgentKey(e);
     let s = states.get(key);
     if (!s) states.set(key, (s = newAgentState()));
-    const first = !isInitialised(s);
-    const ts = first ? e.ts : Math.max(e.ts, s.d[D.lastTs]!);
-    const dt = first ? 0 : ts - s.d[D.lastTs]!;
-    const signals = observe(s, e, ts, matrix, rows * FEATURE_COUNT);
+    const { ts, dt, first, signals } = observeEvent(s, e, matrix, rows * FEATURE_COUNT);
     events.push({ key, agentId: e.agent.id, ts, dt, first, anomaly: 0, signals });
     if (++rows === batch) {
       await flush();
@@ -100,14 +99,10 @@ export async function scoreEvents(
  * its features and `featureStats` are given.
  */
 export function judgeScored(scored: ScoredFile, policy: Policy, evaluator: DetectionEvaluator, scorer?: Pick<AnomalyScorer, 'featureStats'>): void {
-  const states = new Map<string, AgentState>();
   const withReasons = scored.features !== null && scorer !== undefined;
   const noReasons: Reason[] = [];
-  for (let i = 0; i < scored.events.length; i++) {
-    const e = scored.events[i]!;
-    let s = states.get(e.key);
-    if (!s) states.set(e.key, (s = newAgentState()));
-    const j = judge(s, e.signals, e.anomaly, e.ts, e.dt, e.first, policy);
+  const settings: StepSettings = { policy, escalation: null, featureStats: scorer?.featureStats ?? [] };
+  for (const { e, j, reasons } of stepAll(scored, settings, withReasons)) {
     evaluator.add({
       agentId: e.agentId,
       ts: e.ts,
@@ -116,18 +111,26 @@ export function judgeScored(scored: ScoredFile, policy: Policy, evaluator: Detec
       band: j.band,
       circuit: j.circuit,
       opened: j.circuitChange !== null && (j.circuitChange.state === 'open' || j.circuitChange.state === 'forced_open'),
-      reasons: withReasons ? explain(e.signals, scored.features!, i * FEATURE_COUNT, e.anomaly, scorer.featureStats) : noReasons,
+      reasons: withReasons ? reasons : noReasons,
     });
+  }
+}
+
+/** The per-event step (src/core/step.ts) over every scored event in order, as the pipeline runs it (no escalations). */
+function* stepAll(scored: ScoredFile, settings: StepSettings, withFeatures: boolean): Generator<{ e: ScoredEvent; j: Judgement; reasons: Reason[] }> {
+  const states = new Map<string, { s: AgentState; tail: ControlTail }>();
+  for (let i = 0; i < scored.events.length; i++) {
+    const e = scored.events[i]!;
+    let a = states.get(e.key);
+    if (!a) states.set(e.key, (a = { s: newAgentState(), tail: emptyTail() }));
+    const r = stepEvent(a.s, a.tail, null, e, e.anomaly, withFeatures ? scored.features : null, i * FEATURE_COUNT, 0, settings);
+    yield { e, j: r.judgement, reasons: r.reasons };
   }
 }
 
 /** The trust outcome of every scored event (in order) under `policy`. */
 export function judgeEvents(scored: ScoredFile, policy: Policy): { agentId: string; ts: number; anomaly: number; trust: number; band: Band; circuit: CircuitState }[] {
-  const states = new Map<string, AgentState>();
-  return scored.events.map((e) => {
-    let s = states.get(e.key);
-    if (!s) states.set(e.key, (s = newAgentState()));
-    const j = judge(s, e.signals, e.anomaly, e.ts, e.dt, e.first, policy);
-    return { agentId: e.agentId, ts: e.ts, anomaly: e.anomaly, trust: r4(j.trust), band: j.band, circuit: j.circuit };
-  });
+  const out: { agentId: string; ts: number; anomaly: number; trust: number; band: Band; circuit: CircuitState }[] = [];
+  for (const { e, j } of stepAll(scored, { policy, escalation: null, featureStats: [] }, false)) out.push({ agentId: e.agentId, ts: e.ts, anomaly: e.anomaly, trust: r4(j.trust), band: j.band, circuit: j.circuit });
+  return out;
 }

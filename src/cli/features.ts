@@ -7,8 +7,10 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { decodeEvent } from '../contract/decode.ts';
-import { D, isInitialised, newAgentState, type AgentState } from '../core/agent-state.ts';
-import { FEATURE_COUNT, FEATURE_NAMES, observe } from '../core/features.ts';
+import { eventAgentKey } from '../core/agent-key.ts';
+import { newAgentState, type AgentState } from '../core/agent-state.ts';
+import { FEATURE_COUNT, FEATURE_NAMES } from '../core/features.ts';
+import { observeEvent } from '../core/step.ts';
 import { readLines } from '../runners/replay/file-source.ts';
 
 function csvField(s: string): string {
@@ -49,11 +51,10 @@ export async function exportFeatures(files: readonly string[], out: string, opti
         continue;
       }
       const ev = r.event;
-      const id = `${ev.tenant ?? 'default'}\u0000${ev.agent.id}`;
+      const id = eventAgentKey(ev);
       let s = agents.get(id);
       if (!s) agents.set(id, (s = newAgentState()));
-      const ts = isInitialised(s) ? Math.max(ev.ts, s.d[D.lastTs]!) : ev.ts;
-      observe(s, ev, ts, vec, 0);
+      const { ts } = observeEvent(s, ev, vec, 0);
       const label = labels?.agents[ev.agent.id];
       if (label?.malicious && label.attackStartTs !== null && ev.ts >= label.attackStartTs) {
         excluded++;

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { eventAgentKey } from '../core/agent-key.ts';
 import { TrustlineError } from '../shared/errors.ts';
 
 /** Validation result of one file. */
@@ -42,7 +43,7 @@ export async function validateFile(file: string, examples = 5): Promise<Validati
       const e = d.event;
       if (r.firstTs === null || e.ts < r.firstTs) r.firstTs = e.ts;
       if (r.lastTs === null || e.ts > r.lastTs) r.lastTs = e.ts;
-      const key = `${e.tenant ?? 'default'}\u0000${e.agent.id}`;
+      const key = eventAgentKey(e);
       const prev = lastTs.get(key);
       if (prev !== undefined && e.ts < prev) r.outOfOrder++;
       else lastTs.set(key, e.ts);

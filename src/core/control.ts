@@ -12,7 +12,7 @@
  */
 import type { AgentControl, Band, CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';
 import { B, D, F, type AgentState } from './agent-state.ts';
-import { CIRCUIT_CODES, applyCircuitCommand, bandOf, type Policy } from './judge.ts';
+import { CIRCUIT_CODES, applyCircuitCommand, bandOf, cooldownUntil, type Policy } from './judge.ts';
 
 /** Control and escalation fields kept beside an agent's state. */
 export type ControlTail = {
@@ -73,6 +73,9 @@ export const DEFAULT_ESCALATION: EscalationSettings = {
   denyPenalty: 0.3,
 };
 
+/** No escalation rules: what control records are applied with when escalations are off. */
+export const NO_ESCALATION: EscalationSettings = { rules: [], ttlMs: 900_000, approveCredit: 0.05, denyPenalty: 0.3 };
+
 /** The deterministic id of an escalation: `<agent key>:<seq>` (agent key = agentId, or tenant/agentId outside the default tenant). */
 export function escalationIdOf(tenant: string, agentId: string, seq: number): string {
   return `${tenant === 'default' ? agentId : `${tenant}/${agentId}`}:${seq}`;
@@ -113,8 +116,8 @@ export type CircuitChange = { previous: CircuitState; state: CircuitState; until
 
 /** What applying one control record did. */
 export type ControlEffect = {
-  /** `applied`: state changed; `duplicate`: issuedAt not after the last applied control; `ignored`: authentic but without effect (see `detail`). */
-  outcome: 'applied' | 'duplicate' | 'ignored';
+  /** `applied`: state changed; `ignored`: authentic but without effect (see `detail`). */
+  outcome: 'applied' | 'ignored';
   detail?: string;
   /** The circuit change to announce (also for an unchanged state: an operator action is always announced). */
   circuitChange: CircuitChange | null;
@@ -135,13 +138,12 @@ export function expireAllowlist(s: AgentState, ts: number): boolean {
 }
 
 /**
- * Apply one authentic control record at event time `ts` (= max(issuedAt, the agent's last event
- * time)). The caller advances the agent's watermark and seq.
+ * Apply one authentic control record, already admitted in the agent's order (`admitControl` in
+ * src/core/step.ts: duplicates never get here), at event time `ts` (= max(issuedAt, the agent's
+ * last event time)).
  */
 export function applyControl(s: AgentState, tail: ControlTail, c: AgentControl, ts: number, p: Policy, esc: EscalationSettings): ControlEffect {
   const offencesNow = (): number => s.b[B.offences]!;
-  if (c.issuedAt <= tail.lastControlAt) return { outcome: 'duplicate', circuitChange: null, offences: offencesNow() };
-  tail.lastControlAt = c.issuedAt;
   switch (c.action) {
     case 'force_open':
     case 'force_close':
@@ -186,7 +188,7 @@ export function applyControl(s: AgentState, tail: ControlTail, c: AgentControl, 
         const offences = Math.min(s.b[B.offences]! + 1, 255);
         s.b[B.offences] = offences;
         s.b[B.circuit] = CIRCUIT_CODES.indexOf('open');
-        s.d[D.circuitUntil] = ts + Math.min(p.breaker.baseCooldownMs * 2 ** (offences - 1), p.breaker.maxCooldownMs);
+        s.d[D.circuitUntil] = cooldownUntil(ts, offences, p);
         circuitChange = { previous, state: 'open', until: s.d[D.circuitUntil]! };
       }
       return { outcome: 'applied', circuitChange, offences: offencesNow(), decision: { ...decided, status: 'denied' } };

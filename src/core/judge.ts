@@ -88,6 +88,11 @@ export function r4(x: number): number {
   return Math.round(x * 10_000) / 10_000;
 }
 
+/** When an open circuit may turn half-open: the cooldown doubles with each offence, up to the maximum. */
+export function cooldownUntil(ts: number, offences: number, p: Policy): number {
+  return ts + Math.min(p.breaker.baseCooldownMs * 2 ** (offences - 1), p.breaker.maxCooldownMs);
+}
+
 /**
  * Apply one scored event to the agent's trust and breaker state. `dt` is the event-time gap
  * since the agent's previous event (0 for the first).
@@ -122,7 +127,7 @@ export function judge(s: AgentState, signals: Signals, anomaly: number, ts: numb
     offences = Math.min(offences + 1, 255);
     state = 'open';
     opened = true;
-    s.d[D.circuitUntil] = ts + Math.min(p.breaker.baseCooldownMs * 2 ** (offences - 1), p.breaker.maxCooldownMs);
+    s.d[D.circuitUntil] = cooldownUntil(ts, offences, p);
   };
   const bad = flagged || band === 'block';
   if (previous === 'closed') {

@@ -2,10 +2,11 @@
  * In-memory state store for the embedded default (replay, demo, tests). Same contract and
  * CAS semantics as the Redis store; holds copies, never the caller's buffers.
  */
+import { agentKeyString } from '../core/agent-key.ts';
 import { watermarkOf, type AgentKey, type AuditChainKey, type AuditHeadSave, type SaveEntry, type SaveOutcome, type StateStore, type StoredAuditHead } from './store.ts';
 
 function id(k: AgentKey): string {
-  return `${k.tenant}\u0000${k.agentId}`;
+  return agentKeyString(k.tenant, k.agentId);
 }
 
 export class MemoryStateStore implements StateStore {

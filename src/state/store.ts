@@ -9,8 +9,10 @@
  * instance left over from a rebalance cannot overwrite newer state.
  */
 
-/** Identity of an agent's state: state is per (tenant, agent). */
-export type AgentKey = { tenant: string; agentId: string };
+import type { AgentKey } from '../core/agent-key.ts';
+
+/** Identity of an agent's state: state is per (tenant, agent) (src/core/agent-key.ts). */
+export type { AgentKey };
 
 export type SaveEntry = {
   key: AgentKey;

@@ -147,6 +147,15 @@ describe('control records in the request pipeline', () => {
     expect(digest(store)).toBe(d);
   });
 
+  it('a duplicate takes no seq: the next record continues the agent\'s numbering without a gap', async () => {
+    const { sink, processor } = setup();
+    await processor.process(recs([...calm(2), ctl({ issuedAt: T0 + 5_000 })]));
+    const last = sink.all.circuit.at(-1)!.seq;
+    expect(last).toBe(3);
+    await processor.process(recs([ctl({ issuedAt: T0 + 5_000, controlId: 'again' }), ctl({ action: 'force_close', issuedAt: T0 + 6_000 })], 4));
+    expect(sink.all.circuit.at(-1)).toMatchObject({ state: 'forced_closed', seq: last + 1 });
+  });
+
   it('unsigned and badly signed control records in the requests stream are dead-lettered and change nothing', async () => {
     const { store, sink, processor } = setup();
     await processor.process(recs(calm(3)));

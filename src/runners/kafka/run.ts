@@ -99,6 +99,8 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
     sink,
     ...deps,
     audit: { topic: config.kafka.topics.audit },
+    // No analyst rows on the production path: latency is measured from the batch's event times.
+    scoreRows: false,
   });
   const relay: ControlRelay = await startControlRelay({
     kafka,
@@ -137,7 +139,7 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
           for (const d of r.outputs.dlq) metrics.dlq.inc({ code: d.code });
           for (const t of r.outputs.trust) metrics.bands.inc({ band: t.band });
           for (const c of r.outputs.circuit) metrics.circuits.inc({ state: c.state });
-          for (const s of r.outputs.scores) metrics.emitLatency.observe(Math.max(0, ackAt - s.ts));
+          for (const ts of r.eventTimes) metrics.emitLatency.observe(Math.max(0, ackAt - ts));
           metrics.staleSaves.inc(r.staleSaves);
           metrics.batchSize.observe(records.length);
           metrics.onnxMs.observe(r.times.score);
