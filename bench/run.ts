@@ -16,7 +16,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { createKafkaClient } from '../src/shared/kafka.ts';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../src/config/config.ts';
 import { decodeEvent } from '../src/contract/decode.ts';
@@ -301,7 +302,7 @@ async function main(): Promise<void> {
   process.stderr.write('bench: in-process pipeline…\n');
   result.inProcess = await inProcess(config, events.slice(0, SIZES.inProcess));
 
-  const kafka = new Kafka({ clientId: 'trustline-bench', brokers, logLevel: logLevel.NOTHING });
+  const kafka = createKafkaClient({ brokers, clientId: 'trustline-bench', profile: 'service' });
   const topic = `bench-in-${run}`;
   const admin = kafka.admin();
   await admin.connect();

@@ -3,7 +3,8 @@
  * partition by partition in offset order, with a consumer group of its own that never commits.
  */
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel as kafkaLogLevel, type KafkaConfig } from 'kafkajs';
+import type { KafkaConfig } from 'kafkajs';
+import { createKafkaClient } from '../shared/kafka.ts';
 import { TrustlineError } from '../shared/errors.ts';
 
 export type TopicSnapshotOptions = {
@@ -21,14 +22,7 @@ export type TopicRecordHandler = (partition: number, offset: string, value: Buff
 
 /** Read the topic to its end offsets at start. Resolves with the number of records delivered. */
 export async function readTopicToEnd(options: TopicSnapshotOptions, onRecord: TopicRecordHandler): Promise<number> {
-  const kafka = new Kafka({
-    clientId: options.clientId ?? 'trustline-audit',
-    brokers: options.brokers,
-    ...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
-    ...(options.sasl !== undefined ? { sasl: options.sasl } : {}),
-    logLevel: kafkaLogLevel.ERROR,
-    retry: { retries: 5, initialRetryTime: 300 },
-  });
+  const kafka = createKafkaClient({ brokers: options.brokers, clientId: options.clientId ?? 'trustline-audit', profile: 'command', ssl: options.ssl, sasl: options.sasl });
   const admin = kafka.admin();
   await admin.connect();
   const end = new Map<number, number>();

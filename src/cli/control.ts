@@ -105,8 +105,8 @@ export const controlCommand = {
     const { loadConfig } = await import('../config/config.ts');
     const config = loadConfig({ file: values.config, overrides: values.brokers ? { kafka: { brokers: values.brokers.split(',') } } : {} });
     const topic = values.topic ?? config.kafka.topics.control;
-    const { Kafka, logLevel } = await import('kafkajs');
-    const producer = new Kafka({ clientId: 'trustline-control', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING }).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    const { createKafkaClient } = await import('../shared/kafka.ts');
+    const producer = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-control`, profile: 'command' }).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {
       await producer.send({ topic, acks: -1, messages: [{ key: record.agentId, value: JSON.stringify(record) }] });

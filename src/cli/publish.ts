@@ -65,12 +65,13 @@ async function countRecords(file: string, limit: number): Promise<number> {
 
 /** Publish a fixture file to Kafka (see the module doc for the guarantees). */
 export async function publishFile(o: PublishOptions): Promise<PublishResult> {
-  const { Kafka, Partitioners, logLevel } = await import('kafkajs');
+  const { Partitioners } = await import('kafkajs');
+  const { createKafkaClient } = await import('../shared/kafka.ts');
   const { readLines } = await import('../runners/replay/file-source.ts');
   const { Progress } = await import('../../lab/report/terminal.ts');
   const limit = o.limit ?? Number.POSITIVE_INFINITY;
   const total = o.out ? await countRecords(o.file, limit) : 0;
-  const kafka = new Kafka({ clientId: `${o.config.kafka.clientId}-publish`, brokers: o.config.kafka.brokers, logLevel: logLevel.ERROR, retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 } });
+  const kafka = createKafkaClient({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-publish`, profile: 'command' });
   let createdTopic = false;
   if (o.createTopic !== false) {
     const admin = kafka.admin();

@@ -8,7 +8,8 @@
  * outputs repeat byte for byte. Retriable failures (Redis or Kafka down) are retried with
  * backoff while heartbeats keep the group membership; the process never exits on bad input.
  */
-import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
+import { createKafkaClient } from '../../shared/kafka.ts';
 import type { Config } from '../../config/config.ts';
 import { FEATURE_NAMES } from '../../core/features.ts';
 import { BatchProcessor, type BatchResult, type InputRecord } from '../../pipeline/batch-processor.ts';
@@ -56,13 +57,7 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
       }
     },
   });
-  const kafka = new Kafka({
-    clientId: config.kafka.clientId,
-    brokers: config.kafka.brokers,
-    logLevel: kafkaLogLevel.WARN,
-    logCreator: () => (entry) => log.warn({ kafka: entry.namespace, ...entry.log }, String(entry.log.message ?? 'kafka')),
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
-  });
+  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, profile: 'service', log });
   const admin = kafka.admin();
   await admin.connect();
   const created = await ensureTopics(admin, config);
