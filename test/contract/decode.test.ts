@@ -5,6 +5,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { decodeEvent, type DecodeResult } from '../../src/contract/decode.ts';
 import { DLQ_ERROR_CODES, MAX_EVENT_BYTES, type AgentRequestEvent, type DecodeErrorCode } from '../../src/contract/schemas.ts';
 import { SCHEMAS_DIR } from '../../scripts/gen-schemas.ts';
+import { rng as prng } from '../support/prng.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Doc = { [k: string]: Json };
@@ -323,17 +324,6 @@ describe('decodeEvent: valid input', () => {
   });
 });
 
-/** mulberry32: small, fast, deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CODES = new Set<string>(DLQ_ERROR_CODES);
 

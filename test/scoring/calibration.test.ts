@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ANOMALY_DECADES, calibrate, calibrateAll, calibrationProblems, type Calibration } from '../../src/scoring/calibration.ts';
+import { rng as prng } from '../support/prng.ts';
 
 /** Knots chosen so the reference probabilities sit on round raw scores. */
 const REF: Calibration = {
@@ -9,17 +10,6 @@ const REF: Calibration = {
   scores: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
 };
 
-/** mulberry32: small seeded PRNG so property checks are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random valid calibration: increasing probabilities in (0,1), non-decreasing scores with ties. */
 function randomCalibration(rand: () => number): Calibration {

@@ -6,6 +6,9 @@
  */
 import type { AgentRequestEvent } from '../../src/contract/schemas.ts';
 import type { InputRecord } from '../../src/pipeline/batch-processor.ts';
+import { int, rng } from './prng.ts';
+
+export { int, rng };
 
 /** 2023-11-14T22:13:20Z — a fixed event-time origin for tests. */
 export const T0 = 1_700_000_000_000;
@@ -61,22 +64,7 @@ function dropUndefined<T>(x: T): T {
   return JSON.parse(JSON.stringify(x)) as T;
 }
 
-/** Seeded PRNG (mulberry32): a float in [0, 1) per call. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
-/** An integer in [lo, hi] from `r`. */
-export function int(r: () => number, lo: number, hi: number): number {
-  return lo + Math.floor(r() * (hi - lo + 1));
-}
 
 /** One of `xs`, chosen by `r`. */
 export function pick<T>(r: () => number, xs: readonly T[]): T {

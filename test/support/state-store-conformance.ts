@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { D, encodeState, newAgentState } from '../../src/core/agent-state.ts';
 import type { AgentKey, SaveEntry, SaveOutcome, StateStore } from '../../src/state/store.ts';
 import { WATERMARK_BYTE_OFFSET } from '../../src/state/store.ts';
+export { rng } from './prng.ts';
+import { rng } from './prng.ts';
 
 /** Options of {@link runStateStoreConformance}. */
 export interface ConformanceOptions {
@@ -20,17 +22,6 @@ export interface ConformanceOptions {
   peer?: (store: StateStore) => Promise<StateStore>;
 }
 
-/** Small deterministic PRNG (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A realistic encoded state: a fresh state with the watermark set and every field randomised from `seed`. */
 export function realisticState(watermark: number, seed: number): Buffer {
