@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigInput } from '../config/config.ts';
 import type { EvalSummary } from '../../lab/eval/evaluator.ts';
 import { TrustlineError } from '../shared/errors.ts';
+import { agentCommand, agentsCommand } from './agent.ts';
 import { auditCommand } from './audit.ts';
 import { controlCommand } from './control.ts';
 import { demoCommand } from '../../lab/cli/demo.ts';
@@ -150,6 +151,8 @@ Example:
       return 0;
     },
   },
+  agent: agentCommand,
+  agents: agentsCommand,
   audit: auditCommand,
   control: controlCommand,
   validate: validateCommand,

@@ -117,6 +117,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(9464),
+      /** Who may read `GET /agents/<id>` (agent state, read-only): loopback clients only, any client, or nobody. */
+      agents: z.enum(['loopback', 'any', 'off']).default('loopback'),
     })
     .prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
@@ -149,6 +151,7 @@ const ENV_MAP: Record<string, { path: string[]; parse: (v: string) => unknown }>
   TRUSTLINE_MODE: { path: ['mode'], parse: String },
   TRUSTLINE_HTTP_HOST: { path: ['http', 'host'], parse: String },
   TRUSTLINE_HTTP_PORT: { path: ['http', 'port'], parse: Number },
+  TRUSTLINE_HTTP_AGENTS: { path: ['http', 'agents'], parse: String },
   TRUSTLINE_LOG_LEVEL: { path: ['log', 'level'], parse: String },
   TRUSTLINE_SHUTDOWN_DEADLINE_MS: { path: ['shutdownDeadlineMs'], parse: Number },
   TRUSTLINE_SIGNING_ACTIVE_KID: { path: ['signing', 'activeKid'], parse: String },

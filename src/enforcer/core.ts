@@ -18,6 +18,7 @@ import { createVerifier, type SigningKey, type Verifier } from '../outputs/sign.
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { NO_REASONS, parseFeedRecord, type HeldEscalation, type HeldSignal, type HeldTrust } from './feed-record.ts';
 import { resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
+import { enforcerPrometheus } from './prometheus.ts';
 import type { Decision, DecisionQuery, DecisionRule, EnforcerMetrics, EscalationView, FeedKind, IngestOutcome, Verdict } from './types.ts';
 
 /** Options of {@link createEnforcerCore}. */
@@ -44,6 +45,8 @@ export type EnforcerCore = {
   /** The latest enforcing escalation held for an agent and action name, or null (no expiry check). */
   escalation(query: { tenant?: string; agentId: string; actionName: string }): EscalationView | null;
   metrics(): EnforcerMetrics;
+  /** The same counters as Prometheus text exposition (`trustline_enforcer_*`; serve with PROMETHEUS_CONTENT_TYPE). */
+  prometheus(options?: { prefix?: string; labels?: Record<string, string> }): string;
   readonly policy: EnforcerPolicy;
 };
 
@@ -299,7 +302,7 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     return d;
   }
 
-  return {
+  const api: EnforcerCore = {
     ingest,
     feedAlive() {
       lastFeedAt = now();
@@ -317,6 +320,9 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
       const e = byAgent?.get(q.agentId)?.enforce?.escalations?.get(q.actionName);
       return e === undefined ? null : { escalationId: e.escalationId, status: e.status, expiresAt: e.expiresAt, eventId: e.eventId, seq: e.seq };
     },
+    prometheus(options) {
+      return enforcerPrometheus(api.metrics(), options);
+    },
     metrics(): EnforcerMetrics {
       return {
         ...m,
@@ -329,4 +335,5 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     },
     policy,
   };
+  return api;
 }

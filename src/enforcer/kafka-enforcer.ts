@@ -47,6 +47,8 @@ export type Enforcer = {
   /** The latest escalation held for an agent and action name, or null. */
   escalation(query: { tenant?: string; agentId: string; actionName: string }): EscalationView | null;
   metrics(): EnforcerMetrics;
+  /** The same counters as Prometheus text exposition (`trustline_enforcer_*`; serve with PROMETHEUS_CONTENT_TYPE). */
+  prometheus(options?: { prefix?: string; labels?: Record<string, string> }): string;
   readonly policy: EnforcerPolicy;
   /** Leave the group and disconnect. Safe to call twice. */
   close(): Promise<void>;
@@ -159,6 +161,7 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
     decide: core.decide,
     escalation: core.escalation,
     metrics: core.metrics,
+    prometheus: (options) => core.prometheus(options),
     policy: core.policy,
     close() {
       closing ??= (async () => {

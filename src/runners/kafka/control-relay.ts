@@ -16,6 +16,7 @@ import type { Consumer, Kafka, Message, Producer, TopicMessages } from 'kafkajs'
 import { decodeControl } from '../../contract/decode.ts';
 import { toDlqKafkaMessage, type DlqInput } from '../../contract/dlq.ts';
 import type { Verifier } from '../../outputs/sign.ts';
+import type { Metrics } from '../../ops/metrics.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { TrustlineError } from '../../shared/errors.ts';
 
@@ -38,6 +39,8 @@ export type ControlRelayOptions = {
   verifier: Verifier | null;
   log: Logger;
   sessionTimeoutMs: number;
+  /** The processor's registry: relayed/rejected records, produce failures and the relay's lag (docs/operations.md). */
+  metrics?: Pick<Metrics, 'relayRecords' | 'relayFailures' | 'relayLag' | 'signatureRejections'>;
 };
 
 export type ControlRelay = { stop(): Promise<void>; readonly counts: { relayed: number; rejected: number } };
@@ -65,10 +68,12 @@ export async function startControlRelay(o: ControlRelayOptions): Promise<Control
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
       const relay: Message[] = [];
       const dead: Message[] = [];
+      const deadCodes: string[] = [];
       for (const m of batch.messages) {
         const d = routeControlRecord(m.value, o.verifier);
         if (d.relay) relay.push({ key: d.key, value: m.value });
         else {
+          deadCodes.push(d.dead.code);
           dead.push(toDlqKafkaMessage({ value: m.value, key: m.key, ...d.dead, source: { topic: batch.topic, partition: batch.partition, offset: m.offset } }) as Message);
           o.log.warn({ topic: batch.topic, partition: batch.partition, offset: m.offset, code: d.dead.code }, 'control record rejected');
         }
@@ -80,12 +85,21 @@ export async function startControlRelay(o: ControlRelayOptions): Promise<Control
         try {
           await o.producer.sendBatch({ topicMessages, acks: -1 });
         } catch (cause) {
+          o.metrics?.relayFailures.inc();
           // Not resolved: the batch is fetched again (kafkajs restarts the consumer on a thrown error).
           throw new TrustlineError('SINK_FAILED', `relaying control records failed: ${(cause as Error).message}`, { cause, retriable: true });
         }
       }
       counts.relayed += relay.length;
       counts.rejected += dead.length;
+      if (o.metrics) {
+        if (relay.length) o.metrics.relayRecords.inc({ outcome: 'relayed', code: '' }, relay.length);
+        for (const code of deadCodes) {
+          o.metrics.relayRecords.inc({ outcome: 'rejected', code });
+          if (code === 'unsigned' || code === 'bad_signature') o.metrics.signatureRejections.inc({ where: 'relay', code });
+        }
+        o.metrics.relayLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      }
       if (relay.length) o.log.info({ relayed: relay.length }, 'control records relayed');
       const last = batch.messages[batch.messages.length - 1];
       if (last) resolveOffset(last.offset);

@@ -15,8 +15,9 @@ import { FEATURE_NAMES } from '../../core/features.ts';
 import { BatchProcessor, type BatchResult, type InputRecord } from '../../pipeline/batch-processor.ts';
 import { configuredDeps } from '../../pipeline/configure.ts';
 import { startControlRelay, type ControlRelay } from './control-relay.ts';
-import { createMetrics, type Metrics } from '../../ops/metrics.ts';
+import { createMetrics, recordBatch, retainLag, setBuildInfo, setLag, type Metrics } from '../../ops/metrics.ts';
 import { startHttp } from '../../ops/http.ts';
+import { agentFromRedis } from '../../inspect/redis-source.ts';
 import { loadAnomalyScorer } from '../../scoring/pipeline-scorer.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { TrustlineError, isRetriable } from '../../shared/errors.ts';
@@ -42,6 +43,7 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
   const metrics = createMetrics();
   const scorer = await loadAnomalyScorer(config.model.card, config.model.intraOpThreads);
   log.info({ model: scorer.modelId, features: FEATURE_NAMES.length }, 'model loaded');
+  setBuildInfo(metrics, scorer.modelId);
   // Connection errors are logged (at most every 5 s) and counted; ioredis keeps commands queued
   // through short outages, so the batch simply waits, and /readyz reports Redis as down.
   let lastRedisLog = 0;
@@ -105,12 +107,14 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
     verifier: deps.controlVerifier ?? null,
     log,
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    metrics,
   });
 
   let joined = false;
   let stopping = false;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
+    retainLag(metrics, e.payload.memberAssignment);
     log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
   consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed'));
@@ -118,7 +122,7 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
   const http = await startHttp(config.http.host, config.http.port, metrics.registry, () => ({
     ready: joined && !stopping && store.redis.status === 'ready',
     detail: { joined, stopping, redis: store.redis.status, model: scorer.modelId },
-  }));
+  }), { lookup: (key) => agentFromRedis(store.redis, config.redis.keyPrefix, key, deps.policy), access: config.http.agents });
 
   async function processChunk(records: InputRecord[], payload: EachBatchPayload): Promise<boolean> {
     const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 2_000);
@@ -128,17 +132,7 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
         try {
           const r = await processor.process(records);
           const ackAt = Date.now();
-          metrics.events.inc({ outcome: 'applied' }, r.applied);
-          metrics.events.inc({ outcome: 'skipped' }, r.skipped);
-          metrics.events.inc({ outcome: 'dead' }, r.dead);
-          for (const d of r.outputs.dlq) metrics.dlq.inc({ code: d.code });
-          for (const t of r.outputs.trust) metrics.bands.inc({ band: t.band });
-          for (const c of r.outputs.circuit) metrics.circuits.inc({ state: c.state });
-          for (const ts of r.eventTimes) metrics.emitLatency.observe(Math.max(0, ackAt - ts));
-          metrics.staleSaves.inc(r.staleSaves);
-          metrics.batchSize.observe(records.length);
-          metrics.onnxMs.observe(r.times.score);
-          metrics.redisMs.observe(r.times.load + r.times.save);
+          recordBatch(metrics, r, records.length, ackAt);
           hooks.onBatch?.(r, ackAt);
           return true;
         } catch (err) {
@@ -182,7 +176,7 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
         await payload.commitOffsetsIfNecessary();
         await payload.heartbeat();
       }
-      metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
+      setLag(metrics, batch.topic, batch.partition, Number(batch.offsetLag()));
     },
   });
 

@@ -2,8 +2,12 @@
  * Replay on the embedded default: file source → the batch pipeline → in-memory state →
  * file sinks. No Kafka, no Redis. Two replays of the same file give byte-identical outputs,
  * `escalations.jsonl` and `audit.jsonl` (one hash chain per input file, `partition` = the
- * file's 0-based position in the input list) included.
+ * file's 0-based position in the input list) included. It also writes `state.jsonl` (every
+ * agent's final stored state, base64, per input file: what Redis would hold; read by
+ * `trustline agent --replay`) and `manifest.json` (inputs, model, mode).
  */
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../../config/config.ts';
 import { FileSink } from './file-sink.ts';
 import type { BatchOutputs } from '../../outputs/sink.ts';
@@ -49,9 +53,21 @@ export async function replayFiles(
   let applied = 0;
   let dead = 0;
   let agents = 0;
+  const statePath = join(outDir, 'state.jsonl');
+  writeFileSync(statePath, '');
+  const dumpStates = (file: number): void => {
+    const lines: string[] = [];
+    for (const [key, bytes] of store.entries()) {
+      const [tenant, agentId] = key.split('\u0000') as [string, string];
+      lines.push(JSON.stringify({ file, tenant, agentId, state: Buffer.from(bytes).toString('base64') }) + '\n');
+      if (lines.length >= 10_000) appendFileSync(statePath, lines.splice(0).join(''));
+    }
+    if (lines.length) appendFileSync(statePath, lines.join(''));
+  };
   try {
     for (const [i, file] of files.entries()) {
       // Each file is its own stream: positions restart, so so does state.
+      if (i > 0) dumpStates(i - 1);
       agents += store.size;
       await store.clear();
       fileIndex = i;
@@ -63,11 +79,13 @@ export async function replayFiles(
         options.onBatch?.({ records: batch.length, outputs: r.outputs });
       }
     }
+    if (files.length) dumpStates(files.length - 1);
     agents += store.size;
   } finally {
     await sink.close();
     await scorer.close();
   }
+  writeFileSync(join(outDir, 'manifest.json'), JSON.stringify({ files: [...files], model: scorer.modelId, mode: config.mode, records, agents }, null, 2) + '\n');
   return {
     files: [...files],
     records,

@@ -49,7 +49,7 @@ describe('replay with control records', () => {
     await replayFiles([file], path.join(dir, 'a'), config);
     await replayFiles([file], path.join(dir, 'b'), config);
     const files = readdirSync(path.join(dir, 'a')).sort();
-    expect(files).toEqual(['audit.jsonl', 'circuit.jsonl', 'dlq.jsonl', 'escalations.jsonl', 'scores.jsonl', 'trust.jsonl']);
+    expect(files).toEqual(['audit.jsonl', 'circuit.jsonl', 'dlq.jsonl', 'escalations.jsonl', 'manifest.json', 'scores.jsonl', 'state.jsonl', 'trust.jsonl']);
     for (const f of files) expect(readFileSync(path.join(dir, 'b', f)).equals(readFileSync(path.join(dir, 'a', f))), f).toBe(true);
 
     const read = (f: string): unknown[] => readFileSync(path.join(dir, 'a', f), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
