@@ -12,8 +12,8 @@ export function durationText(ms: number): string {
   if (a < 1000) return `${neg}${Math.round(a)} ms`;
   const s = Math.round(a / 1000);
   if (s < 60) return `${neg}${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${neg}${m} min ${String(s % 60).padStart(2, '0')} s`;
+  if (s < 3600) return `${neg}${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  const m = Math.round(s / 60); // from an hour on, to the nearest minute
   const h = Math.floor(m / 60);
   if (h < 48) return `${neg}${h} h ${String(m % 60).padStart(2, '0')} min`;
   return `${neg}${Math.floor(h / 24)} d ${String(h % 24).padStart(2, '0')} h`;
