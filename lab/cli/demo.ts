@@ -24,7 +24,8 @@ import type { AgentOutcome, EvalSummary } from '../eval/evaluator.ts';
 import type { Labels } from '../eval/labels.ts';
 import type { BatchOutputs } from '../../src/outputs/sink.ts';
 import { topReasons, type AgentRecord, type ReplayRecorder } from '../report/recorder.ts';
-import { SGR, bar, count, fit, paint, type Out } from '../report/terminal.ts';
+import { SGR, bar, circuitChangeText, count, fit, paint, type Out } from '../report/terminal.ts';
+import { durationText } from '../../src/inspect/format.ts';
 import { TrustlineError } from '../../src/shared/errors.ts';
 
 /** The demo fixture, relative to the working directory (the repository root under `npm start`). */
@@ -62,13 +63,6 @@ const BAND_SGR: Record<Band, number> = { trusted: SGR.green, watch: SGR.yellow, 
 const CIRCUIT_SGR: Record<CircuitState, number> = { closed: SGR.green, forced_closed: SGR.green, half_open: SGR.yellow, open: SGR.red, forced_open: SGR.red };
 
 const clockText = (ts: number): string => new Date(ts).toISOString().slice(11, 19);
-
-function durationText(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)} min`;
-  return `${(ms / 3_600_000).toFixed(1)} h`;
-}
 
 /** Blocking sleep: the pipeline runs on this thread, so pausing here paces it. */
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -228,7 +222,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       if (r.ts > eventTs) eventTs = r.ts;
     }
     for (const c of b.outputs.circuit) {
-      const text = `${fit(c.agentId, 40)}  circuit ${c.previous} → ${c.state}${c.reasons.length ? `  ${c.reasons.map((x) => x.code).join(', ')}` : ''}`;
+      const text = `${fit(c.agentId, 40)}  ${circuitChangeText(c.previous, c.state)}${c.reasons.length ? `  ${c.reasons.map((x) => x.code).join(', ')}` : ''}`;
       notes.push({ ts: c.issuedAt, severity: 2, text });
       if (!tty && (c.state === 'open' || c.state === 'forced_open')) o.out.write(`  ${clockText(c.issuedAt)}  ${text}\n`);
     }
@@ -364,7 +358,7 @@ function attackLines(a: AgentOutcome, p: (t: string, ...c: number[]) => string):
   const at = a.attackStartTs !== null ? clockText(a.attackStartTs + d.secondsAfterStart * 1000) : '?';
   return [
     `  ${p('✔ caught', SGR.green, SGR.bold)}  ${p(a.scenario, SGR.bold)} — ${a.agentId}`,
-    `      ${d.secondsAfterStart.toFixed(1)} s (${d.eventsAfterStart} event${d.eventsAfterStart === 1 ? '' : 's'}) after the attack started, at ${at} UTC: ${d.band}, circuit ${d.circuit}, trust ${d.trust.toFixed(2)}`,
+    `      ${durationText(d.secondsAfterStart * 1000)} (${d.eventsAfterStart} event${d.eventsAfterStart === 1 ? '' : 's'}) after the attack started, at ${at} UTC: ${d.band}, circuit ${d.circuit}, trust ${d.trust.toFixed(2)}`,
     `      why: ${whyText(d.reasons)}`,
   ];
 }

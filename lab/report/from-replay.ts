@@ -11,6 +11,7 @@ import type { Labels } from '../eval/labels.ts';
 import type { ScoreRow } from '../../src/outputs/sink.ts';
 import { readLines } from '../../src/runners/replay/file-source.ts';
 import { detectionTables } from './detection.ts';
+import { collectDrill } from './drill.ts';
 import { ReplayRecorder } from './recorder.ts';
 import { writeReport } from './write.ts';
 
@@ -59,11 +60,17 @@ export async function writeReplayReport(options: {
   labels?: Labels;
   summary?: EvalSummary;
   title?: string;
+  /** One time axis for every timeline (default: each agent's own range). */
+  sharedAxis?: boolean;
 }): Promise<{ bytes: number; agents: number }> {
   const recorder = await recordReplayOutputs(options.outDir);
+  // The events behind each verdict, with the requests read back from the replayed inputs.
+  const drill = await collectDrill(options.outDir, options.files);
   const bytes = await writeReport(options.reportFile, {
     files: options.files,
     recorder,
+    drill,
+    ...(options.sharedAxis ? { sharedAxis: true } : {}),
     ...(options.title ? { title: options.title } : {}),
     ...(options.model ? { model: options.model } : {}),
     ...(options.mode ? { mode: options.mode } : {}),

@@ -80,3 +80,19 @@ export class Progress {
     this.out.write(this.tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
   }
 }
+
+/**
+ * A circuit change in words, saying what happened rather than `open → open`: `opened`,
+ * `re-opened` (an open circuit extended, or a failed half-open probe), `half-open (probing)`,
+ * `closed`, and operator actions. Always ends with the raw `previous → state`.
+ */
+export function circuitChangeText(previous: string, state: string): string {
+  const raw = `${previous.replace('_', '-')} → ${state.replace('_', '-')}`;
+  let what: string;
+  if (state === 'open') what = previous === 'open' ? 're-opened' : previous === 'half_open' ? 're-opened (failed probe)' : 'opened';
+  else if (state === 'half_open') what = 'half-open (probing)';
+  else if (state === 'forced_open') what = previous === 'forced_open' ? 'forced open again by an operator' : 'forced open by an operator';
+  else if (state === 'forced_closed') what = 'forced closed by an operator';
+  else what = previous === 'closed' ? 'closed (unchanged)' : 'closed';
+  return `circuit ${what} (${raw})`;
+}

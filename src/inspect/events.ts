@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { readLines } from '../runners/replay/file-source.ts';
 import type { EventDetail } from './agent-view.ts';
 
+const EVENT_ID = /"eventId"\s*:\s*"((?:[^"\\]|\\.)*)"/;
+
 type RawEvent = { eventId?: unknown; request?: { method?: unknown; route?: unknown; status?: unknown; ip?: unknown; asn?: unknown; country?: unknown } };
 
 /** `AS64500 · DE · 203.0.113.7`, or what of it the event carries; `–` when nothing. */
@@ -25,11 +27,19 @@ export function networkOf(r: RawEvent['request']): string {
 export async function lookupEvents(files: readonly string[], ids: ReadonlySet<string>): Promise<Map<string, EventDetail>> {
   const out = new Map<string, EventDetail>();
   if (!ids.size) return out;
-  const needles = [...ids].map((id) => Buffer.from(JSON.stringify(id)));
   for (const file of files) {
     if (!existsSync(file)) continue;
     for await (const { bytes } of readLines(file)) {
-      if (!needles.some((n) => bytes.includes(n))) continue;
+      // Cheap pre-check on the raw line: parse only the lines whose eventId is wanted.
+      const m = EVENT_ID.exec(bytes.toString('utf8'));
+      if (!m) continue;
+      let id: unknown;
+      try {
+        id = JSON.parse(`"${m[1]!}"`);
+      } catch {
+        continue;
+      }
+      if (typeof id !== 'string' || !ids.has(id)) continue;
       let e: RawEvent;
       try {
         e = JSON.parse(bytes.toString('utf8')) as RawEvent;
