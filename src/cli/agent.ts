@@ -5,7 +5,7 @@
  * load (the command table imports this file).
  */
 import { parseArgs } from 'node:util';
-import { BANDS, CIRCUIT_STATES, type Band, type CircuitState } from '../contract/schemas.ts';
+import type { Band, CircuitState } from '../contract/schemas.ts';
 import { TrustlineError } from '../shared/errors.ts';
 import type { Redis } from 'ioredis';
 import type { AgentListRow } from '../inspect/agent-view.ts';
@@ -123,6 +123,7 @@ export const agentsCommand = {
     if (positionals.length) throw new TrustlineError('USAGE', `unexpected argument "${positionals[0]}"`);
     const limit = Number(values.limit);
     if (!Number.isInteger(limit) || limit < 0) throw new TrustlineError('USAGE', `--limit must be a whole number ≥ 0 (got ${values.limit})`);
+    const { BANDS, CIRCUIT_STATES } = await import('../contract/schemas.ts');
     const bands = parseList<Band>('band', values.band, BANDS);
     const circuits = parseList<CircuitState>('circuit', values.circuit, CIRCUIT_STATES);
     const since = values.since !== undefined ? parseSince(values.since) : undefined;
