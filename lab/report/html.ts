@@ -257,7 +257,7 @@ table.sortable th[aria-sort=ascending]::after{content:" \\25B2";color:var(--fg)}
 .badge-legend{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;font-size:12px;background:#fff;border:1px solid var(--line);border-radius:8px;padding:8px 12px;margin:8px 0}
 .badge-legend dt{margin:0}.badge-legend dd{margin:0;color:var(--muted)}
 details.drill{margin:6px 0 0}details.drill summary{cursor:pointer;font-size:13px;color:var(--accent)}
-table.drill{font-size:12px;margin-top:6px}table.drill td.route{font-family:ui-monospace,monospace;word-break:break-all}
+table.drill{font-size:12px;margin-top:6px}table.drill td.route{font-family:ui-monospace,monospace;word-break:break-all;min-width:16em}
 tr.first-flag td{background:#fff4f2}
 `;
 
@@ -360,9 +360,10 @@ export function renderReport(input: ReportInput): string {
     const name = a.lastCircuit.replace('_', '-');
     return { text: `circuit ${name} at end${until !== null ? ` until ${timeText(until, 0)}` : ''}`, cls: circuitClass(a.lastCircuit), until };
   };
+  // One badge: the circuit when it was not closed at the end (it decides what enforcers do), else the band.
   const ended = (a: AgentRecord): string => {
     const c = endCircuit(a);
-    return `${badge(`ends ${a.lastBand}`, bandClass(a.lastBand))}${c ? ` ${badge(c.text, c.cls)}` : ''}`;
+    return c ? badge(`${c.text} · trust ${a.lastTrust.toFixed(2)} (${a.lastBand})`, c.cls) : badge(`ends ${a.lastBand}`, bandClass(a.lastBand));
   };
 
   html.push(`<h2>Agents</h2><p class="muted">Click a column to sort. Times are event time, UTC; long ids are shortened, hover for the full id.</p>`);
@@ -377,7 +378,7 @@ export function renderReport(input: ReportInput): string {
         `<td class="t" data-sort="${a.lastTs - a.firstTs}" title="${esc(absTime(a.firstTs))} → ${esc(absTime(a.lastTs))}">${esc(durationText(a.lastTs - a.firstTs))}<div class="muted small">from ${esc(absTime(a.firstTs))}</div></td>` +
         `<td class="t" data-sort="${ff ?? ''}">${ff === null ? '<span class="muted">never</span>' : esc(absTime(ff))}</td>` +
         `<td class="num" data-sort="${a.minTrust}">${a.minTrust.toFixed(2)}</td><td data-sort="${sev}">${ended(a)}</td><td class="num">${a.circuitOpenings}</td>` +
-        `<td>${topReasons(a).map((r) => `${esc(r.code)} <span class="muted">×${r.count}</span>`).join(', ') || '<span class="muted">–</span>'}</td></tr>`,
+        `<td class="why">${topReasons(a).map((r) => `${esc(r.code)} <span class="muted">×${r.count}</span>`).join(', ') || '<span class="muted">–</span>'}</td></tr>`,
     );
   });
   html.push(`</tbody></table></div>`);
@@ -386,8 +387,8 @@ export function renderReport(input: ReportInput): string {
   html.push(
     `<dl class="badge-legend">` +
       `<dt>${badge('ends trusted', 'b-ok')} ${badge('ends watch', 'b-warn')} ${badge('ends block', 'b-bad')}</dt><dd>the trust band of the agent's last event in this replay (trusted ≥ ${bands.trusted}, watch ≥ ${bands.watch}, restrict ≥ ${bands.restrict}, block below)</dd>` +
-      `<dt>${badge('circuit open at end until 14:09:50', 'b-bad')}</dt><dd>shown only when the circuit was not closed at the agent's last event: its requests are refused until the time shown, then a few half-open probe requests decide. The circuit runs on its own cool-down, so trust can climb back to trusted while the circuit is still open.</dd>` +
-      `<dt>${badge('circuit half-open at end', 'b-warn')}</dt><dd>cool-down over, probe requests are being let through</dd>` +
+      `<dt>${badge('circuit open at end until 14:09:50 · trust 0.80 (trusted)', 'b-bad')}</dt><dd>replaces the band badge when the circuit was not closed at the agent's last event: enforcers refuse its requests until the time shown, then a few half-open probe requests decide. The circuit runs on its own cool-down, so trust (shown after the dot) can be back in a good band while the circuit is still open.</dd>` +
+      `<dt>${badge('circuit half-open at end · trust 0.62 (watch)', 'b-warn')}</dt><dd>cool-down over, probe requests are being let through</dd>` +
       (input.labels ? `<dt>${badge('malicious: scenario', 'b-mal')}</dt><dd>ground-truth label of the replayed fixture (not something trustline knows)</dd>` : '') +
       `</dl>`,
   );
