@@ -17,7 +17,7 @@
  *   curl -H 'x-api-key: demo-key-NOT-FOR-PRODUCTION' http://127.0.0.1:8080/orders/1
  */
 import { createServer } from 'node:http';
-import { Kafka } from 'kafkajs';
+import { Kafka, Partitioners } from 'kafkajs';
 import { loadConfig } from '../../src/config/config.ts';
 import { PROMETHEUS_CONTENT_TYPE, createEnforcer } from '../../src/enforcer/index.ts';
 import { createLogger } from '../../src/shared/logger.ts';
@@ -42,7 +42,7 @@ function agentsFromEnv(): AgentRegistration[] {
 
 const agents = agentsFromEnv();
 const kafka = new Kafka({ clientId: 'example-gateway', brokers: config.kafka.brokers });
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
 await producer.connect();
 const enforcer = createEnforcer({
   kafka: { brokers: config.kafka.brokers, topics: { trust: config.kafka.topics.trust, circuit: config.kafka.topics.circuit, escalations: config.kafka.topics.escalations }, groupId: 'example-gateway' },
@@ -51,7 +51,14 @@ const enforcer = createEnforcer({
   // Critical actions (payments of 1000 or more) wait for a human unless the agent is blocked.
   policy: { bands: { trusted: { critical: 'hold' }, watch: { critical: 'hold' }, restrict: { critical: 'hold' } } },
 });
-await enforcer.ready();
+try {
+  await enforcer.ready();
+} catch (err) {
+  // E.g. the topics do not exist yet: the processor creates them at start (compose waits for it).
+  log.error({ err: (err as Error).message }, 'enforcer could not start');
+  await producer.disconnect();
+  process.exit(1);
+}
 const gateway = await startGateway({
   agents,
   routes: DEMO_ROUTES,
