@@ -1,6 +1,7 @@
 /**
  * Writes the v1 wire-contract JSON Schema files under `schemas/` from the TypeBox
- * definitions in `src/contract/schemas.ts` (the single source of truth).
+ * definitions in `src/contract/schemas.ts` (the single source of truth), and the enforcer's
+ * context-policy schema from `src/enforcer/context-policy.ts`.
  *
  *   npm run schemas            regenerate every file
  *   npm run schemas -- --check exit 1 and list the files that differ from the definitions
@@ -12,6 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PUBLISHED_SCHEMAS } from '../src/contract/schemas.ts';
+import { ContextPolicySchema } from '../src/enforcer/context-policy.ts';
 
 /** JSON Schema dialect declared by every published file. */
 export const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
@@ -22,7 +24,7 @@ export const SCHEMAS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..'
 /** The exact text of every published schema file, by file name. */
 export function generateSchemaFiles(): Map<string, string> {
   const files = new Map<string, string>();
-  for (const [file, schema] of Object.entries(PUBLISHED_SCHEMAS)) {
+  for (const [file, schema] of Object.entries({ ...PUBLISHED_SCHEMAS, 'enforcer-context-policy.schema.json': ContextPolicySchema })) {
     const doc = { $schema: JSON_SCHEMA_DIALECT, ...schema };
     files.set(file, `${JSON.stringify(doc, null, 2)}\n`);
   }

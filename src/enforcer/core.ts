@@ -16,6 +16,7 @@
 import type { CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';
 import { createVerifier, type SigningKey, type Verifier } from '../outputs/sign.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
+import { compileContextPolicy, SEVERITY, type CompiledContextPolicy, type CompiledRule, type ContextPolicyInput } from './context-policy.ts';
 import { NO_REASONS, parseFeedRecord, type HeldEscalation, type HeldSignal, type HeldTrust } from './feed-record.ts';
 import { resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
 import { enforcerPrometheus } from './prometheus.ts';
@@ -26,6 +27,11 @@ export type EnforcerCoreOptions = {
   /** Verification key ring (`kid` → key). HS256: the shared secret; Ed25519: a public or private PEM. */
   keys: readonly SigningKey[];
   policy?: EnforcerPolicyInput;
+  /**
+   * Context policy (time windows, consent, amount thresholds, elevation grants): a document,
+   * or one compiled with `compileContextPolicy` / `loadContextPolicy`. See docs/enforcers.md.
+   */
+  contextPolicy?: ContextPolicyInput | CompiledContextPolicy;
   /** The enforcer's clock, epoch ms. Default: the wall clock. */
   now?: () => number;
   /** pino logger for shadow records and dropped records. Default: a `trustline-enforcer` logger on stderr. */
@@ -48,7 +54,31 @@ export type EnforcerCore = {
   /** The same counters as Prometheus text exposition (`trustline_enforcer_*`; serve with PROMETHEUS_CONTENT_TYPE). */
   prometheus(options?: { prefix?: string; labels?: Record<string, string> }): string;
   readonly policy: EnforcerPolicy;
+  /**
+   * Replace the context policy (validated and compiled first: a bad document throws and the
+   * current one stays); `null` removes it. Takes effect for the next decision.
+   */
+  setContextPolicy(policy: ContextPolicyInput | CompiledContextPolicy | null): void;
 };
+
+function compiledContext(p: ContextPolicyInput | CompiledContextPolicy | null | undefined): CompiledContextPolicy | null {
+  if (p === undefined || p === null) return null;
+  return 'evaluate' in p && typeof p.evaluate === 'function' ? p : compileContextPolicy(p);
+}
+
+/**
+ * Combine the context rule a request violates with the band/circuit decision: the stricter
+ * verdict wins (ties keep the band/circuit rule). A `hold` rule is lifted by an approved
+ * escalation for the action — the human decided.
+ */
+function applyContext(d: Decision, r: CompiledRule | null): void {
+  if (r === null || r.severity <= SEVERITY[d.verdict]) return;
+  if (r.verdict === 'hold' && d.rule === 'escalation_approved') return;
+  d.verdict = r.verdict;
+  d.rule = r.rule;
+  d.ruleId = r.id;
+  d.reasons = NO_REASONS;
+}
 
 /** What is held for one agent in one mode. */
 type Side = {
@@ -82,6 +112,7 @@ const DEFAULT_TENANT = 'default';
 /** Create an enforcer table fed through {@link EnforcerCore.ingest}. */
 export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
   const policy = resolvePolicy(options.policy);
+  let context = compiledContext(options.contextPolicy);
   const verifier: Verifier = createVerifier(options.keys);
   // eslint-disable-next-line no-restricted-properties -- enforcers compare record times with their own clock (see the module header)
   const now = options.now ?? Date.now;
@@ -215,7 +246,7 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     const t = side === null ? null : side.trust;
     const s = side === null ? null : side.signal;
     const seq = t === null ? (s === null ? 0 : s.seq) : s === null || t.seq >= s.seq ? t.seq : s.seq;
-    return { verdict, trust: t === null ? null : t.trust, band: t === null ? null : t.band, circuit, reasons, stale, rule, seq, shadow: null };
+    return { verdict, trust: t === null ? null : t.trust, band: t === null ? null : t.band, circuit, reasons, stale, rule, ruleId: null, seq, shadow: null };
   }
 
   /** The verdict for one side; `feedRule` is null when the feed is fresh. Mutates only the side's probe counter. */
@@ -292,9 +323,12 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     const feedRule: DecisionRule | null = !ready ? 'not_ready' : t0 - lastFeedAt > feedTimeoutMs ? 'stale_feed' : null;
     const name = action === undefined ? undefined : action.name;
     const d = evaluate(entry === undefined ? null : entry.enforce, sensitivity, t0, feedRule, name);
+    const ctx = context === null || action === undefined ? null : context.evaluate(tenant === undefined ? DEFAULT_TENANT : tenant, query.agentId, action, query.context, t0);
+    applyContext(d, ctx);
     decisions[d.verdict]++;
     if (entry !== undefined && entry.shadow !== null) {
       const s = evaluate(entry.shadow, sensitivity, t0, feedRule, name);
+      applyContext(s, ctx);
       d.shadow = s;
       shadowDecisions[s.verdict]++;
       if (s.verdict !== d.verdict) m.shadowDisagreements++;
@@ -334,6 +368,9 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
       };
     },
     policy,
+    setContextPolicy(p) {
+      context = compiledContext(p);
+    },
   };
   return api;
 }

@@ -20,6 +20,7 @@ export { createEnforcer, type Enforcer, type EnforcerOptions } from './kafka-enf
 export { createEnforcerCore, type EnforcerCore, type EnforcerCoreOptions } from './core.ts';
 export { PROMETHEUS_CONTENT_TYPE, enforcerPrometheus } from './prometheus.ts';
 export { DEFAULT_ENFORCER_POLICY, resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
+export { compileContextPolicy, loadContextPolicy, ContextPolicySchema, type CompiledContextPolicy, type ContextPolicyInput } from './context-policy.ts';
 export { VERDICTS, type Decision, type DecisionQuery, type DecisionRule, type EnforcerMetrics, type EscalationView, type FeedKind, type IngestOutcome, type Verdict } from './types.ts';
 export type { SigningKey } from '../outputs/sign.ts';
 export type { Band, CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel as kafkaLogLevel, type Consumer, type KafkaConfig } from 'kafkajs';
 import { TrustlineError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
-import { createEnforcerCore, type EnforcerCoreOptions } from './core.ts';
+import { createEnforcerCore, type EnforcerCore, type EnforcerCoreOptions } from './core.ts';
 import type { EnforcerPolicy } from './policy.ts';
 import type { Decision, DecisionQuery, EnforcerMetrics, EscalationView, FeedKind } from './types.ts';
 
@@ -50,6 +50,8 @@ export type Enforcer = {
   /** The same counters as Prometheus text exposition (`trustline_enforcer_*`; serve with PROMETHEUS_CONTENT_TYPE). */
   prometheus(options?: { prefix?: string; labels?: Record<string, string> }): string;
   readonly policy: EnforcerPolicy;
+  /** Replace the context policy (validated first; a bad one throws and the current one stays). */
+  setContextPolicy: EnforcerCore['setContextPolicy'];
   /** Leave the group and disconnect. Safe to call twice. */
   close(): Promise<void>;
 };
@@ -163,6 +165,7 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
     metrics: core.metrics,
     prometheus: (options) => core.prometheus(options),
     policy: core.policy,
+    setContextPolicy: core.setContextPolicy,
     close() {
       closing ??= (async () => {
         closed = true;

@@ -27,6 +27,9 @@ export const VERDICTS: readonly Verdict[] = Object.freeze(['allow', 'challenge',
  * - `escalation_pending` / `escalation_approved` / `escalation_denied` — the agent's latest
  *   escalation for this action name (query `action.name`), before its `expiresAt`: `hold`,
  *   `allow`, `deny`.
+ * - `time_window` / `consent_required` / `amount_threshold` / `elevation_required` — a context
+ *   policy rule (`ruleId` names it): outside the action's windows, the user's consent missing,
+ *   an amount that needs a human, no active elevation grant.
  */
 export type DecisionRule =
   | 'band'
@@ -41,7 +44,11 @@ export type DecisionRule =
   | 'probes_exhausted'
   | 'escalation_pending'
   | 'escalation_approved'
-  | 'escalation_denied';
+  | 'escalation_denied'
+  | 'time_window'
+  | 'consent_required'
+  | 'amount_threshold'
+  | 'elevation_required';
 
 /** The request being decided. `tenant` defaults to `"default"`. */
 export type DecisionQuery = {
@@ -51,7 +58,12 @@ export type DecisionQuery = {
    * The business action. Its `sensitivity` wins; otherwise the policy's `actions` map is looked
    * up by `name`; otherwise `policy.defaultSensitivity` applies.
    */
-  action?: { name?: string; sensitivity?: Sensitivity };
+  action?: { name?: string; sensitivity?: Sensitivity; amount?: number; currency?: string };
+  /** Request context for the context policy (see docs/enforcers.md, "Context policy"). */
+  context?: {
+    /** Kinds of action the represented user consented to (e.g. from the token's consent claims). */
+    consents?: readonly string[] | ReadonlySet<string>;
+  };
 };
 
 /**
@@ -69,6 +81,8 @@ export type Decision = {
   /** The verdict rests on stale knowledge (record past ttl, feed silent, or snapshot not loaded). */
   stale: boolean;
   rule: DecisionRule;
+  /** Id of the context-policy rule that decided (`rule` is one of the context kinds), else `null`. */
+  ruleId: string | null;
   /** `seq` of the newest record the decision used, 0 when none. */
   seq: number;
   /**
