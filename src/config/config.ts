@@ -50,6 +50,11 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       url: z.string().min(1).default('redis://127.0.0.1:6379'),
       keyPrefix: z.string().max(32).regex(/^[^{}]*$/, 'must not contain { or } (they would break the Redis Cluster hash tag)').default('tl'),
+      /**
+       * Expiry of the per-agent decision key (latest signed TrustUpdate and CircuitSignal) that
+       * stateless gateways read (docs/enforcers.md, "Redis mode"), wall-clock ms; 0 = do not write it.
+       */
+      decisionTtlMs: z.number().int().min(0).default(604_800_000),
     })
     .prefault({}),
   model: z
@@ -146,6 +151,7 @@ const ENV_MAP: Record<string, { path: string[]; parse: (v: string) => unknown }>
   TRUSTLINE_SESSION_TIMEOUT_MS: { path: ['kafka', 'sessionTimeoutMs'], parse: Number },
   TRUSTLINE_PARTITIONS_CONCURRENTLY: { path: ['kafka', 'partitionsConcurrently'], parse: Number },
   TRUSTLINE_REDIS_PREFIX: { path: ['redis', 'keyPrefix'], parse: String },
+  TRUSTLINE_REDIS_DECISION_TTL_MS: { path: ['redis', 'decisionTtlMs'], parse: Number },
   TRUSTLINE_MODEL_CARD: { path: ['model', 'card'], parse: String },
   TRUSTLINE_ONNX_THREADS: { path: ['model', 'intraOpThreads'], parse: Number },
   TRUSTLINE_MODE: { path: ['mode'], parse: String },

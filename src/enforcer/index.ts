@@ -17,6 +17,8 @@
  * See docs/enforcers.md.
  */
 export { createEnforcer, type Enforcer, type EnforcerOptions } from './kafka-enforcer.ts';
+export { createRedisEnforcer, type RedisEnforcer, type RedisEnforcerOptions, type RedisLookupClient } from './redis-enforcer.ts';
+export { decisionKey, DECISION_FIELDS } from './decision-key.ts';
 export { createEnforcerCore, type EnforcerCore, type EnforcerCoreOptions } from './core.ts';
 export { PROMETHEUS_CONTENT_TYPE, enforcerPrometheus } from './prometheus.ts';
 export { DEFAULT_ENFORCER_POLICY, resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';

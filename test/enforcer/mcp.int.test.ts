@@ -41,7 +41,7 @@ type CallOutcome = { ok: true; text: string } | { ok: false; code: number; messa
 
 describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', () => {
   const names = uniqueNames('mcp');
-  const config = processorConfig(processorEnv(names, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn' }));
+  const config = processorConfig(processorEnv(names, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn', TRUSTLINE_REDIS_DECISION_TTL_MS: '60000' }));
   // The processor escalates what the SDK holds: payments of 1000 or more, in every band.
   config.escalation.rules = [{ minAmount: 1000, actions: ['payment.create'], bands: ['trusted', 'watch', 'restrict', 'block'] }];
   const agentId = `mcp-agent-${names.prefix}`;

@@ -22,6 +22,7 @@ import { loadAnomalyScorer } from '../../scoring/pipeline-scorer.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { TrustlineError, isRetriable } from '../../shared/errors.ts';
 import { RedisStateStore } from '../../state/redis-store.ts';
+import { withDecisionCache } from './decision-cache.ts';
 import { KafkaSink } from './kafka-sink.ts';
 import { ensureTopics } from './topics.ts';
 
@@ -87,7 +88,9 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
     heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeoutMs / 10)),
     allowAutoTopicCreation: false,
   });
-  const sink = new KafkaSink(producer, config.kafka.topics);
+  const kafkaSink = new KafkaSink(producer, config.kafka.topics);
+  // Stateless gateways read each agent's latest signed records from Redis (docs/enforcers.md, "Redis mode").
+  const sink = config.redis.decisionTtlMs > 0 ? withDecisionCache(kafkaSink, store.redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.redis.decisionTtlMs }) : kafkaSink;
   const deps = configuredDeps(config);
   if (!deps.controlVerifier) log.warn('no operator keys (control.keys): every control record will be dead-lettered');
   const processor = new BatchProcessor({
