@@ -49,7 +49,8 @@ describeIntegration('enforcer on a real broker', () => {
 
   function start(): Enforcer {
     const e = createEnforcer({
-      kafka: { brokers: kafkaBrokers(), groupId: uniqueName('enforcer-it'), topics: { trust: trustTopic, circuit: circuitTopic } },
+      // A private (absent) escalations topic: the shared broker may hold other runs' agent.escalations.
+      kafka: { brokers: kafkaBrokers(), groupId: uniqueName('enforcer-it'), topics: { trust: trustTopic, circuit: circuitTopic, escalations: uniqueName('enforcer-it-esc') } },
       keys: [KEY],
       logger: silent,
     });
@@ -125,7 +126,7 @@ describeIntegration('enforcer on a real broker', () => {
     const emptyTrust = await createTopic(uniqueName('enforcer-empty-trust'), 2, { 'cleanup.policy': 'compact' });
     const emptyCircuit = await createTopic(uniqueName('enforcer-empty-circuit'), 2, { 'cleanup.policy': 'compact,delete' });
     try {
-      const empty = createEnforcer({ kafka: { brokers: kafkaBrokers(), topics: { trust: emptyTrust, circuit: emptyCircuit } }, keys: [KEY], logger: silent });
+      const empty = createEnforcer({ kafka: { brokers: kafkaBrokers(), topics: { trust: emptyTrust, circuit: emptyCircuit, escalations: uniqueName('enforcer-empty-esc') } }, keys: [KEY], logger: silent });
       enforcers.push(empty);
       await empty.ready();
       expect(empty.decide({ agentId: 'a1' })).toMatchObject({ verdict: 'challenge', rule: 'unknown_agent', stale: false });

@@ -84,10 +84,10 @@ export function withDecisionCache(inner: OutputSink, redis: Redis, options: { ke
       try {
         results = await p.exec();
       } catch (cause) {
-        throw new TrustlineError('SINK_FAILED', `writing the decision cache failed: ${(cause as Error).message}`, { cause, retriable: true });
+        throw new TrustlineError('STATE_UNAVAILABLE', `writing the decision cache failed: ${(cause as Error).message}`, { cause, retriable: true });
       }
       const failed = results?.find(([err]) => err !== null);
-      if (failed) throw new TrustlineError('SINK_FAILED', `writing the decision cache failed: ${failed[0]!.message}`, { cause: failed[0], retriable: true });
+      if (failed) throw new TrustlineError('STATE_UNAVAILABLE', `writing the decision cache failed: ${failed[0]!.message}`, { cause: failed[0], retriable: true });
       sink.written += latest.size;
     },
     close: () => inner.close(),
