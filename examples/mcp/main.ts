@@ -6,6 +6,7 @@
  *   MCP_AGENT_SCOPES=orders:read,payments:write MCP_CONSENTS=payments \
  *   node --import tsx examples/mcp/main.ts [--context-policy examples/mcp/context-policy.json]
  *
+ * Topics: TRUSTLINE_TOPIC_REQUESTS / _TRUST / _CIRCUIT / _ESCALATIONS (the processor's names).
  * Logs go to stderr (stdout is the MCP channel). See examples/mcp/README.md.
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -29,12 +30,27 @@ const brokers = need('KAFKA_BROKERS').split(',');
 const [kid, ...rest] = need('TRUSTLINE_VERIFY_KEY').split(':');
 const keys: SigningKey[] = [{ kid: kid!, alg: 'HS256', secret: rest.join(':') }];
 const policyArg = process.argv.indexOf('--context-policy');
-const contextPolicy = policyArg > 0 ? loadContextPolicy(process.argv[policyArg + 1]!) : undefined;
+let contextPolicy;
+try {
+  contextPolicy = policyArg > 0 ? loadContextPolicy(process.argv[policyArg + 1] ?? '') : undefined;
+} catch (err) {
+  process.stderr.write(`trustline-mcp: ${(err as Error).message.split('\n').join(' ')}\n`);
+  process.exit(2);
+}
 const log = createLogger({ name: 'trustline-mcp', level: 'warn' });
 
-const enforcer = createEnforcer({ kafka: { brokers }, keys, logger: log, ...(contextPolicy ? { contextPolicy } : {}), policy: { bands: { trusted: { critical: 'hold' }, watch: { critical: 'hold' } } } });
-const producer = new Kafka({ brokers, clientId: 'trustline-mcp', logLevel: logLevel.WARN }).producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
-await Promise.all([enforcer.ready(), producer.connect()]);
+const env = process.env;
+const topics = { trust: env.TRUSTLINE_TOPIC_TRUST ?? 'agent.trust', circuit: env.TRUSTLINE_TOPIC_CIRCUIT ?? 'agent.circuit', escalations: env.TRUSTLINE_TOPIC_ESCALATIONS ?? 'agent.escalations' };
+const enforcer = createEnforcer({ kafka: { brokers, topics }, keys, logger: log, ...(contextPolicy ? { contextPolicy } : {}), policy: { bands: { trusted: { critical: 'hold' }, watch: { critical: 'hold' } } } });
+const producer = new Kafka({ brokers, clientId: 'trustline-mcp', logLevel: logLevel.NOTHING }).producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
+try {
+  await Promise.all([enforcer.ready(), producer.connect()]);
+} catch (err) {
+  process.stderr.write(`trustline-mcp: ${(err as Error).message}\n`);
+  await enforcer.close().catch(() => undefined);
+  await producer.disconnect().catch(() => undefined);
+  process.exit(1);
+}
 const server = createGatedMcpServer({
   session: {
     agentId: need('MCP_AGENT_ID'),
@@ -45,7 +61,7 @@ const server = createGatedMcpServer({
   },
   tools: DEMO_TOOLS,
   enforcer,
-  publish: async (key, event) => void (await producer.send({ topic: process.env.TRUSTLINE_TOPIC_REQUESTS ?? 'agent.requests', acks: -1, messages: [{ key, value: JSON.stringify(event) }] })),
+  publish: async (key, event) => void (await producer.send({ topic: env.TRUSTLINE_TOPIC_REQUESTS ?? 'agent.requests', acks: -1, messages: [{ key, value: JSON.stringify(event) }] })),
 });
 await server.connect(new StdioServerTransport());
 const stop = async (): Promise<void> => {
