@@ -250,7 +250,7 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
   }
 
   /** The verdict for one side; `feedRule` is null when the feed is fresh. Mutates only the side's probe counter. */
-  function evaluate(side: Side | null, sensitivity: Sensitivity, t0: number, feedRule: DecisionRule | null, actionName: string | undefined): Decision {
+  function evaluate(side: Side | null, sensitivity: Sensitivity, t0: number, feedRule: DecisionRule | null, actionName: string | undefined, ctx: CompiledRule | null): Decision {
     if (side === null) {
       return feedRule === null ? result(unknown, null, null, NO_REASONS, false, 'unknown_agent') : result(staleVerdict, null, null, NO_REASONS, true, feedRule);
     }
@@ -301,7 +301,8 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
       verdict = row[sensitivity] ?? row.critical;
       rule = 'band';
     }
-    if (budget >= 0 && (verdict === 'allow' || verdict === 'challenge')) {
+    // A request the context policy refuses more strictly does not use a probe either.
+    if (budget >= 0 && (verdict === 'allow' || verdict === 'challenge') && (ctx === null || ctx.severity <= SEVERITY[verdict])) {
       side.probesUsed++;
       rule = 'half_open_probe';
       reasons = circuitReasons;
@@ -322,12 +323,12 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     const t0 = now();
     const feedRule: DecisionRule | null = !ready ? 'not_ready' : t0 - lastFeedAt > feedTimeoutMs ? 'stale_feed' : null;
     const name = action === undefined ? undefined : action.name;
-    const d = evaluate(entry === undefined ? null : entry.enforce, sensitivity, t0, feedRule, name);
     const ctx = context === null || action === undefined ? null : context.evaluate(tenant === undefined ? DEFAULT_TENANT : tenant, query.agentId, action, query.context, t0);
+    const d = evaluate(entry === undefined ? null : entry.enforce, sensitivity, t0, feedRule, name, ctx);
     applyContext(d, ctx);
     decisions[d.verdict]++;
     if (entry !== undefined && entry.shadow !== null) {
-      const s = evaluate(entry.shadow, sensitivity, t0, feedRule, name);
+      const s = evaluate(entry.shadow, sensitivity, t0, feedRule, name, ctx);
       applyContext(s, ctx);
       d.shadow = s;
       shadowDecisions[s.verdict]++;

@@ -334,6 +334,15 @@ describe('combining context with band and circuit', () => {
     expect(stale.metrics().decisions).toEqual({ allow: 1, challenge: 0, deny: 1, hold: 0 });
   });
 
+  it('a request the context refuses does not use a half-open probe', () => {
+    const clock = { t: iso('2026-06-01T12:00:00Z') };
+    const core = setup(policy, clock, { 'agent-1': 'trusted' });
+    core.ingest('circuit', buildCircuitSignal({ tenant: 'default', agentId: 'agent-1', seq: 5, eventId: 'c5', ts: clock.t, model: 'm@1', mode: 'enforce' }, { state: 'half_open', previous: 'open', probeBudget: 1 }, 1, [], signer));
+    expect(core.decide({ agentId: 'agent-1', action: { name: 'deploy.production' } })).toMatchObject({ verdict: 'deny', rule: 'time_window' });
+    expect(core.decide({ agentId: 'agent-1', action: { name: 'orders.read' } })).toMatchObject({ verdict: 'allow', rule: 'half_open_probe' });
+    expect(core.decide({ agentId: 'agent-1', action: { name: 'orders.read' } })).toMatchObject({ verdict: 'deny', rule: 'probes_exhausted' });
+  });
+
   it('shadow decisions get the same context verdict', () => {
     const clock = { t: iso('2026-06-01T12:00:00Z') };
     const core = setup(policy, clock, {});
