@@ -135,14 +135,15 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       status = 401;
       payload = { error: 'credential did not verify', why: sig.present ? sig.why : undefined };
     } else {
-      const d = o.enforcer.decide({ agentId: agent.id, ...(action ? { action: { name: action.name, ...(action.sensitivity ? { sensitivity: action.sensitivity } : {}) } } : {}) });
+      // The amount and currency feed the SDK's context policy (amount thresholds), when one is set.
+      const d = o.enforcer.decide({ agentId: agent.id, ...(action ? { action: { name: action.name, ...(action.sensitivity ? { sensitivity: action.sensitivity } : {}), ...(action.amount !== undefined ? { amount: action.amount } : {}), ...(action.currency ? { currency: action.currency } : {}) } } : {}) });
       if (d.verdict === 'deny' && CIRCUIT_RULES.has(d.rule)) {
         status = 429;
         headers['retry-after'] = String(o.retryAfterS ?? 30);
         payload = { error: 'circuit open', rule: d.rule, reasons: d.reasons };
       } else if (d.verdict === 'deny') {
         status = 403;
-        payload = { error: 'denied', rule: d.rule, band: d.band, reasons: d.reasons };
+        payload = { error: 'denied', rule: d.rule, ruleId: d.ruleId, band: d.band, reasons: d.reasons };
       } else if (d.verdict === 'challenge') {
         status = 401;
         headers['www-authenticate'] = 'Signature';
