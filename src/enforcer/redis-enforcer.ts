@@ -55,6 +55,8 @@ export type RedisEnforcer = {
   /** Decide from this instance's copy only (no I/O), like the Kafka enforcer's `decide()`. */
   decideCached(query: DecisionQuery): Decision;
   metrics(): EnforcerMetrics & { lookups: number; lookupErrors: number };
+  /** The core's metrics in the Prometheus text exposition format (see src/enforcer/prometheus.ts). */
+  prometheus(options?: { prefix?: string; labels?: Record<string, string> }): string;
   readonly policy: EnforcerPolicy;
   setContextPolicy: EnforcerCore['setContextPolicy'];
   /** Disconnect a client the enforcer created (yours stays open). Safe to call twice. */
@@ -167,6 +169,7 @@ export function createRedisEnforcer(options: RedisEnforcerOptions): RedisEnforce
     },
     decideCached: core.decide,
     metrics: () => ({ ...core.metrics(), lookups, lookupErrors }),
+    prometheus: (o) => core.prometheus(o),
     policy: core.policy,
     setContextPolicy: core.setContextPolicy,
     async close() {
