@@ -19,7 +19,7 @@ import { buildCircuitSignal, buildTrustUpdate } from '../../src/outputs/records.
 import { createSigner } from '../../src/outputs/sign.ts';
 import type { BatchOutputs } from '../../src/outputs/sink.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { cleanupTest, connectProducer, processorConfig, processorEnv, readTopic, uniqueNames, waitForAllCommitted } from '../support/processor-harness.ts';
+import { cleanupTest, connectProducer, PrivateRedis, processorConfig, processorEnv, readTopic, uniqueNames, waitForAllCommitted } from '../support/processor-harness.ts';
 import { describeIntegration, kafkaBrokers, redisUrl, waitFor } from '../support/services.ts';
 
 const OP: SigningKey = { kid: 'ops-rmode', alg: 'HS256', secret: 'operator key for the redis-mode test ...' };
@@ -194,4 +194,47 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
     expect(inner).toBe(4);
     expect(sink.written).toBe(4);
   });
+
+  it('a Redis that stops answering makes decisions stale after feedTimeoutMs: fail-closed denies, fail-open allows, a held forced-open circuit keeps denying', async () => {
+    const priv = await PrivateRedis.start();
+    const own = new Redis(priv.url);
+    const enforcers: RedisEnforcer[] = [];
+    try {
+      const signer = createSigner(config.signing.keys, config.signing.activeKid);
+      const sink = withDecisionCache({ write: async () => undefined, close: async () => undefined }, own, { keyPrefix: 'outage', ttlMs: 600_000 });
+      const t0 = Date.now();
+      const j = { trust: 0.9, band: 'trusted' as const, components: { identity: 0.8, intent: 0.9, authorization: 1 }, circuit: 'closed' as const, circuitChange: null, emitTrust: true, offences: 0 };
+      const ctx = (agentId: string, seq: number) => ({ tenant: 'default', agentId, seq, eventId: `o-${seq}`, ts: t0, model: 'm@1', mode: 'enforce' as const });
+      await sink.write({ trust: [buildTrustUpdate(ctx('good', 1), j, 0.1, [], 3_600_000, signer), buildTrustUpdate(ctx('forced', 1), j, 0.1, [], 3_600_000, signer)], circuit: [buildCircuitSignal(ctx('forced', 2), { previous: 'closed', state: 'forced_open' }, 0, [], signer)], dlq: [], scores: [] });
+      const clock = { t: t0 };
+      const make = (onStale: 'fail-open' | 'fail-closed') => {
+        const e = createRedisEnforcer({ redis: { url: priv.url, keyPrefix: 'outage' }, keys: config.signing.keys, policy: { onStale, feedTimeoutMs: 30_000 }, now: () => clock.t, logger: createLogger({ level: 'silent' }), refreshMs: 0, lookupTimeoutMs: 200 });
+        enforcers.push(e);
+        return e;
+      };
+      const closed = make('fail-closed');
+      const open = make('fail-open');
+      await Promise.all([closed.ready(), open.ready()]);
+      for (const e of [closed, open]) {
+        expect(await e.decide({ agentId: 'good' })).toMatchObject({ verdict: 'allow', rule: 'band', stale: false });
+        expect(await e.decide({ agentId: 'forced' })).toMatchObject({ verdict: 'deny', rule: 'circuit_forced_open' });
+      }
+      await priv.crash();
+      clock.t += 10_000; // lookups fail, but the feed is not stale yet: decided from what is held
+      expect(await closed.decide({ agentId: 'good' })).toMatchObject({ verdict: 'allow', rule: 'band', stale: false });
+      clock.t += 25_000; // 35 s without an answer > feedTimeoutMs
+      expect(await closed.decide({ agentId: 'good' })).toMatchObject({ verdict: 'deny', rule: 'stale_feed', stale: true });
+      expect(await open.decide({ agentId: 'good' })).toMatchObject({ verdict: 'allow', rule: 'stale_feed', stale: true });
+      expect(await open.decide({ agentId: 'forced' })).toMatchObject({ verdict: 'deny', rule: 'circuit_forced_open' });
+      expect(await closed.decide({ agentId: 'never-seen' })).toMatchObject({ verdict: 'deny', rule: 'stale_feed' });
+      expect(closed.metrics().lookupErrors).toBeGreaterThanOrEqual(3);
+      // Back: the next answered lookup makes the feed fresh again.
+      await priv.launch();
+      await waitFor(async () => (await closed.decide({ agentId: 'good' })).rule === 'band', 'the enforcer to read from Redis again', 30_000);
+    } finally {
+      for (const e of enforcers) await e.close();
+      own.disconnect();
+      await priv.destroy();
+    }
+  }, 120_000);
 });
