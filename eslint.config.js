@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.cache/**', 'out/**', 'bench/results/**', 'models/.venv/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'packages/*/dist/**', '.cache/**', 'out/**', 'bench/results/**', 'models/.venv/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

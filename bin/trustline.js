@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-// Entry point for `npx trustline <command>`: runs the TypeScript sources directly through tsx,
-// so a clone works right after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// Entry point for `npx trustline <command>`: the compiled CLI (dist/, written by `npm run build`,
+// which `npm ci` runs through the prepare script). No TypeScript loader at run time.
+import { main } from '../dist/src/cli/main.js';
 
-register();
-const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -27,9 +27,10 @@ import { topReasons, type AgentRecord, type ReplayRecorder } from '../report/rec
 import { SGR, bar, circuitChangeText, count, fit, paint, type Out } from '../report/terminal.ts';
 import { durationText } from '../../src/inspect/format.ts';
 import { TrustlineError } from '../../src/shared/errors.ts';
+import { packageFile } from '../../src/shared/package-files.ts';
 
-/** The demo fixture, relative to the working directory (the repository root under `npm start`). */
-export const DEMO_FILE = 'fixtures/demo/demo.jsonl';
+/** The demo fixture that ships with the package (found relative to the package, whatever the cwd). */
+export const DEMO_FILE = packageFile('fixtures/demo/demo.jsonl');
 
 export type DemoOptions = {
   file: string;
@@ -338,8 +339,14 @@ export function summaryText(r: DemoResult, rec: ReplayRecorder, o: Pick<DemoOpti
   lines.push('');
   lines.push(`${p('Report:', SGR.bold)}  ${rel(r.reportFile)}  (${Math.round(r.reportBytes / 1024)} KiB, open it in a browser: trust timelines, circuits, reasons)`);
   lines.push(`Outputs: ${rel(o.outDir)}/scores.jsonl, trust.jsonl, circuit.jsonl, dlq.jsonl${s ? ', summary.json' : ''}`);
-  lines.push(`Next:    docs/analysts.md — e.g. npx trustline replay fixtures/validation/*.jsonl.gz --labels \\`);
-  lines.push(`           --out out/validation --report out/validation/report.html`);
+  // The validation fixtures are in the repository, not in the installed package.
+  if (existsSync(packageFile('fixtures/validation'))) {
+    lines.push(`Next:    docs/analysts.md — e.g. npx trustline replay fixtures/validation/*.jsonl.gz --labels \\`);
+    lines.push(`           --out out/validation --report out/validation/report.html`);
+  } else {
+    lines.push(`Next:    replay your own traffic: npx trustline import-log access.log --format combined --out events.jsonl,`);
+    lines.push(`           then npx trustline replay events.jsonl --out out/events --report out/events/report.html`);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -368,7 +375,7 @@ export const demoCommand = {
   summary: 'the demo (npm start): replay fixtures/demo live through the real pipeline, summary and HTML report',
   usage: `trustline demo [<file.jsonl[.gz]>] [--fast | --seconds <n>] [--out <dir>] [--labels <labels.json> | --no-labels] [--config <file.json>]
 
-Replays the demo fixture (${DEMO_FILE}) through the real pipeline on the embedded default
+Replays the demo fixture (fixtures/demo/demo.jsonl of the package) through the real pipeline on the embedded default
 (no Kafka, no Redis) and shows it as it happens: on a terminal, a live view of the agents
 (trust bar, band, circuit state, why) redrawn in place with a progress bar; in CI or a pipe,
 plain progress lines. Then it summarises the attacks caught (when, why) from the labels
@@ -399,7 +406,8 @@ Examples:
       },
     });
     if (positionals.length > 1) throw new TrustlineError('USAGE', 'demo takes at most one input file');
-    const file = positionals[0] ?? DEMO_FILE;
+    // Shown (and written into the report) relative to the cwd: fixtures/demo/demo.jsonl in the repository root.
+    const file = positionals[0] ?? (relative(process.cwd(), DEMO_FILE) || DEMO_FILE);
     let seconds: number | null = process.stdout.isTTY ? 15 : null;
     if (values.seconds !== undefined) {
       seconds = Number(values.seconds);

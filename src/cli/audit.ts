@@ -9,7 +9,6 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import type { AuditChainResult, AuditHead } from '../audit/chain.ts';
-import { loadConfig } from '../config/config.ts';
 import { TrustlineError } from '../shared/errors.ts';
 
 const USAGE = `trustline audit verify <file.jsonl[.gz]> [--head <partition>:<index>:<hash>]… [--json]
@@ -143,6 +142,7 @@ export const auditCommand = {
     if (values.topic !== undefined) {
       if (files.length) throw new TrustlineError('USAGE', 'give either a file or --topic, not both');
       const brokers = values.brokers?.split(',').map((b) => b.trim()).filter(Boolean);
+      const { loadConfig } = await import('../config/config.ts');
       const config = loadConfig({ file: values.config, overrides: brokers?.length ? { kafka: { brokers } } : {} });
       return couldNotVerify(() => verifyTopic(values.topic!, config.kafka.brokers, heads, values.json!));
     }

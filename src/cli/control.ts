@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { CONTROL_ACTIONS, type ControlAction } from '../contract/schemas.ts';
+import type { ControlAction } from '../contract/schemas.ts';
 import type { SigningKey } from '../outputs/sign.ts';
 import { TrustlineError } from '../shared/errors.ts';
 
@@ -76,6 +76,7 @@ export const controlCommand = {
       },
     });
     const action = positionals[0] as ControlAction | undefined;
+    const { CONTROL_ACTIONS } = await import('../contract/schemas.ts');
     if (!action || !(CONTROL_ACTIONS as readonly string[]).includes(action) || positionals.length !== 1) throw new TrustlineError('USAGE', `one action is required: ${CONTROL_ACTIONS.join(', ')}`);
     if (!values.agent) throw new TrustlineError('USAGE', '--agent is required');
     if (action === 'allowlist' && !values.until) throw new TrustlineError('USAGE', 'allowlist needs --until');

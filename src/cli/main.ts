@@ -3,7 +3,7 @@
  * reads configuration once through `loadConfig`, and returns an exit code.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, type ConfigInput } from '../config/config.ts';
+import type { ConfigInput } from '../config/config.ts';
 import type { EvalSummary } from '../../lab/eval/evaluator.ts';
 import { TrustlineError } from '../shared/errors.ts';
 import { agentCommand, agentsCommand } from './agent.ts';
@@ -30,6 +30,7 @@ Example:
   KAFKA_BROKERS=127.0.0.1:39092 REDIS_URL=redis://127.0.0.1:36379 trustline run`,
     run: async (argv) => {
       const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } } });
+      const { loadConfig } = await import('../config/config.ts');
       const config = loadConfig({ file: values.config });
       const { createLogger } = await import('../shared/logger.ts');
       const { describeConfig } = await import('../config/config.ts');
@@ -105,6 +106,7 @@ Examples:
         throw new TrustlineError('USAGE', `--labels: ${labelFiles.length} labels files for ${positionals.length} input files (give one per input, in order, or --labels alone for the sidecars)`);
       }
       const overrides: ConfigInput = values.mode ? { mode: values.mode as 'enforce' | 'shadow' } : {};
+      const { loadConfig } = await import('../config/config.ts');
       const config = loadConfig({ file: values.config, overrides });
       const { replayFiles } = await import('../runners/replay/replay.ts');
       let evaluation = '';

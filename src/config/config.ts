@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TrustlineError } from '../shared/errors.ts';
+import { BUNDLED_MODEL_CARD } from '../shared/package-files.ts';
 
 const positiveInt = z.number().int().positive();
 const unit = z.number().min(0).max(1);
@@ -59,8 +60,11 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   model: z
     .strictObject({
-      /** Path of the model card (JSON); the ONNX file is named in it, relative to the card. */
-      card: z.string().min(1).default('models/trustline-iforest.json'),
+      /**
+       * Path of the model card (JSON); the ONNX file is named in it, relative to the card. Default: the
+       * model that ships with the package (models/trustline-iforest.json of the package, whatever the cwd).
+       */
+      card: z.string().min(1).default(BUNDLED_MODEL_CARD),
       intraOpThreads: positiveInt.default(1),
     })
     .prefault({}),

@@ -1,20 +1,53 @@
-import { execFileSync } from 'node:child_process';
+/**
+ * The package manifests as users meet them (docs/decisions.md, "Packaging"). The installed
+ * package itself is exercised by test/package/consumer.int.test.ts (npm pack → install → use).
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEnforcer, createEnforcerCore, DEFAULT_ENFORCER_POLICY } from 'trustline/enforcer';
-import * as direct from '../../src/enforcer/index.ts';
 
-describe('package export trustline/enforcer', () => {
-  it('resolves through the package self-reference to the SDK sources', () => {
-    expect(createEnforcer).toBe(direct.createEnforcer);
-    expect(createEnforcerCore).toBe(direct.createEnforcerCore);
-    expect(DEFAULT_ENFORCER_POLICY.unknown).toBe('challenge');
+const ROOT = resolve(import.meta.dirname, '../..');
+type Manifest = {
+  bin: Record<string, string>;
+  exports: Record<string, string | { types: string; default: string }>;
+  files: string[];
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+const read = (f: string): Manifest => JSON.parse(readFileSync(join(ROOT, f), 'utf8')) as Manifest;
+
+describe('package manifests', () => {
+  const root = read('package.json');
+  const enforcer = read('packages/enforcer/package.json');
+
+  it('every entry point of trustline and @trustline/enforcer is compiled JavaScript with declarations', () => {
+    for (const [name, m] of [['trustline', root], ['@trustline/enforcer', enforcer]] as const) {
+      for (const [entry, target] of Object.entries(m.exports)) {
+        if (entry === './package.json') continue;
+        expect(typeof target, `${name} ${entry}`).toBe('object');
+        const t = target as { types: string; default: string };
+        expect(t.types, `${name} ${entry}`).toMatch(/^\.\/dist\/.*\.d\.ts$/);
+        expect(t.default, `${name} ${entry}`).toMatch(/^\.\/dist\/.*\.js$/);
+      }
+    }
+    expect(Object.keys(root.exports)).toEqual(expect.arrayContaining(['./enforcer', './contract']));
   });
 
-  it('resolves under tsx too, and the bin still runs', () => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "const m = await import('trustline/enforcer'); console.log(typeof m.createEnforcer)"], { encoding: 'utf8' });
-    expect(out.trim()).toBe('function');
-    const help = execFileSync(process.execPath, ['bin/trustline.js', '--help'], { encoding: 'utf8' });
-    expect(help).toMatch(/audit\s+verify the tamper-evident audit hash chains/);
+  it('the CLI runs compiled code: no TypeScript loader at run time', () => {
+    const bin = readFileSync(join(ROOT, root.bin.trustline!), 'utf8');
+    expect(bin).toContain('../dist/src/cli/main.js');
+    expect(bin).not.toMatch(/tsx|\.ts['"]/);
+    expect(root.dependencies).not.toHaveProperty('tsx');
+    expect(root.devDependencies).toHaveProperty('tsx');
+  });
+
+  it('the enforcer package installs light: no ONNX runtime, no Redis client, nothing with an install script', () => {
+    for (const heavy of ['onnxruntime-node', 'ioredis', 'prom-client', 'ajv', 'tsx']) expect(enforcer.dependencies).not.toHaveProperty(heavy);
+    expect(Object.keys(enforcer.dependencies)).toContain('kafkajs');
+  });
+
+  it('the tarball ships what users run, not tests, CI or training data', () => {
+    for (const f of root.files) expect(f).not.toMatch(/^(test|\.ci|lab|src|bench|fixtures\/?$|fixtures\/(train|validation))/);
   });
 
   it('does not load ioredis (an optional peer) unless the Redis mode connects by url', () => {
