@@ -4,7 +4,7 @@
  * docs/analysts.md. Light imports only at module load (the command table imports this file).
  */
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
@@ -54,9 +54,10 @@ Examples:
     if (!format || !LOG_FORMATS.includes(format)) throw new TrustlineError('USAGE', `--format must be one of ${LOG_FORMATS.join(', ')}`);
     if (values.tenant !== undefined && !TENANT.test(values.tenant)) throw new TrustlineError('USAGE', `--tenant must match ${TENANT.source}`);
     const input = positionals[0]!;
-    if (!existsSync(input)) throw new TrustlineError('INPUT_INVALID', `${input}: no such file`);
+    const { readLines, checkInputs, checkOutFile } = await import('../../src/runners/replay/file-source.ts');
+    await checkInputs([input]);
+    if (values.out) await checkOutFile(values.out);
     const { LogImporter, formatImportStats } = await import('../logs/import.ts');
-    const { readLines } = await import('../../src/runners/replay/file-source.ts');
     const importer = new LogImporter({ format, source: values.source ?? basename(input).replace(/\.gz$/, ''), ...(values.tenant ? { tenant: values.tenant } : {}) });
 
     let sink: Writable = process.stdout;

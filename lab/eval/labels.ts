@@ -39,7 +39,7 @@ export function sidecarOf(file: string): string {
 /**
  * Validates parsed labels.
  *
- * @throws TrustlineError `USAGE` naming the source and the offending fields
+ * @throws TrustlineError `INPUT_INVALID` naming the source and the offending fields
  */
 export function parseLabels(json: unknown, source: string): Labels {
   const r = LabelsSchema.safeParse(json);
@@ -48,7 +48,7 @@ export function parseLabels(json: unknown, source: string): Labels {
       .slice(0, 5)
       .map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`)
       .join('; ');
-    throw new TrustlineError('USAGE', `invalid labels file ${source}: ${issues}`);
+    throw new TrustlineError('INPUT_INVALID', `${source}: not a valid labels file: ${issues}`);
   }
   return r.data;
 }
@@ -56,20 +56,20 @@ export function parseLabels(json: unknown, source: string): Labels {
 /**
  * Reads and validates a labels file.
  *
- * @throws TrustlineError `USAGE` when it is missing, not JSON or invalid
+ * @throws TrustlineError `INPUT_INVALID` (`<file>: <reason>`, no usage text) when it is missing, not JSON or invalid
  */
 export function loadLabels(path: string): Labels {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new TrustlineError('USAGE', `cannot read labels file ${path}: ${(cause as Error).message}`, { cause });
+    throw new TrustlineError('INPUT_INVALID', `${path}: cannot read labels file (${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message})`, { cause });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new TrustlineError('USAGE', `labels file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new TrustlineError('INPUT_INVALID', `${path}: labels file is not valid JSON (${(cause as Error).message})`, { cause });
   }
   return parseLabels(json, path);
 }

@@ -31,9 +31,19 @@ Examples:
   trustline control allowlist --agent client-42 --until 2026-12-01T00:00:00Z --key ops-1:$SECRET
   trustline control escalation_decision --agent client-42 --escalation client-42:118 --decision approve --key ops-1:$SECRET`;
 
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (cause as Error).message;
+    throw new TrustlineError('INPUT_INVALID', `${file}: cannot read the --key-file (${why})`, { cause });
+  }
+}
+
 function parseKey(values: { key?: string; 'key-file'?: string; kid?: string }): SigningKey {
   if (values.key && values['key-file']) throw new TrustlineError('USAGE', 'give --key or --key-file, not both');
-  const text = values.key ?? (values['key-file'] ? readFileSync(values['key-file'], 'utf8').trim() : undefined);
+  const text = values.key ?? (values['key-file'] ? readKeyFile(values['key-file']) : undefined);
   if (!text) throw new TrustlineError('USAGE', 'an operator key is required (--key kid:secret or --key-file)');
   if (text.includes('-----BEGIN')) {
     if (!values.kid) throw new TrustlineError('USAGE', '--kid is required with a PEM key');
@@ -106,6 +116,8 @@ export const controlCommand = {
     const { loadConfig } = await import('../config/config.ts');
     const config = loadConfig({ file: values.config, overrides: values.brokers ? { kafka: { brokers: values.brokers.split(',') } } : {} });
     const topic = values.topic ?? config.kafka.topics.control;
+    const { assertKafkaReachable } = await import('../runners/kafka/reach.ts');
+    await assertKafkaReachable(config.kafka.brokers, `${config.kafka.clientId}-control`);
     const { createKafkaClient } = await import('../shared/kafka.ts');
     const producer = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-control`, profile: 'command' }).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();

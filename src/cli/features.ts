@@ -11,15 +11,39 @@ import { eventAgentKey } from '../core/agent-key.ts';
 import { newAgentState, type AgentState } from '../core/agent-state.ts';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../core/features.ts';
 import { observeEvent } from '../core/step.ts';
-import { readLines } from '../runners/replay/file-source.ts';
+import { checkInputs, checkOutFile, describeFsError, readLines } from '../runners/replay/file-source.ts';
+import { TrustlineError } from '../shared/errors.ts';
 
 function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** The labels sidecar of a fixture file (`x.jsonl[.gz]` → `x.labels.json`), if present. */
+/**
+ * The labels sidecar of an event file (`x.jsonl[.gz]` → `x.labels.json`).
+ *
+ * @throws TrustlineError `INPUT_INVALID` when the name does not end in `.jsonl` or `.jsonl.gz`: there is
+ * no sidecar name to derive (and the input itself must never be read as its labels).
+ */
 export function labelsPathOf(file: string): string {
+  if (!/\.jsonl(\.gz)?$/.test(file)) throw new TrustlineError('INPUT_INVALID', `${file}: --exclude-attacks reads the labels sidecar x.labels.json of an x.jsonl[.gz] file, and this name does not end in .jsonl or .jsonl.gz`);
   return file.replace(/\.jsonl(\.gz)?$/, '.labels.json');
+}
+
+function readLabels(file: string): Labels {
+  const path = labelsPathOf(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new TrustlineError('INPUT_INVALID', `${path}: cannot read the labels sidecar of ${file} (${describeFsError(cause)})`, { cause });
+  }
+  try {
+    const labels = JSON.parse(text) as Labels;
+    if (!labels || typeof labels !== 'object' || typeof labels.agents !== 'object' || labels.agents === null) throw new Error('no "agents" object');
+    return labels;
+  } catch (cause) {
+    throw new TrustlineError('INPUT_INVALID', `${path}: not a labels file (${(cause as Error).message})`, { cause });
+  }
 }
 
 type Labels = { agents: Record<string, { malicious: boolean; attackStartTs: number | null }> };
@@ -30,7 +54,12 @@ type Labels = { agents: Record<string, { malicious: boolean; attackStartTs: numb
  * model is fitted on benign behaviour only.
  */
 export async function exportFeatures(files: readonly string[], out: string, options: { excludeAttacks?: boolean } = {}): Promise<{ rows: number; invalid: number; excluded: number }> {
+  await checkInputs(files);
+  await checkOutFile(out);
+  // Labels are read up front, so a bad one fails before anything is written.
+  const labelsOf = new Map(files.map((f) => [f, options.excludeAttacks ? readLabels(f) : null]));
   const stream = createWriteStream(out);
+  await once(stream, 'open');
   const write = async (text: string): Promise<void> => {
     if (!stream.write(text)) await once(stream, 'drain');
   };
@@ -41,7 +70,7 @@ export async function exportFeatures(files: readonly string[], out: string, opti
   let excluded = 0;
   for (const file of files) {
     const agents = new Map<string, AgentState>();
-    const labels: Labels | null = options.excludeAttacks ? (JSON.parse(readFileSync(labelsPathOf(file), 'utf8')) as Labels) : null;
+    const labels = labelsOf.get(file) ?? null;
     let chunk: string[] = [];
     for await (const { bytes } of readLines(file)) {
       if (bytes.length === 0) continue;

@@ -2,11 +2,13 @@
  * The `trustline` command line. Each command parses its own flags with node:util parseArgs,
  * reads configuration once through `loadConfig`, and returns an exit code.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../config/config.ts';
 import type { EvalSummary } from '../../lab/eval/evaluator.ts';
 import { TrustlineError } from '../shared/errors.ts';
 import { agentCommand, agentsCommand } from './agent.ts';
+import { packageFile } from '../shared/package-files.ts';
 import { auditCommand } from './audit.ts';
 import { controlCommand } from './control.ts';
 import { demoCommand } from '../../lab/cli/demo.ts';
@@ -108,6 +110,9 @@ Examples:
       const overrides: ConfigInput = values.mode ? { mode: values.mode as 'enforce' | 'shadow' } : {};
       const { loadConfig } = await import('../config/config.ts');
       const config = loadConfig({ file: values.config, overrides });
+      const { checkInputs, checkOutDir, noValidEventsHint } = await import('../runners/replay/file-source.ts');
+      await checkInputs(positionals);
+      await checkOutDir(values.out!);
       const { replayFiles } = await import('../runners/replay/replay.ts');
       let evaluation = '';
       let evaluated: { labelFiles: string[]; summary: EvalSummary } | null = null;
@@ -116,6 +121,7 @@ Examples:
             const { sidecarOf } = await import('../../lab/eval/labels.ts');
             const { replayWithLabels, formatSummary } = await import('../../lab/eval/replay-eval.ts');
             const labels = labelFiles.length ? labelFiles : positionals.map((f) => sidecarOf(f));
+            await checkInputs(labels);
             const r = await replayWithLabels(positionals, labels, values.out!, config);
             evaluation = `wrote ${r.summaryPath}\n${formatSummary(r.summary)}`;
             evaluated = { labelFiles: labels, summary: r.summary };
@@ -125,12 +131,17 @@ Examples:
       const eps = Math.round(s.records / Math.max(s.wallMs / 1000, 1e-3));
       process.stdout.write(
         `replayed ${s.records} records (${s.applied} scored, ${s.dead} to dlq) of ${s.agents} agents with ${s.model} in ${s.wallMs} ms (${eps} events/s)\n` +
-          `wrote ${values.out}/scores.jsonl, trust.jsonl (${s.trustUpdates}), circuit.jsonl (${s.circuitSignals}), dlq.jsonl (${s.dead})\n` +
+          `wrote ${values.out}/scores.jsonl, trust.jsonl (${s.trustUpdates}), circuit.jsonl (${s.circuitSignals}), dlq.jsonl (${s.dead}), audit.jsonl (${s.auditRecords}), escalations.jsonl (${s.escalations})\n` +
           evaluation,
       );
       if (values.report) {
         const { writeReplayReportCli } = await import('../../lab/report/from-replay.ts');
         process.stdout.write(await writeReplayReportCli({ outDir: values.out!, reportFile: values.report, files: positionals, model: s.model, mode: config.mode, evaluated }));
+      }
+      const hint = noValidEventsHint(positionals, s.records, s.applied, s.deadByCode);
+      if (hint) {
+        process.stderr.write(`trustline replay: ${hint}; see ${values.out}/dlq.jsonl\n`);
+        return 1;
       }
       return 0;
     },
@@ -150,6 +161,11 @@ Example:
       const { exportFeatures } = await import('./features.ts');
       const r = await exportFeatures(positionals, values.out, { excludeAttacks: values['exclude-attacks'] });
       process.stdout.write(`wrote ${r.rows} feature rows to ${values.out} (${r.invalid} invalid lines, ${r.excluded} attack events left out)\n`);
+      if (r.rows + r.excluded === 0) {
+        const { noValidEventsHint } = await import('../runners/replay/file-source.ts');
+        process.stderr.write(`trustline features: ${noValidEventsHint(positionals, r.invalid, 0, r.invalid ? { invalid: r.invalid } : {})}\n`);
+        return 1;
+      }
       return 0;
     },
   },
@@ -166,22 +182,90 @@ function help(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
   return `trustline — real-time behavioral trust scoring for AI-agent traffic
 
-Usage: trustline <command> [options]    (trustline <command> --help for details)
+Usage: trustline <command> [options]    (trustline help <command> or trustline <command> --help for details)
+       trustline --version
 
 Commands:
 ${lines.join('\n')}
 `;
 }
 
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * One line for every failure (docs/analysts.md, "Errors"): `trustline <cmd>: <what>: <reason>`, exit 2
+ * for a usage error and 1 otherwise, never a stack trace.
+ */
+export function describeFailure(name: string, err: unknown): { text: string; code: number } {
+  const hint = ` (see trustline help ${name})`;
+  if (err instanceof TrustlineError) {
+    return err.code === 'USAGE' ? { text: `trustline ${name}: ${err.message}${hint}`, code: 2 } : { text: `trustline ${name}: ${err.message}`, code: 1 };
+  }
+  const e = err as NodeJS.ErrnoException & { name?: string };
+  if (e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) return { text: `trustline ${name}: ${e.message}${hint}`, code: 2 };
+  if (e && typeof e.name === 'string' && e.name.startsWith('KafkaJS')) return { text: `trustline ${name}: Kafka: ${describeKafkaCause(e)}`, code: 1 };
+  if (e && typeof e.code === 'string' && typeof e.path === 'string') return { text: `trustline ${name}: ${e.path}: ${fsReason(e)}`, code: 1 };
+  const message = err instanceof Error ? err.message : String(err);
+  return { text: `trustline ${name}: internal error: ${message.split('\n')[0]}`, code: 1 };
+}
+
+function fsReason(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EEXIST':
+      return 'already exists';
+    case 'ENOTDIR':
+      return 'a path component is a file, not a directory';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return e.message;
+  }
+}
+
+function describeKafkaCause(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  for (let i = 0; i < 5 && e?.cause; i++) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name || name === '--help' || name === '-h') {
     process.stdout.write(help());
     return name ? 0 : 2;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`trustline ${version()}\n`);
+    return 0;
+  }
+  if (name === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      process.stdout.write(help());
+      return 0;
+    }
+    const c = COMMANDS[topic];
+    if (!c) {
+      process.stderr.write(`trustline help: unknown command "${topic}" (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
+      return 2;
+    }
+    process.stdout.write(`${c.usage}\n`);
+    return 0;
+  }
   const cmd = COMMANDS[name];
   if (!cmd) {
-    process.stderr.write(`trustline: unknown command "${name}"\n\n${help()}`);
+    process.stderr.write(`trustline: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}; trustline --help)\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -191,14 +275,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (err) {
-    if (err instanceof TrustlineError) {
-      process.stderr.write(`trustline ${name}: ${err.message}${err.code === 'USAGE' ? `\n\n${cmd.usage}` : ''}\n`);
-      return err.code === 'USAGE' ? 2 : 1;
-    }
-    if (err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`trustline ${name}: ${err.message}\n\n${cmd.usage}\n`);
-      return 2;
-    }
-    throw err;
+    const { text, code } = describeFailure(name, err);
+    process.stderr.write(`${text}\n`);
+    return code;
   }
 }

@@ -11,7 +11,6 @@
  * Kafka timestamp is the publish time, not the event time (old event times would fall outside
  * the topic's retention). Light imports only at module load (the command table imports this file).
  */
-import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.ts';
@@ -71,6 +70,8 @@ export async function publishFile(o: PublishOptions): Promise<PublishResult> {
   const { Progress } = await import('../../lab/report/terminal.ts');
   const limit = o.limit ?? Number.POSITIVE_INFINITY;
   const total = o.out ? await countRecords(o.file, limit) : 0;
+  const { assertKafkaReachable } = await import('../runners/kafka/reach.ts');
+  await assertKafkaReachable(o.config.kafka.brokers, `${o.config.kafka.clientId}-publish`);
   const kafka = createKafkaClient({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-publish`, profile: 'command' });
   let createdTopic = false;
   if (o.createTopic !== false) {
@@ -181,7 +182,8 @@ Examples:
       if (!Number.isInteger(limit)) throw new TrustlineError('USAGE', `--limit must be a whole number, got ${values.limit}`);
     }
     const file = positionals[0]!;
-    if (!existsSync(file)) throw new TrustlineError('INPUT_INVALID', `${file}: no such file`);
+    const { checkInputs } = await import('../runners/replay/file-source.ts');
+    await checkInputs([file]);
     const { loadConfig } = await import('../config/config.ts');
     const config = loadConfig({ file: values.config });
     const topic = values.topic ?? config.kafka.topics.requests;

@@ -4,7 +4,6 @@
  * the first message). Exit status 1 when any line is invalid. Light imports only at module
  * load (the command table imports this file).
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { eventAgentKey } from '../core/agent-key.ts';
 import { TrustlineError } from '../shared/errors.ts';
@@ -99,11 +98,17 @@ Examples:
     if (!positionals.length) throw new TrustlineError('USAGE', 'validate needs at least one file');
     const examples = Number(values.examples);
     if (!Number.isInteger(examples) || examples < 0 || examples > 1000) throw new TrustlineError('USAGE', `--examples must be an integer in 0..1000, got ${values.examples}`);
+    const { checkInputs, noValidEventsHint } = await import('../runners/replay/file-source.ts');
+    await checkInputs(positionals);
     let anyInvalid = false;
     for (const file of positionals) {
-      if (!existsSync(file)) throw new TrustlineError('INPUT_INVALID', `${file}: no such file`);
       const r = await validateFile(file, examples);
       if (r.invalid) anyInvalid = true;
+      const hint = noValidEventsHint([file], r.records, r.valid, Object.fromEntries([...r.byCode].map(([c, e]) => [c, e.count])));
+      if (hint) {
+        anyInvalid = true;
+        process.stderr.write(`trustline validate: ${hint}\n`);
+      }
       if (values.json) {
         process.stdout.write(JSON.stringify({ ...r, byCode: Object.fromEntries(r.byCode) }) + '\n');
       } else process.stdout.write(formatValidation(r));

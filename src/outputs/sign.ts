@@ -6,6 +6,7 @@
 import { createHmac, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import type { Signature } from '../contract/schemas.ts';
+import { TrustlineError } from '../shared/errors.ts';
 
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
 
@@ -30,11 +31,27 @@ function hmac(secret: string, input: string): string {
   return createHmac('sha256', secret).update(input).digest('base64url');
 }
 
+/**
+ * The Ed25519 key object of a ring entry, or a `CONFIG_INVALID` error naming the kid (never the key
+ * material) when the PEM cannot be parsed or is not an Ed25519 key.
+ */
+function keyObject(key: SigningKey, kind: 'private' | 'public'): KeyObject {
+  let k: KeyObject;
+  try {
+    k = kind === 'private' ? createPrivateKey(key.secret) : createPublicKey(key.secret);
+  } catch (cause) {
+    const want = kind === 'private' ? 'a PKCS#8 PEM private key' : 'a PEM public (SPKI) or private (PKCS#8) key';
+    throw new TrustlineError('CONFIG_INVALID', `key "${key.kid}": not ${want} (${(cause as { code?: string }).code ?? 'unreadable'})`, { cause });
+  }
+  if (k.asymmetricKeyType !== 'ed25519') throw new TrustlineError('CONFIG_INVALID', `key "${key.kid}": alg Ed25519 but the PEM holds a ${k.asymmetricKeyType ?? 'non-asymmetric'} key`);
+  return k;
+}
+
 export function createSigner(keys: readonly SigningKey[], activeKid: string): Signer {
   const key = keys.find((k) => k.kid === activeKid);
-  if (!key) throw new Error(`no signing key with kid ${activeKid}`);
+  if (!key) throw new TrustlineError('CONFIG_INVALID', `no signing key with kid ${activeKid}`);
   if (key.alg === 'Ed25519') {
-    const priv = createPrivateKey(key.secret);
+    const priv = keyObject(key, 'private');
     return { kid: key.kid, sign: (record) => ({ kid: key.kid, alg: 'Ed25519', value: edSign(null, Buffer.from(signingInput(record)), priv).toString('base64url') }) };
   }
   return { kid: key.kid, sign: (record) => ({ kid: key.kid, alg: 'HS256', value: hmac(key.secret, signingInput(record)) }) };
@@ -43,7 +60,7 @@ export function createSigner(keys: readonly SigningKey[], activeKid: string): Si
 /** Verifies against every key in the ring (by `kid`); Ed25519 keys may be given as private or public PEM. */
 export function createVerifier(keys: readonly SigningKey[]): Verifier {
   const ring = new Map<string, { alg: SigningKey['alg']; secret: string; pub?: KeyObject }>();
-  for (const k of keys) ring.set(k.kid, k.alg === 'Ed25519' ? { alg: k.alg, secret: k.secret, pub: createPublicKey(k.secret) } : { alg: k.alg, secret: k.secret });
+  for (const k of keys) ring.set(k.kid, k.alg === 'Ed25519' ? { alg: k.alg, secret: k.secret, pub: keyObject(k, 'public') } : { alg: k.alg, secret: k.secret });
   return {
     verify(record) {
       const sig = record.sig as Partial<Signature> | undefined;

@@ -2,6 +2,7 @@
  * The package manifests as users meet them (docs/decisions.md, "Packaging"). The installed
  * package itself is exercised by test/package/consumer.int.test.ts (npm pack → install → use).
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,7 +56,7 @@ describe('package manifests', () => {
       import { createRequire } from 'node:module';
       const require = createRequire(import.meta.url);
       const loaded = () => Object.keys(require.cache).some((k) => k.includes('/node_modules/ioredis/'));
-      const m = await import('trustline/enforcer');
+      const m = await import('./src/enforcer/index.ts');
       const before = loaded();
       const e = m.createRedisEnforcer({ redis: { url: 'redis://127.0.0.1:1' }, keys: [], logger: (await import('./src/shared/logger.ts')).createLogger({ level: 'silent' }) });
       if (${connect}) await e.ready().catch(() => undefined);

@@ -24,6 +24,10 @@ export type ReplaySummary = {
   dead: number;
   trustUpdates: number;
   circuitSignals: number;
+  escalations: number;
+  auditRecords: number;
+  /** Dead-letter codes and how many lines got each, for the command line's hints. */
+  deadByCode: Record<string, number>;
   agents: number;
   model: string;
   wallMs: number;
@@ -64,6 +68,7 @@ export async function replayFiles(
     }
     if (lines.length) appendFileSync(statePath, lines.join(''));
   };
+  const deadByCode: Record<string, number> = {};
   try {
     for (const [i, file] of files.entries()) {
       // Each file is its own stream: positions restart, so so does state.
@@ -76,6 +81,7 @@ export async function replayFiles(
         records += batch.length;
         applied += r.applied;
         dead += r.dead;
+        for (const d of r.outputs.dlq) deadByCode[d.code] = (deadByCode[d.code] ?? 0) + 1;
         options.onBatch?.({ records: batch.length, outputs: r.outputs });
       }
     }
@@ -93,6 +99,9 @@ export async function replayFiles(
     dead,
     trustUpdates: sink.counts.trust,
     circuitSignals: sink.counts.circuit,
+    escalations: sink.counts.escalations,
+    auditRecords: sink.counts.audit,
+    deadByCode,
     agents,
     model: scorer.modelId,
     wallMs: Math.round(performance.now() - started),

@@ -141,7 +141,7 @@ describe('labels', () => {
     expect(sidecarOf('x/demo.jsonl')).toBe('x/demo.labels.json');
   });
   it('rejects a malicious agent without an attack start', () => {
-    expect(() => parseLabels({ agents: { x: { malicious: true, scenario: 's', attackStartTs: null } } }, 'src')).toThrow(/invalid labels file src: agents.x/);
+    expect(() => parseLabels({ agents: { x: { malicious: true, scenario: 's', attackStartTs: null } } }, 'src')).toThrow(/src: not a valid labels file: agents.x/);
   });
 });
 

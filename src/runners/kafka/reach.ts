@@ -1,0 +1,42 @@
+/**
+ * Startup check shared by `trustline run`, `publish` and `control`: can the brokers be reached at
+ * all? Asked once, quietly (no kafkajs log lines), with a short bound, so an unreachable or wrong
+ * `KAFKA_BROKERS` gives one line — which brokers, and why — within seconds instead of half a
+ * minute of retry warnings and a stack trace (docs/operations.md, "Startup and failure").
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { TrustlineError } from '../../shared/errors.ts';
+
+/** How long the startup check waits for a broker, ms (connection timeout × attempts, about 7 s at most). */
+export const REACH_CONNECTION_TIMEOUT_MS = 2_000;
+
+/**
+ * Resolves once a broker answered a metadata request; throws a non-retriable `KAFKA_UNAVAILABLE`
+ * error naming the brokers otherwise.
+ */
+export async function assertKafkaReachable(brokers: readonly string[], clientId = 'trustline'): Promise<void> {
+  const kafka = new Kafka({
+    clientId: `${clientId}-probe`,
+    brokers: [...brokers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: REACH_CONNECTION_TIMEOUT_MS,
+    retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1_000 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } catch (cause) {
+    const why = describeKafkaError(cause);
+    throw new TrustlineError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${brokers.join(',')}: ${why} (check KAFKA_BROKERS / kafka.brokers)`, { cause, retriable: false });
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** The innermost useful message of a kafkajs error (retries wrap the real cause). */
+export function describeKafkaError(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown; originalError?: unknown } | undefined;
+  for (let i = 0; i < 5 && e && (e.originalError || e.cause); i++) e = (e.originalError ?? e.cause) as typeof e;
+  return e?.message ?? String(err);
+}
