@@ -22,22 +22,36 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   run: {
     summary: 'run the production processor: Kafka consumer group in, Redis state, trust/circuit/DLQ topics out',
-    usage: `trustline run [--config <file.json>]
+    usage: `trustline run [--config <file.json>] [--insecure-dev-keys]
 
 Settings come from the config file (TRUSTLINE_CONFIG) and the environment, e.g.
 KAFKA_BROKERS=host:9092, REDIS_URL=redis://host:6379, TRUSTLINE_MODE=shadow,
 TRUSTLINE_HTTP_PORT=9464 (GET /healthz, /readyz, /metrics). See docs/operations.md.
 
+Signing keys are required: TRUSTLINE_SIGNING_KEYS=kid:secret[,kid:secret…] (or signing.keys in
+the config file); operator keys for agent.control: TRUSTLINE_CONTROL_KEYS. Without signing keys
+run refuses to start, unless --insecure-dev-keys (or TRUSTLINE_INSECURE_DEV_KEYS=1) lets it sign
+with the built-in development key — for local development only, warned on every start.
+
 Example:
-  KAFKA_BROKERS=127.0.0.1:39092 REDIS_URL=redis://127.0.0.1:36379 trustline run`,
+  KAFKA_BROKERS=127.0.0.1:39092 REDIS_URL=redis://127.0.0.1:36379 TRUSTLINE_SIGNING_KEYS=k1:$(openssl rand -hex 32) trustline run`,
     run: async (argv) => {
-      const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } } });
-      const { loadConfig } = await import('../config/config.ts');
-      const config = loadConfig({ file: values.config });
+      const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'insecure-dev-keys': { type: 'boolean', default: false } } });
+      const { loadConfig, describeConfig, usesDevSigningKey } = await import('../config/config.ts');
+      const config = loadConfig({ file: values.config, overrides: values['insecure-dev-keys'] ? { signing: { insecureDevKeys: true } } : {} });
+      const devKey = usesDevSigningKey(config);
+      if (devKey && !config.signing.insecureDevKeys) {
+        throw new TrustlineError(
+          'CONFIG_INVALID',
+          'no signing keys: set TRUSTLINE_SIGNING_KEYS=kid:secret (or signing.keys in the config file); for local development only, --insecure-dev-keys or TRUSTLINE_INSECURE_DEV_KEYS=1 signs with the built-in development key',
+        );
+      }
       const { createLogger } = await import('../shared/logger.ts');
-      const { describeConfig } = await import('../config/config.ts');
       const log = createLogger({ level: config.log.level });
+      if (devKey) log.warn({ kid: config.signing.activeKid }, 'INSECURE: signing with the built-in development key (--insecure-dev-keys); anyone can forge trust records. Never use this in production: set TRUSTLINE_SIGNING_KEYS');
       log.info({ config: describeConfig(config) }, 'starting trustline run');
+      const { assertKafkaReachable } = await import('../runners/kafka/reach.ts');
+      await assertKafkaReachable(config.kafka.brokers, config.kafka.clientId);
       const { startKafkaRunner } = await import('../runners/kafka/run.ts');
       const handle = await startKafkaRunner(config, log);
       log.info({ httpPort: handle.httpPort }, 'processor running');
@@ -53,10 +67,13 @@ Example:
       process.on('SIGINT', () => onSignal('SIGINT'));
       await handle.done;
       log.flush?.();
+      // A non-retriable error stopped the processor: exit non-zero so the supervisor restarts it
+      // (docs/operations.md, "Failures").
+      const code = handle.error === null ? 0 : 1;
       // Everything is stopped in order; a client socket left behind (e.g. an abandoned relay join)
       // must not keep the process alive.
-      setTimeout(() => process.exit(0), 1_000).unref();
-      return 0;
+      setTimeout(() => process.exit(code), 1_000).unref();
+      return code;
     },
   },
   replay: {

@@ -11,6 +11,29 @@ import { TrustlineError } from '../shared/errors.ts';
 import { BUNDLED_MODEL_CARD } from '../shared/package-files.ts';
 
 const positiveInt = z.number().int().positive();
+
+/** The built-in development signing key: replays and the demo sign with it; `trustline run` only with `insecureDevKeys`. */
+export const DEV_SIGNING_KEY = Object.freeze({ kid: 'dev', alg: 'HS256' as const, secret: 'trustline-dev-signing-key-NOT-FOR-PRODUCTION' });
+
+/** True when records would be signed with the built-in development key. */
+export function usesDevSigningKey(config: Config): boolean {
+  return config.signing.keys.some((k) => k.kid === config.signing.activeKid && k.secret === DEV_SIGNING_KEY.secret);
+}
+
+/**
+ * `kid:secret[,kid:secret…]` → HS256 keys. An entry without a kid is an error, and the message names
+ * the entry by position only: no part of a secret may reach a log line or a record's `sig.kid`.
+ */
+function parseKeyRing(v: string): unknown {
+  return v.split(',').map((pair, i) => {
+    const c = pair.indexOf(':');
+    const kid = c > 0 ? pair.slice(0, c).trim() : '';
+    const secret = c > 0 ? pair.slice(c + 1).trim() : '';
+    if (!kid || !secret) throw new Error(`entry ${i + 1} is not kid:secret (a key needs a kid before the first ":")`);
+    if (!/^[\w.@-]{1,64}$/.test(kid)) throw new Error(`entry ${i + 1}: a kid is 1–64 letters, digits, ".", "_", "-" or "@"`);
+    return { kid, alg: 'HS256', secret };
+  });
+}
 const unit = z.number().min(0).max(1);
 
 const signingKey = z.strictObject({
@@ -81,8 +104,15 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   signing: z
     .strictObject({
-      activeKid: z.string().min(1).default('dev'),
-      keys: z.array(signingKey).min(1).default([{ kid: 'dev', alg: 'HS256', secret: 'trustline-dev-signing-key-NOT-FOR-PRODUCTION' }]),
+      /** The kid new records are signed with. Default: the first key of `keys`. */
+      activeKid: z.string().min(1).default(DEV_SIGNING_KEY.kid),
+      /**
+       * Default: the built-in development key, which replays and the demo sign with. `trustline run`
+       * refuses it unless `insecureDevKeys` is set (docs/operations.md, "Signing keys").
+       */
+      keys: z.array(signingKey).min(1).default([DEV_SIGNING_KEY]),
+      /** Let `trustline run` sign with the built-in development key (warned on every start). Never in production. */
+      insecureDevKeys: z.boolean().default(false),
     })
     .prefault({}),
   /**
@@ -166,23 +196,11 @@ const ENV_MAP: Record<string, { path: string[]; parse: (v: string) => unknown }>
   TRUSTLINE_SHUTDOWN_DEADLINE_MS: { path: ['shutdownDeadlineMs'], parse: Number },
   TRUSTLINE_SIGNING_ACTIVE_KID: { path: ['signing', 'activeKid'], parse: String },
   /** `kid:secret[,kid:secret…]` — HS256 key ring. */
-  TRUSTLINE_SIGNING_KEYS: {
-    path: ['signing', 'keys'],
-    parse: (v) =>
-      v.split(',').map((pair) => {
-        const i = pair.indexOf(':');
-        return { kid: pair.slice(0, i).trim(), alg: 'HS256', secret: pair.slice(i + 1).trim() };
-      }),
-  },
+  TRUSTLINE_SIGNING_KEYS: { path: ['signing', 'keys'], parse: parseKeyRing },
+  /** `1`/`true`: let `trustline run` sign with the built-in development key (warned on every start). */
+  TRUSTLINE_INSECURE_DEV_KEYS: { path: ['signing', 'insecureDevKeys'], parse: (v) => v === '1' || v.toLowerCase() === 'true' },
   /** `kid:secret[,kid:secret…]` — HS256 operator key ring for agent.control. */
-  TRUSTLINE_CONTROL_KEYS: {
-    path: ['control', 'keys'],
-    parse: (v) =>
-      v.split(',').map((pair) => {
-        const i = pair.indexOf(':');
-        return { kid: pair.slice(0, i).trim(), alg: 'HS256', secret: pair.slice(i + 1).trim() };
-      }),
-  },
+  TRUSTLINE_CONTROL_KEYS: { path: ['control', 'keys'], parse: parseKeyRing },
   TRUSTLINE_ESCALATION_TTL_MS: { path: ['escalation', 'ttlMs'], parse: Number },
 };
 /** Variables that are read by other layers (the config file path) and so are not unknown. */
@@ -222,7 +240,13 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; ov
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
     const mapping = ENV_MAP[name];
-    if (mapping) setPath(raw, mapping.path, mapping.parse(value));
+    if (mapping) {
+      try {
+        setPath(raw, mapping.path, mapping.parse(value));
+      } catch (err) {
+        problems.push(`${name}: ${(err as Error).message}`);
+      }
+    }
     else if (name.startsWith('TRUSTLINE_') && !ENV_KNOWN_ELSEWHERE.has(name)) problems.push(`unknown environment variable ${name}`);
   }
   if (options.overrides) deepMerge(raw, options.overrides as Record<string, unknown>);
@@ -236,6 +260,9 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; ov
   }
   if (problems.length) throw new TrustlineError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
   const config = parsed.data!;
+  // Without an explicit activeKid, sign with the first key of the ring.
+  const given = raw.signing as { activeKid?: unknown } | undefined;
+  if (given?.activeKid === undefined) config.signing.activeKid = config.signing.keys[0]!.kid;
   if (!config.signing.keys.some((k) => k.kid === config.signing.activeKid)) {
     throw new TrustlineError('CONFIG_INVALID', `invalid configuration:\n  - signing.activeKid: no key with kid "${config.signing.activeKid}" in signing.keys`);
   }
@@ -254,5 +281,5 @@ function deepMerge(target: Record<string, unknown>, source: Record<string, unkno
 /** The configuration with secrets removed, safe to log or print. */
 export function describeConfig(config: Config): unknown {
   const redact = (keys: Config['signing']['keys']): unknown[] => keys.map((k) => ({ kid: k.kid, alg: k.alg, secret: '[redacted]' }));
-  return { ...config, signing: { activeKid: config.signing.activeKid, keys: redact(config.signing.keys) }, control: { keys: redact(config.control.keys) } };
+  return { ...config, signing: { ...config.signing, keys: redact(config.signing.keys) }, control: { keys: redact(config.control.keys) } };
 }

@@ -480,6 +480,8 @@ export function processorEnv(names: Names, extra: Record<string, string> = {}): 
     TRUSTLINE_MODEL_CARD: MODEL_CARD,
     TRUSTLINE_LOG_LEVEL: 'info',
     TRUSTLINE_SHUTDOWN_DEADLINE_MS: '20000',
+    // `trustline run` refuses to start without signing keys (docs/operations.md, "Signing keys").
+    TRUSTLINE_SIGNING_KEYS: 'harness:trustline-test-harness-signing-secret',
     ...extra,
   };
 }

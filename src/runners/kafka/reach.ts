@@ -4,24 +4,16 @@
  * `KAFKA_BROKERS` gives one line — which brokers, and why — within seconds instead of half a
  * minute of retry warnings and a stack trace (docs/operations.md, "Startup and failure").
  */
-import { Kafka, logLevel } from 'kafkajs';
 import { TrustlineError } from '../../shared/errors.ts';
-
-/** How long the startup check waits for a broker, ms (connection timeout × attempts, about 7 s at most). */
-export const REACH_CONNECTION_TIMEOUT_MS = 2_000;
+import { createKafkaClient } from '../../shared/kafka.ts';
 
 /**
  * Resolves once a broker answered a metadata request; throws a non-retriable `KAFKA_UNAVAILABLE`
  * error naming the brokers otherwise.
  */
 export async function assertKafkaReachable(brokers: readonly string[], clientId = 'trustline'): Promise<void> {
-  const kafka = new Kafka({
-    clientId: `${clientId}-probe`,
-    brokers: [...brokers],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: REACH_CONNECTION_TIMEOUT_MS,
-    retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1_000 },
-  });
+  // The `command` profile: silent, gives up within seconds.
+  const kafka = createKafkaClient({ brokers: [...brokers], clientId: `${clientId}-probe`, profile: 'command' });
   const admin = kafka.admin();
   try {
     await admin.connect();

@@ -33,6 +33,8 @@ export type KafkaRunnerHandle = {
   readonly metrics: Metrics;
   /** Resolves when the consumer has stopped for good (after stop(), or on a fatal error). */
   readonly done: Promise<void>;
+  /** The non-retriable error that stopped the processor, or null (still running, or stopped on request). */
+  readonly error: unknown;
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -40,9 +42,32 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Instrumentation for benchmarks and tests: called after each chunk is produced and saved, before its commit. */
 export type KafkaRunnerHooks = { onBatch?: (result: BatchResult, ackAt: number) => void };
 
+type Opened = [name: string, close: () => Promise<unknown>][];
+
+/**
+ * Starts the processor. A failed start (model, Redis, Kafka, topics, HTTP port) closes everything it
+ * had already opened, in reverse order, before the error is rethrown: nothing keeps the process alive.
+ */
 export async function startKafkaRunner(config: Config, log: Logger, hooks: KafkaRunnerHooks = {}): Promise<KafkaRunnerHandle> {
+  const opened: Opened = [];
+  try {
+    return await start(config, log, hooks, opened);
+  } catch (err) {
+    for (const [name, close] of opened.reverse()) {
+      try {
+        await close();
+      } catch (closeErr) {
+        log.warn({ err: closeErr, step: name }, 'closing after a failed start failed');
+      }
+    }
+    throw err;
+  }
+}
+
+async function start(config: Config, log: Logger, hooks: KafkaRunnerHooks, opened: Opened): Promise<KafkaRunnerHandle> {
   const metrics = createMetrics();
   const scorer = await loadAnomalyScorer(config.model.card, config.model.intraOpThreads);
+  opened.push(['model', () => scorer.close()]);
   log.info({ model: scorer.modelId, features: FEATURE_NAMES.length }, 'model loaded');
   setBuildInfo(metrics, scorer.modelId);
   // Connection errors are logged (at most every 5 s) and counted; ioredis keeps commands queued
@@ -60,8 +85,10 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
       }
     },
   });
+  opened.push(['redis', () => store.close()]);
   const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, profile: 'service', log });
   const admin = kafka.admin();
+  opened.push(['admin', () => admin.disconnect()]);
   await admin.connect();
   const created = await ensureTopics(admin, config);
   if (created.length) log.info({ created }, 'created topics');
@@ -81,6 +108,7 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
     allowAutoTopicCreation: false,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
+  opened.push(['producer', () => producer.disconnect()]);
   await producer.connect();
   const consumer: Consumer = kafka.consumer({
     groupId: config.kafka.groupId,
@@ -112,20 +140,43 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     metrics,
   });
+  opened.push(['control relay', () => Promise.race([relay.stop(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())])]);
 
   let joined = false;
   let stopping = false;
+  let fatal: unknown = null;
+  // Called from batches and crash events, which only start after `stop` below is defined
+  // (consumer.run resolves once the group is joined, before the first fetch).
+  function fail(err: unknown, msg: string): void {
+    if (fatal !== null) return;
+    fatal = err ?? new Error(msg);
+    stopping = true;
+    log.fatal({ err }, `${msg}; stopping (not ready from now on, exit 1 for the supervisor to restart the process)`);
+    void stop('fatal error');
+  }
+
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
     retainLag(metrics, e.payload.memberAssignment);
     log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
-  consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed'));
+  consumer.on(consumer.events.CRASH, (e) => {
+    log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    if (!e.payload.restart) fail(e.payload.error, 'consumer crashed and will not restart');
+  });
 
-  const http = await startHttp(config.http.host, config.http.port, metrics.registry, () => ({
-    ready: joined && !stopping && store.redis.status === 'ready',
-    detail: { joined, stopping, redis: store.redis.status, model: scorer.modelId },
-  }), { lookup: (key) => agentFromRedis(store.redis, config.redis.keyPrefix, key, deps.policy), access: config.http.agents });
+  let http: Awaited<ReturnType<typeof startHttp>>;
+  try {
+    http = await startHttp(config.http.host, config.http.port, metrics.registry, () => ({
+      ready: joined && !stopping && store.redis.status === 'ready',
+      detail: { joined, stopping, redis: store.redis.status, model: scorer.modelId },
+    }), { lookup: (key) => agentFromRedis(store.redis, config.redis.keyPrefix, key, deps.policy), access: config.http.agents });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied' : (cause as Error).message;
+    throw new TrustlineError('CONFIG_INVALID', `cannot serve /healthz, /readyz and /metrics on ${config.http.host}:${config.http.port}: ${why} (TRUSTLINE_HTTP_HOST / TRUSTLINE_HTTP_PORT)`, { cause });
+  }
+  opened.push(['http', () => http.close()]);
 
   async function processChunk(records: InputRecord[], payload: EachBatchPayload): Promise<boolean> {
     const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 2_000);
@@ -139,7 +190,12 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
           hooks.onBatch?.(r, ackAt);
           return true;
         } catch (err) {
-          if (!isRetriable(err)) throw err;
+          if (!isRetriable(err)) {
+            // Not retriable: rethrowing would make kafkajs restart the consumer forever while /readyz
+            // stays up. Instead: not ready at once, stop in order, exit non-zero (docs/operations.md).
+            fail(err, 'batch failed with a non-retriable error');
+            return false;
+          }
           metrics.retries.inc();
           const wait = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
           log.warn({ err, attempt, waitMs: wait }, 'batch failed with a retriable error; retrying');
@@ -151,6 +207,7 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
     }
   }
 
+  opened.push(['consumer', () => consumer.disconnect()]);
   await consumer.connect();
   await consumer.subscribe({ topic: config.kafka.topics.requests, fromBeginning: config.kafka.fromBeginning });
   const max = config.kafka.maxBatchEvents;
@@ -212,5 +269,13 @@ export async function startKafkaRunner(config: Config, log: Logger, hooks: Kafka
     })();
     return stopPromise;
   };
-  return { stop, httpPort: http.port, metrics, done };
+  return {
+    stop,
+    httpPort: http.port,
+    metrics,
+    done,
+    get error() {
+      return fatal;
+    },
+  };
 }
