@@ -70,8 +70,6 @@ export async function publishFile(o: PublishOptions): Promise<PublishResult> {
   const { Progress } = await import('../../lab/report/terminal.ts');
   const limit = o.limit ?? Number.POSITIVE_INFINITY;
   const total = o.out ? await countRecords(o.file, limit) : 0;
-  const { assertKafkaReachable } = await import('../runners/kafka/reach.ts');
-  await assertKafkaReachable(o.config.kafka.brokers, `${o.config.kafka.clientId}-publish`);
   const kafka = createKafkaClient({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-publish`, profile: 'command' });
   let createdTopic = false;
   if (o.createTopic !== false) {
@@ -191,6 +189,8 @@ Examples:
     const onSigint = (): void => abort.abort();
     process.once('SIGINT', onSigint);
     try {
+      const { assertKafkaReachable } = await import('../runners/kafka/reach.ts');
+      await assertKafkaReachable(config.kafka.brokers, `${config.kafka.clientId}-publish`);
       process.stderr.write(`publish: ${file} → ${topic} on ${config.kafka.brokers.join(',')} (${pace.kind === 'max' ? 'max rate' : pace.kind === 'rate' ? `${pace.perSecond} events/s` : `${pace.factor}× event time`}${limit ? `, at most ${limit} records` : ''})\n`);
       const r = await publishFile({ file, topic, config, pace, ...(limit ? { limit } : {}), out: process.stderr, signal: abort.signal });
       process.stdout.write(

@@ -13,7 +13,7 @@
  * Tarball sizes and file counts are printed (the figures of docs/decisions.md).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +50,7 @@ async function pack(dest: string, workspace?: string): Promise<Packed> {
 }
 
 function scratch(dir: string, extra: object = {}): string {
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'scratch-app', version: '1.0.0', private: true, type: 'module', ...extra }, null, 2));
   return dir;
 }
@@ -105,7 +106,7 @@ describe('the packed package, installed into a scratch project', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'trustline-consumer-'));
     const tarballs = join(work, 'tarballs');
-    await run('mkdir', ['-p', tarballs], work);
+    mkdirSync(tarballs);
     // `npm pack` runs the prepare script (the build), so the tarball holds the current sources.
     full = await pack(tarballs);
     sdk = await pack(tarballs, 'packages/enforcer');
@@ -167,7 +168,8 @@ describe('the packed package, installed into a scratch project', () => {
       expect(r.metrics.droppedBadSignature).toBe(1);
     });
 
-    it('a TypeScript consumer type-checks with moduleResolution node16 and bundler', async () => {
+    // The package's declarations are checked too (skipLibCheck false), with those of its dependencies: slow.
+    it('a TypeScript consumer type-checks with moduleResolution node16 and bundler', { timeout: 400_000 }, async () => {
       writeFileSync(join(app, 'consumer.ts'), CONSUMER_TS);
       const base = { strict: true, noEmit: true, target: 'ES2022', skipLibCheck: false, types: ['node'], lib: ['ES2023'] };
       const modes = { node16: { module: 'node16', moduleResolution: 'node16' }, bundler: { module: 'esnext', moduleResolution: 'bundler' } };
@@ -175,10 +177,8 @@ describe('the packed package, installed into a scratch project', () => {
         writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions: { ...base, ...m }, files: ['consumer.ts'] }));
         await run(process.execPath, [TSC, '-p', `tsconfig.${name}.json`], app);
       }
-      // The check can fail: a wrong type is reported.
-      writeFileSync(join(app, 'bad.ts'), `import type { Verdict } from 'trustline/enforcer';\nexport const v: Verdict = 'maybe';\n`);
-      writeFileSync(join(app, 'tsconfig.bad.json'), JSON.stringify({ compilerOptions: { ...base, ...modes.node16 }, files: ['bad.ts'] }));
-      await expect(run(process.execPath, [TSC, '-p', 'tsconfig.bad.json'], app)).rejects.toThrow(/TS2322/);
+      // The check can fail: consumer.ts carries a @ts-expect-error, which is itself an error (TS2578)
+      // if the package's types were missing or `any`.
     });
   });
 
