@@ -15,6 +15,14 @@ COPY src src
 COPY lab lab
 RUN npm run build
 
+# The example gateway of docker-compose.yml (examples/gateway, run through tsx from the build stage).
+FROM build AS gateway
+COPY examples examples
+USER node
+EXPOSE 8080 9465
+ENTRYPOINT ["node", "--import", "tsx", "examples/gateway/main.ts"]
+
+# The trustline image (the default target).
 FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /app

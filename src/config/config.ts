@@ -241,6 +241,8 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; ov
     if (value === undefined) continue;
     const mapping = ENV_MAP[name];
     if (mapping) {
+      // An empty variable is not set (e.g. docker-compose's `${TRUSTLINE_SIGNING_KEYS:-}`).
+      if (value === '') continue;
       try {
         setPath(raw, mapping.path, mapping.parse(value));
       } catch (err) {
