@@ -6,6 +6,7 @@
  * (`npm run schemas` regenerates them; a unit test fails when the committed files drift).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { BANDS, CIRCUIT_STATES, MODES, SENSITIVITIES, type Reason as PlainReason, type Signature as PlainSignature } from './vocabulary.ts';
 
 /** A string enum rendered as a plain JSON Schema `enum` (portable, clear validation errors). */
 function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
@@ -23,14 +24,8 @@ export const MAX_TS = 4_102_444_800_000;
 
 export const AUTH_METHODS = ['http_signature', 'mtls', 'oauth2', 'api_key', 'none'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
-export const SENSITIVITIES = ['low', 'medium', 'high', 'critical'] as const;
-export type Sensitivity = (typeof SENSITIVITIES)[number];
-export const BANDS = ['trusted', 'watch', 'restrict', 'block'] as const;
-export type Band = (typeof BANDS)[number];
-export const CIRCUIT_STATES = ['closed', 'open', 'half_open', 'forced_open', 'forced_closed'] as const;
-export type CircuitState = (typeof CIRCUIT_STATES)[number];
-export const MODES = ['enforce', 'shadow'] as const;
-export type Mode = (typeof MODES)[number];
+// The closed vocabularies live in vocabulary.ts (no dependencies, for the enforcer package).
+export { BANDS, CIRCUIT_STATES, MODES, SENSITIVITIES, type Band, type CircuitState, type Mode, type Sensitivity } from './vocabulary.ts';
 
 const Tenant = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'tenant; state is per (tenant, agent)' });
 const AgentId = Type.String({ minLength: 1, maxLength: 256, description: 'stable agent identity' });
@@ -102,6 +97,12 @@ export const ReasonSchema = Type.Object(
   { additionalProperties: false },
 );
 export type Reason = Static<typeof ReasonSchema>;
+
+// vocabulary.ts's plain types must be exactly the schema types (a compile error otherwise).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type _ReasonMatchesSchema = Assert<Same<Reason, PlainReason>>;
+export type _SignatureMatchesSchema = Assert<Same<Signature, PlainSignature>>;
 
 const Unit = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
 

@@ -13,9 +13,9 @@
  * request — and are compared with this enforcer's clock (`now`, default the wall clock). The
  * two must be synchronised (NTP); `policy.clockToleranceMs` absorbs a known skew.
  */
-import type { CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';
+import type { CircuitState, Reason, Sensitivity } from '../contract/vocabulary.ts';
 import { createVerifier, type SigningKey, type Verifier } from '../outputs/sign.ts';
-import { createLogger, type Logger } from '../shared/logger.ts';
+import { createEnforcerLogger, type EnforcerLogger } from './logger.ts';
 import { compileContextPolicy, SEVERITY, type CompiledContextPolicy, type CompiledRule, type ContextPolicyInput } from './context-policy.ts';
 import { NO_REASONS, parseFeedRecord, type HeldEscalation, type HeldSignal, type HeldTrust } from './feed-record.ts';
 import { resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
@@ -34,8 +34,8 @@ export type EnforcerCoreOptions = {
   contextPolicy?: ContextPolicyInput | CompiledContextPolicy;
   /** The enforcer's clock, epoch ms. Default: the wall clock. */
   now?: () => number;
-  /** pino logger for shadow records and dropped records. Default: a `trustline-enforcer` logger on stderr. */
-  logger?: Logger;
+  /** Logger for shadow records and dropped records (a pino logger fits). Default: JSON lines on stderr, `trustline-enforcer`, info and above. */
+  logger?: EnforcerLogger;
 };
 
 /** An enforcer fed by the caller: the Kafka enforcer is built on it, and so can other transports. */
@@ -116,7 +116,7 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
   const verifier: Verifier = createVerifier(options.keys);
   // eslint-disable-next-line no-restricted-properties -- enforcers compare record times with their own clock (see the module header)
   const now = options.now ?? Date.now;
-  const log = options.logger ?? createLogger({ name: 'trustline-enforcer' });
+  const log = options.logger ?? createEnforcerLogger({ name: 'trustline-enforcer' });
   const tenants = new Map<string, Map<string, Entry>>();
   const defaultTenant = new Map<string, Entry>();
   tenants.set(DEFAULT_TENANT, defaultTenant);

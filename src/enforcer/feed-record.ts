@@ -7,7 +7,7 @@
  * `malformed`). Only then is a record held, reduced to those fields, with its reasons frozen
  * so that decisions can hand out the same array without copying.
  */
-import { BANDS, CIRCUIT_STATES, MODES, type Band, type CircuitState, type Mode, type Reason } from '../contract/schemas.ts';
+import { BANDS, CIRCUIT_STATES, MODES, type Band, type CircuitState, type Mode, type Reason } from '../contract/vocabulary.ts';
 import type { Verifier } from '../outputs/sign.ts';
 import type { FeedKind, IngestOutcome } from './types.ts';
 

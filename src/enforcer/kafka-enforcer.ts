@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel as kafkaLogLevel, type Consumer, type KafkaConfig } from 'kafkajs';
 import { TrustlineError } from '../shared/errors.ts';
-import { createLogger } from '../shared/logger.ts';
+import { createEnforcerLogger } from './logger.ts';
 import { createEnforcerCore, type EnforcerCore, type EnforcerCoreOptions } from './core.ts';
 import type { EnforcerPolicy } from './policy.ts';
 import type { Decision, DecisionQuery, EnforcerMetrics, EscalationView, FeedKind } from './types.ts';
@@ -58,7 +58,7 @@ export type Enforcer = {
 
 /** Create an enforcer and start loading the snapshot in the background. */
 export function createEnforcer(options: EnforcerOptions): Enforcer {
-  const log = options.logger ?? createLogger({ name: 'trustline-enforcer' });
+  const log = options.logger ?? createEnforcerLogger({ name: 'trustline-enforcer' });
   const core = createEnforcerCore({ ...options, logger: log });
   const k = options.kafka;
   const topics = { trust: k.topics?.trust ?? 'agent.trust', circuit: k.topics?.circuit ?? 'agent.circuit', escalations: k.topics?.escalations ?? 'agent.escalations' };

@@ -3,8 +3,7 @@
  * the feed turn into a verdict. Parsed once when the enforcer is created; unknown keys are
  * rejected with the name of the wrong setting.
  */
-import { z } from 'zod';
-import { BANDS, SENSITIVITIES, type Band, type Sensitivity } from '../contract/schemas.ts';
+import { BANDS, SENSITIVITIES, type Band, type Sensitivity } from '../contract/vocabulary.ts';
 import { TrustlineError } from '../shared/errors.ts';
 import type { Verdict } from './types.ts';
 
@@ -55,35 +54,80 @@ export const DEFAULT_ENFORCER_POLICY: EnforcerPolicy = Object.freeze({
   clockToleranceMs: 0,
 } satisfies EnforcerPolicy);
 
-const verdict = z.enum(['allow', 'challenge', 'deny', 'hold']);
-const sensitivity = z.enum(SENSITIVITIES);
-const row = z.strictObject({ low: verdict, medium: verdict, high: verdict, critical: verdict }).partial();
-
-const PolicyInputSchema = z.strictObject({
-  bands: z.strictObject({ trusted: row, watch: row, restrict: row, block: row }).partial().optional(),
-  defaultSensitivity: sensitivity.optional(),
-  actions: z.record(z.string().min(1), sensitivity).optional(),
-  unknown: verdict.optional(),
-  onStale: z.enum(['fail-open', 'fail-closed']).optional(),
-  feedTimeoutMs: z.number().int().positive().optional(),
-  fallbackProbeBudget: z.number().int().min(0).max(1_000_000).optional(),
-  clockToleranceMs: z.number().int().min(0).optional(),
-});
+const VERDICT_VALUES = ['allow', 'challenge', 'deny', 'hold'] as const;
+type Row = Partial<Record<Sensitivity, Verdict>>;
 
 /** Policy settings as given by the user: every field optional, band rows merged cell by cell over the defaults. */
-export type EnforcerPolicyInput = z.input<typeof PolicyInputSchema>;
+export type EnforcerPolicyInput = {
+  bands?: Partial<Record<Band, Row>>;
+  defaultSensitivity?: Sensitivity;
+  actions?: Record<string, Sensitivity>;
+  unknown?: Verdict;
+  onStale?: 'fail-open' | 'fail-closed';
+  feedTimeoutMs?: number;
+  fallbackProbeBudget?: number;
+  clockToleranceMs?: number;
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const oneOf = (values: readonly string[]): string => `expected one of ${values.map((v) => `"${v}"`).join('|')}`;
+
+/**
+ * Validates a policy input by hand (the SDK has no schema library): unknown keys and wrong values
+ * are reported with their path, e.g. `policy.bands.watch.high: expected one of "allow"|…`.
+ */
+function policyProblems(input: unknown): string[] {
+  const problems: string[] = [];
+  const at = (path: string, message: string): void => void problems.push(`policy${path ? `.${path}` : ''}: ${message}`);
+  if (!isObject(input)) {
+    at('', 'expected an object');
+    return problems;
+  }
+  const known = ['bands', 'defaultSensitivity', 'actions', 'unknown', 'onStale', 'feedTimeoutMs', 'fallbackProbeBudget', 'clockToleranceMs'];
+  const unknownKeys = Object.keys(input).filter((k) => !known.includes(k));
+  if (unknownKeys.length) at('', `unrecognized keys ${unknownKeys.join(', ')}`);
+  const enumAt = (path: string, v: unknown, values: readonly string[]): void => {
+    if (v !== undefined && !(typeof v === 'string' && values.includes(v))) at(path, oneOf(values));
+  };
+  const intAt = (path: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void => {
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max)) at(path, `expected an integer in ${min}..${max}`);
+  };
+  if (input.bands !== undefined) {
+    if (!isObject(input.bands)) at('bands', 'expected an object');
+    else
+      for (const [band, row] of Object.entries(input.bands)) {
+        if (!(BANDS as readonly string[]).includes(band)) at('bands', `unrecognized keys ${band}`);
+        else if (row === undefined) continue;
+        else if (!isObject(row)) at(`bands.${band}`, 'expected an object');
+        else
+          for (const [sens, v] of Object.entries(row)) {
+            if (!(SENSITIVITIES as readonly string[]).includes(sens)) at(`bands.${band}`, `unrecognized keys ${sens}`);
+            else enumAt(`bands.${band}.${sens}`, v, VERDICT_VALUES);
+          }
+      }
+  }
+  enumAt('defaultSensitivity', input.defaultSensitivity, SENSITIVITIES);
+  if (input.actions !== undefined) {
+    if (!isObject(input.actions)) at('actions', 'expected an object');
+    else
+      for (const [name, v] of Object.entries(input.actions)) {
+        if (!name) at('actions', 'action names must not be empty');
+        enumAt(`actions.${name}`, v, SENSITIVITIES);
+      }
+  }
+  enumAt('unknown', input.unknown, VERDICT_VALUES);
+  enumAt('onStale', input.onStale, ['fail-open', 'fail-closed']);
+  intAt('feedTimeoutMs', input.feedTimeoutMs, 1);
+  intAt('fallbackProbeBudget', input.fallbackProbeBudget, 0, 1_000_000);
+  intAt('clockToleranceMs', input.clockToleranceMs, 0);
+  return problems;
+}
 
 /** Resolve a policy input over the defaults. Throws `CONFIG_INVALID` naming each wrong setting. */
 export function resolvePolicy(input: EnforcerPolicyInput = {}): EnforcerPolicy {
-  const parsed = PolicyInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const keys = 'keys' in i && Array.isArray(i.keys) ? ` ${i.keys.join(', ')}` : '';
-      return `policy.${i.path.join('.')}${keys}: ${i.message}`;
-    });
-    throw new TrustlineError('CONFIG_INVALID', `invalid enforcer policy:\n  - ${problems.join('\n  - ')}`);
-  }
-  const p = parsed.data;
+  const problems = policyProblems(input);
+  if (problems.length) throw new TrustlineError('CONFIG_INVALID', `invalid enforcer policy:\n  - ${problems.join('\n  - ')}`);
+  const p = input;
   const d = DEFAULT_ENFORCER_POLICY;
   const bands = {} as Record<Band, Readonly<Record<Sensitivity, Verdict>>>;
   for (const band of BANDS) bands[band] = Object.freeze({ ...d.bands[band], ...p.bands?.[band] });

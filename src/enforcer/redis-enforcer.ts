@@ -19,7 +19,7 @@
  */
 import type { Redis as IORedis } from 'ioredis';
 import { TrustlineError } from '../shared/errors.ts';
-import { createLogger } from '../shared/logger.ts';
+import { createEnforcerLogger } from './logger.ts';
 import { createEnforcerCore, type EnforcerCore, type EnforcerCoreOptions } from './core.ts';
 import { DECISION_FIELDS, decisionKey } from './decision-key.ts';
 import type { EnforcerPolicy } from './policy.ts';
@@ -65,7 +65,7 @@ export type RedisEnforcer = {
 
 /** Create a Redis-backed enforcer. Call `ready()` before serving (or accept `not_ready` decisions). */
 export function createRedisEnforcer(options: RedisEnforcerOptions): RedisEnforcer {
-  const log = options.logger ?? createLogger({ name: 'trustline-enforcer' });
+  const log = options.logger ?? createEnforcerLogger({ name: 'trustline-enforcer' });
   const core = createEnforcerCore({ ...options, logger: log });
   const prefix = options.redis.keyPrefix ?? 'tl';
   if (options.redis.client === undefined && options.redis.url === undefined) throw new TrustlineError('CONFIG_INVALID', 'redis enforcer: give redis.url or redis.client');

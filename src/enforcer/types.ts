@@ -4,7 +4,7 @@
  * A decision is made in-process from the latest signed TrustUpdate and CircuitSignal held per
  * agent; nothing here performs I/O.
  */
-import type { Band, CircuitState, Reason, Sensitivity } from '../contract/schemas.ts';
+import type { Band, CircuitState, Reason, Sensitivity } from '../contract/vocabulary.ts';
 
 /** What an enforcement point does with a request. `hold` = park it for a human decision. */
 export type Verdict = 'allow' | 'challenge' | 'deny' | 'hold';

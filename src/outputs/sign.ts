@@ -5,7 +5,7 @@
  */
 import { createHmac, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
-import type { Signature } from '../contract/schemas.ts';
+import type { Signature } from '../contract/vocabulary.ts';
 import { TrustlineError } from '../shared/errors.ts';
 
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
