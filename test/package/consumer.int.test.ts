@@ -198,6 +198,14 @@ describe('the packed package, installed into a scratch project', () => {
       expect(install.stdout + install.stderr).not.toMatch(/install-scripts|postinstall/);
     });
 
+    it('an ESM bundle of an application (esbuild, platform node) runs, with the createRequire banner kafkajs needs', async () => {
+      writeFileSync(join(app, 'bundle-me.mjs'), `import { createEnforcerCore } from '@trustline/enforcer';\nconst core = createEnforcerCore({ keys: [], logger: { debug() {}, info() {}, warn() {}, error() {} } });\ncore.markReady();\nconsole.log(core.decide({ agentId: 'a' }).verdict);\n`);
+      const banner = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+      await run(join(ROOT, 'node_modules/.bin/esbuild'), ['bundle-me.mjs', '--bundle', '--platform=node', '--format=esm', '--outfile=bundle.mjs', '--log-level=warning', `--banner:js=${banner}`], app);
+      const { stdout } = await run(process.execPath, ['bundle.mjs'], app);
+      expect(stdout.trim()).toBe('challenge');
+    });
+
     it('a TypeScript consumer of @trustline/enforcer type-checks with moduleResolution node16', { timeout: 300_000 }, async () => {
       writeFileSync(
         join(app, 'consumer.ts'),
