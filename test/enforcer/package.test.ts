@@ -43,8 +43,10 @@ describe('package manifests', () => {
     expect(root.devDependencies).toHaveProperty('tsx');
   });
 
-  it('the enforcer package installs light: kafkajs and canonicalize only', () => {
-    expect(Object.keys(enforcer.dependencies).sort()).toEqual(['canonicalize', 'kafkajs']);
+  it('the enforcer package installs light: kafkajs, canonicalize and typebox only', () => {
+    expect(Object.keys(enforcer.dependencies).sort()).toEqual(['@sinclair/typebox', 'canonicalize', 'kafkajs']);
+    // The Redis mode's client is an optional peer, loaded only when that mode connects by url.
+    expect((enforcer as unknown as { peerDependenciesMeta: Record<string, { optional: boolean }> }).peerDependenciesMeta.ioredis?.optional).toBe(true);
     // Pinned to the versions the root package (and its lockfile) uses.
     for (const [name, version] of Object.entries(enforcer.dependencies)) expect(root.dependencies[name], name).toBe(version);
   });

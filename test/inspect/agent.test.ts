@@ -103,7 +103,7 @@ describe('trustline agent(s) on a replay', () => {
     expect(notReplay.err).toBe(`trustline agents: ${join(dir, 'nope')}: not a replay output folder (no scores.jsonl)\n`);
     const badFlag = await run(['agents', '--replay', dir, '--circuit', 'ajar']);
     expect(badFlag.code).toBe(2);
-    expect(badFlag.err.split('\n')[0]).toBe('trustline agents: --circuit: unknown value "ajar" (one of closed, open, half_open, forced_open, forced_closed)');
+    expect(badFlag.err.split('\n')[0]).toBe('trustline agents: --circuit: unknown value "ajar" (one of closed, open, half_open, forced_open, forced_closed) (see trustline help agents)');
   });
 });
 
