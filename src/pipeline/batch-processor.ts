@@ -23,7 +23,7 @@
  * is saved with the states (compare-and-set on the source position), so a re-processed chunk
  * re-emits byte-identical audit records.
  */
-import { appendAuditRecord, type AuditEntry, type AuditRecord } from '../audit/chain.ts';
+import { appendEncodedEntry, encodeAuditEntry, type AuditEntry, type AuditRecord, type EncodedAuditEntry } from '../audit/chain.ts';
 import { decodeInput } from '../contract/decode.ts';
 import type { AgentControl, AgentRequestEvent, CircuitSignal, Escalation, Mode } from '../contract/schemas.ts';
 import { agentKeyOfControl, agentKeyOfEvent, agentKeyString, type AgentKey } from '../core/agent-key.ts';
@@ -32,7 +32,7 @@ import { DEFAULT_ESCALATION, emptyTail, escalationIdOf, joinStored, splitStored,
 import { FEATURE_COUNT } from '../core/features.ts';
 import { r4, type Policy } from '../core/judge.ts';
 import { admitControl, observeEvent, stepControl, stepEvent, type EventStep, type Observation, type StepSettings } from '../core/step.ts';
-import { buildCircuitSignal, buildEscalation, buildTrustUpdate, type RecordContext } from '../outputs/records.ts';
+import { buildCircuitSignal, buildEscalation, buildTrustUpdate, trustAuditEntry, type RecordContext } from '../outputs/records.ts';
 import type { Signer, Verifier } from '../outputs/sign.ts';
 import type { AnomalyScorer, AuditChainKey, AuditHeadSave, BatchOutputs, InputRecord, OutputSink, SaveEntry, StateStore, StoredAuditHead } from './ports.ts';
 
@@ -159,7 +159,7 @@ export class BatchProcessor {
     t = now();
     for (const { partition, entry } of entries) {
       const c = chains.get(partition)!;
-      const rec = appendAuditRecord(c.head, entry);
+      const rec = appendEncodedEntry(c.head, entry);
       outputs.audit!.push(rec);
       c.head = rec;
       c.appended = true;
@@ -244,12 +244,12 @@ export class BatchProcessor {
   }
 
   /** Builds and signs the records the step made due, in source order; returns the audit entries to chain. */
-  private sign(pending: readonly Pending[], chains: ReadonlyMap<number, Chain>, outputs: BatchOutputs): { partition: number; entry: AuditEntry }[] {
+  private sign(pending: readonly Pending[], chains: ReadonlyMap<number, Chain>, outputs: BatchOutputs): { partition: number; entry: EncodedAuditEntry }[] {
     const { signer, scorer, mode, ttlMs } = this.deps;
     const audit = this.deps.audit ?? null;
     const scoreRows = this.deps.scoreRows ?? true;
     const escalations = outputs.escalations!;
-    const entries: { partition: number; entry: AuditEntry }[] = [];
+    const entries: { partition: number; entry: EncodedAuditEntry }[] = [];
     for (const p of pending) {
       const { tenant, agentId } = p.slot.key;
       const partition = audit?.partitionOf ? audit.partitionOf(p.rec) : p.rec.source.partition;
@@ -258,11 +258,11 @@ export class BatchProcessor {
         const c = p.control;
         const effect = p.effect!;
         const ctx: RecordContext = { tenant, agentId, seq: p.seq, eventId: c.controlId, ts: p.ts, model: scorer.modelId, mode };
-        if (chained) entries.push({ partition, entry: controlEntry(tenant, agentId, p.seq, p.ts, c, effect) });
+        if (chained) entries.push({ partition, entry: encodeAuditEntry(controlEntry(tenant, agentId, p.seq, p.ts, c, effect)) });
         if (effect.circuitChange) {
           const sig = buildCircuitSignal(ctx, effect.circuitChange, effect.offences, [{ code: `operator_${c.action}` }], signer);
           outputs.circuit.push(sig);
-          if (chained) entries.push({ partition, entry: circuitEntry(sig) });
+          if (chained) entries.push({ partition, entry: encodeAuditEntry(circuitEntry(sig)) });
         }
         if (effect.decision) {
           const d = effect.decision;
@@ -271,7 +271,7 @@ export class BatchProcessor {
             signer,
           );
           escalations.push(e);
-          if (chained) entries.push({ partition, entry: escalationEntry(e) });
+          if (chained) entries.push({ partition, entry: encodeAuditEntry(escalationEntry(e)) });
         }
         continue;
       }
@@ -280,12 +280,12 @@ export class BatchProcessor {
       if (j.circuitChange) {
         const sig = buildCircuitSignal(ctx, j.circuitChange, j.offences, reasons, signer);
         outputs.circuit.push(sig);
-        if (chained) entries.push({ partition, entry: circuitEntry(sig) });
+        if (chained) entries.push({ partition, entry: encodeAuditEntry(circuitEntry(sig)) });
       }
       if (j.emitTrust) {
         const tu = buildTrustUpdate(ctx, j, anomaly, reasons, ttlMs, signer);
         outputs.trust.push(tu);
-        if (chained) entries.push({ partition, entry: { kind: 'trust', tenant, agentId, seq: tu.seq, ts: tu.ts, eventId: tu.eventId, trust: tu.trust, band: tu.band, circuit: tu.circuit, sig: tu.sig.value } });
+        if (chained) entries.push({ partition, entry: trustAuditEntry(tu) });
       }
       if (escalation) {
         const a = p.event.action!;
@@ -306,7 +306,7 @@ export class BatchProcessor {
           signer,
         );
         escalations.push(e);
-        if (chained) entries.push({ partition, entry: escalationEntry(e) });
+        if (chained) entries.push({ partition, entry: encodeAuditEntry(escalationEntry(e)) });
       }
       if (scoreRows) outputs.scores.push({ agentId, eventId: p.event.eventId, seq: p.seq, ts: p.obs.ts, anomaly, trust: r4(j.trust), band: j.band, circuit: j.circuit, reasons });
     }

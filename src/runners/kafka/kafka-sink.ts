@@ -2,12 +2,14 @@
  * Kafka sink: trust updates, circuit signals, escalations, audit records and dead letters of
  * one batch in one `sendBatch` with acks from all in-sync replicas. Audit records go to the
  * partition their chain names (`record.partition`), in chain order. Resolves only when the broker acknowledged
- * every record, so the caller may then save state and commit.
+ * every record, so the caller may then save state and commit. Values are the records' wire JSON,
+ * serialised once when they were built (src/outputs/wire.ts).
  */
 import type { Message, Producer, TopicMessages } from 'kafkajs';
 import { toDlqKafkaMessage } from '../../contract/dlq.ts';
 import { outputKey } from '../../outputs/records.ts';
 import type { BatchOutputs, OutputSink } from '../../outputs/sink.ts';
+import { wireJson } from '../../outputs/wire.ts';
 import { TrustlineError } from '../../shared/errors.ts';
 
 export type OutputTopics = { trust: string; circuit: string; dlq: string; escalations?: string; audit?: string };
@@ -19,16 +21,7 @@ export class KafkaSink implements OutputSink {
   ) {}
 
   async write(o: BatchOutputs): Promise<void> {
-    const topicMessages: TopicMessages[] = [];
-    if (o.trust.length) topicMessages.push({ topic: this.topics.trust, messages: o.trust.map((r): Message => ({ key: outputKey(r.tenant, r.agentId), value: JSON.stringify(r) })) });
-    if (o.circuit.length) topicMessages.push({ topic: this.topics.circuit, messages: o.circuit.map((r): Message => ({ key: outputKey(r.tenant, r.agentId), value: JSON.stringify(r) })) });
-    if (o.escalations?.length && this.topics.escalations) {
-      topicMessages.push({ topic: this.topics.escalations, messages: o.escalations.map((r): Message => ({ key: outputKey(r.tenant, r.agentId), value: JSON.stringify(r) })) });
-    }
-    if (o.audit?.length && this.topics.audit) {
-      topicMessages.push({ topic: this.topics.audit, messages: o.audit.map((r): Message => ({ key: null, partition: r.partition, value: JSON.stringify(r) })) });
-    }
-    if (o.dlq.length) topicMessages.push({ topic: this.topics.dlq, messages: o.dlq.map((d) => toDlqKafkaMessage(d) as Message) });
+    const topicMessages = kafkaMessages(o, this.topics);
     if (!topicMessages.length) return;
     try {
       await this.producer.sendBatch({ topicMessages, acks: -1 });
@@ -38,4 +31,18 @@ export class KafkaSink implements OutputSink {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The messages `KafkaSink.write` sends for a batch's outputs, per topic (also what the benchmark encodes). */
+export function kafkaMessages(o: BatchOutputs, topics: OutputTopics): TopicMessages[] {
+  const topicMessages: TopicMessages[] = [];
+  const keyed = (r: { tenant: string; agentId: string }): Message => ({ key: outputKey(r.tenant, r.agentId), value: wireJson(r) });
+  if (o.trust.length) topicMessages.push({ topic: topics.trust, messages: o.trust.map(keyed) });
+  if (o.circuit.length) topicMessages.push({ topic: topics.circuit, messages: o.circuit.map(keyed) });
+  if (o.escalations?.length && topics.escalations) topicMessages.push({ topic: topics.escalations, messages: o.escalations.map(keyed) });
+  if (o.audit?.length && topics.audit) {
+    topicMessages.push({ topic: topics.audit, messages: o.audit.map((r): Message => ({ key: null, partition: r.partition, value: wireJson(r) })) });
+  }
+  if (o.dlq.length) topicMessages.push({ topic: topics.dlq, messages: o.dlq.map((d) => toDlqKafkaMessage(d) as Message) });
+  return topicMessages;
 }
