@@ -77,8 +77,8 @@ describe('one-pass record encoding', () => {
       const ctx: RecordContext = { tenant: 'default', agentId: STRINGS[i % STRINGS.length]!, seq: i + 1, eventId: `e-${i}`, ts: 1_767_225_600_000 + i, model: 'm', mode: 'enforce' };
       const tu = buildTrustUpdate(ctx, judgement(i), 0.25, reasons(i), 1000, signer);
       const enc = i % 2 ? trustAuditEntry(tu) : encodeAuditEntry({ kind: 'control', note: STRINGS[i % STRINGS.length]!, n: NUMBERS[i % NUMBERS.length]!, nested: { z: 1, a: [true, null] } });
-      const rec = appendEncodedEntry(head, enc);
-      const ref = appendAuditRecord(generic, enc.entry);
+      const rec: AuditRecord = appendEncodedEntry(head, enc);
+      const ref: AuditRecord = appendAuditRecord(generic, enc.entry);
       expect(rec).toEqual(ref);
       expect(rec.hash).toBe(auditHash(rec));
       expect(wireJson(rec)).toBe(JSON.stringify(rec));
