@@ -298,7 +298,8 @@ function parseDocument(input: Uint8Array | string | null | undefined): Parsed {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return fail('not_an_object', 'event must be a JSON object') as Parsed;
   // Valid UTF-8 bytes cannot encode a surrogate: only a \\uD8xx–\\uDFxx escape (or a JS string input) can produce one.
-  const structural = checkStructure(doc, ESCAPED_SURROGATE.test(text) || (typeof input === 'string' && LONE_SURROGATE.test(text)));
+  // `includes` is a plain substring scan: the escape regex only runs on text that has a \u escape at all.
+  const structural = checkStructure(doc, (text.includes('\\u') && ESCAPED_SURROGATE.test(text)) || (typeof input === 'string' && LONE_SURROGATE.test(text)));
   if (structural) return { ok: false, ...structural };
   const v = (doc as { v?: unknown }).v;
   if (v === undefined) return fail('missing_field', '/v is required', '/v') as Parsed;

@@ -77,7 +77,8 @@ export type BatchResult = {
 };
 
 type AgentSlot = { key: AgentKey; state: AgentState; tail: ControlTail; touched: boolean };
-type Valid = { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; key: AgentKey } | { kind: 'control'; control: AgentControl; rec: InputRecord; key: AgentKey };
+/** A decoded record; `slot` is filled in by `load` (the agent key string is computed once per record). */
+type Valid = { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; key: AgentKey; slot: AgentSlot | null } | { kind: 'control'; control: AgentControl; rec: InputRecord; key: AgentKey; slot: AgentSlot | null };
 type Pending =
   | { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot; obs: Observation; seq: number; row: number; step: EventStep | null }
   | { kind: 'control'; control: AgentControl; rec: InputRecord; slot: AgentSlot; ts: number; seq: number; effect: ControlEffect | null };
@@ -117,7 +118,7 @@ export class BatchProcessor {
     let rows = 0;
     let skipped = 0;
     for (const v of valid) {
-      const slot = slots.get(agentKeyString(v.key.tenant, v.key.agentId))!;
+      const slot = v.slot!;
       const s = slot.state;
       if (v.rec.position <= s.d[D.watermark]!) {
         skipped++;
@@ -192,8 +193,8 @@ export class BatchProcessor {
     for (const rec of records) {
       const r = decodeInput(rec.value);
       if (!r.ok) outputs.dlq.push({ value: rec.value, key: rec.key, code: r.code, message: r.message, path: r.path, source: rec.source });
-      else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, key: agentKeyOfEvent(r.event) });
-      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, key: agentKeyOfControl(r.control) });
+      else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, key: agentKeyOfEvent(r.event), slot: null });
+      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, key: agentKeyOfControl(r.control), slot: null });
       else outputs.dlq.push({ value: rec.value, key: rec.key, code: 'bad_signature', message: 'control record signature does not verify against the operator key ring', path: '/sig', source: rec.source });
     }
     return valid;
@@ -206,7 +207,9 @@ export class BatchProcessor {
     const slots = new Map<string, AgentSlot>();
     for (const v of valid) {
       const id = agentKeyString(v.key.tenant, v.key.agentId);
-      if (!slots.has(id)) slots.set(id, { key: v.key, state: newAgentState(), tail: emptyTail(), touched: false });
+      let slot = slots.get(id);
+      if (!slot) slots.set(id, (slot = { key: v.key, state: newAgentState(), tail: emptyTail(), touched: false }));
+      v.slot = slot;
     }
     const slotList = [...slots.values()];
     // Audit chains of this chunk (normally one: a chunk comes from one source partition).
