@@ -18,7 +18,8 @@
  * started with scripts/services.sh. `--quick` runs smaller sizes (for a smoke check);
  * `--only in-process` runs the in-process section alone (what the profile child runs).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -358,11 +359,20 @@ async function latency(base: Config, kafka: Kafka, events: Buffer[], rate: numbe
     http: { ...base.http, port: 0 },
   };
   const samples: number[] = [];
+  // Where the time of each event went: waiting before its chunk started (fetch, queueing behind
+  // other partitions' chunks on two cores), the chunk's CPU stages, the broker ack, the Redis save.
+  const parts: { total: number; wait: number; cpu: number; load: number; emit: number; save: number }[] = [];
   let joined = false;
   const handle = await startKafkaRunner(config, log, {
     onBatch: (r, ackAt) => {
       joined = true;
-      for (const ts of r.eventTimes) samples.push(ackAt - ts);
+      const t = r.times;
+      const cpu = t.decode + t.features + t.score + t.step + t.sign + t.audit;
+      const busy = cpu + t.load + t.emit + t.save;
+      for (const ts of r.eventTimes) {
+        samples.push(ackAt - ts);
+        parts.push({ total: ackAt - ts, wait: Math.max(0, ackAt - ts - busy), cpu, load: t.load, emit: t.emit, save: t.save });
+      }
     },
   });
   // Prime: one event so the consumer is assigned and fetching before the clock starts.
@@ -378,7 +388,12 @@ async function latency(base: Config, kafka: Kafka, events: Buffer[], rate: numbe
   const redis = new Redis(config.redis.url);
   await new RedisStateStore({ redis, keyPrefix: config.redis.keyPrefix }).clear();
   redis.disconnect();
-  return { offeredPerSec: Math.round(rate), seconds, sent, ...percentiles(samples) };
+  // Mean breakdown of the slowest 1 % of events (those at or above p99).
+  const p99 = percentiles(samples).p99Ms;
+  const tail = parts.filter((x) => x.total >= p99);
+  const mean = (k: keyof (typeof parts)[number]): number => Math.round((tail.reduce((a, x) => a + x[k], 0) / Math.max(1, tail.length)) * 10) / 10;
+  const p99Breakdown = { events: tail.length, totalMs: mean('total'), waitBeforeChunkMs: mean('wait'), chunkCpuMs: mean('cpu'), redisLoadMs: mean('load'), brokerAckMs: mean('emit'), redisSaveMs: mean('save') };
+  return { offeredPerSec: Math.round(rate), seconds, sent, ...percentiles(samples), p99Breakdown };
 }
 
 /** The same measurement for the kafkajs consume → produce passthrough (parses each event for its time, produces it with acks from all replicas). */
@@ -429,33 +444,127 @@ function restamp(src: Buffer, eventId: string, ts: number): Buffer {
   return Buffer.from(JSON.stringify(ev));
 }
 
-async function redisMemory(url: string, agents: number) {
-  const redis = new Redis(url);
-  const prefix = `m${run}`;
-  const store = new RedisStateStore({ redis, keyPrefix: prefix });
-  await redis.call('MEMORY', 'PURGE').catch(() => undefined);
-  const used = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-  const before = await used();
-  const chunk = 1000;
-  for (let i = 0; i < agents; i += chunk) {
-    const entries = [];
-    for (let j = i; j < Math.min(agents, i + chunk); j++) {
-      const s = newAgentState();
-      s.d[D.watermark] = 1000 + j;
-      s.d[D.seq] = 1 + (j % 5000);
-      s.d[D.firstTs] = 1_767_225_600_000 + j;
-      s.d[D.lastTs] = 1_767_225_600_000 + j * 7;
-      for (let k = 0; k < 31; k++) s.f[k] = ((j * 31 + k) % 97) / 97;
-      s.f[F.trust] = 0.8;
-      entries.push({ key: { tenant: 'default', agentId: `agent-${j.toString(16).padStart(8, '0')}` }, watermark: 1000 + j, state: encodeState(s) });
-    }
-    await store.saveMany(entries);
+/** A private redis-server with the production settings (docs/operations.md, Redis) on a free loopback port; the shared one is never reconfigured. */
+async function privateRedis(): Promise<{ url: string; stop: () => void } | null> {
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  let child;
+  try {
+    child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--hash-max-listpack-value', '512', '--hash-max-listpack-entries', '512'], { stdio: 'ignore' });
+  } catch {
+    return null;
   }
-  const after = await used();
-  await store.clear();
-  redis.disconnect();
-  const perAgent = Math.round(((after - before) / agents) * 10) / 10;
-  return { agents, agentIdExample: 'agent-0001e240', stateBytes: encodeState(newAgentState()).length, usedMemoryBefore: before, usedMemoryAfter: after, bytesPerAgent: perAgent, target: { bytesPerAgent: 400, met: perAgent <= 400 } };
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  for (let i = 0; i < 50; i++) {
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      return { url, stop: () => child.kill('SIGTERM') };
+    } catch {
+      probe.disconnect();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  child.kill('SIGKILL');
+  return null;
+}
+
+function benchState(j: number): Buffer {
+  const s = newAgentState();
+  s.d[D.watermark] = 1000 + j;
+  s.d[D.seq] = 1 + (j % 5000);
+  s.d[D.firstTs] = 1_767_225_600_000 + j;
+  s.d[D.lastTs] = 1_767_225_600_000 + j * 7;
+  for (let k = 0; k < 31; k++) s.f[k] = ((j * 31 + k) % 97) / 97;
+  s.f[F.trust] = 0.8;
+  return encodeState(s);
+}
+
+/**
+ * Redis bytes per tracked agent: `agents` realistic states saved through the store (bucket
+ * hashes), measured with INFO memory (used_memory before/after) and MEMORY USAGE of every key;
+ * baseline: the layout before buckets (one string key per agent, `<prefix>:{<tenant>:<agentId>}`)
+ * on the same server in the same run.
+ */
+async function redisMemory(sharedUrl: string, agents: number) {
+  const own = await privateRedis();
+  const url = own?.url ?? sharedUrl;
+  const redis = new Redis(url);
+  try {
+    const config = Object.fromEntries(((await redis.config('GET', 'hash-max-listpack-*')) as string[]).reduce<[string, string][]>((a, v, i, all) => (i % 2 ? a : [...a, [v, all[i + 1]!]]), []));
+    const used = async (): Promise<number> => {
+      await redis.call('MEMORY', 'PURGE').catch(() => undefined);
+      return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+    };
+    const id = (j: number): string => `agent-${j.toString(16).padStart(8, '0')}`;
+    const scanUsage = async (pattern: string, limit = Infinity): Promise<{ keys: number; bytes: number; encodings: Record<string, number> }> => {
+      let cursor = '0';
+      let keys = 0;
+      let bytes = 0;
+      const encodings: Record<string, number> = {};
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        for (const k of found) {
+          keys++;
+          bytes += Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'));
+          const enc = String(await redis.object('ENCODING', k));
+          encodings[enc] = (encodings[enc] ?? 0) + 1;
+        }
+      } while (cursor !== '0' && keys < limit);
+      return { keys, bytes, encodings };
+    };
+    // trustline: bucket hashes through the store.
+    const prefix = `m${run}`;
+    const store = new RedisStateStore({ redis, keyPrefix: prefix });
+    const before = await used();
+    for (let i = 0; i < agents; i += 1000) {
+      const entries = [];
+      for (let j = i; j < Math.min(agents, i + 1000); j++) entries.push({ key: { tenant: 'default', agentId: id(j) }, watermark: 1000 + j, state: benchState(j) });
+      await store.saveMany(entries);
+    }
+    const after = await used();
+    const usage = await scanUsage(`${prefix}:{*`);
+    await store.clear();
+    // Baseline: one string key per agent.
+    const legacy = `g${run}`;
+    const lBefore = await used();
+    for (let i = 0; i < agents; i += 1000) {
+      const p = redis.pipeline();
+      for (let j = i; j < Math.min(agents, i + 1000); j++) p.set(`${legacy}:{default:${id(j)}}`, benchState(j));
+      await p.exec();
+    }
+    const lAfter = await used();
+    const lUsage = await scanUsage(`${legacy}:{*`, 5000); // a sample: one key per agent
+    for (let cursor = '0'; ; ) {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${legacy}:{*`, 'COUNT', 1000);
+      if (found.length) await redis.unlink(...found);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    const r1 = (x: number): number => Math.round(x * 10) / 10;
+    const perAgent = r1((after - before) / agents);
+    return {
+      agents,
+      server: own ? 'private redis-server with the documented settings (bench-owned, same binary as the shared one)' : 'the shared Redis (no redis-server binary for a private one)',
+      serverConfig: config,
+      agentIdExample: id(123456),
+      stateBytes: benchState(0).length,
+      stateBuckets: store.stateBuckets,
+      trustline: { layout: 'bucket hashes (listpack)', usedMemoryBefore: before, usedMemoryAfter: after, bytesPerAgent: perAgent, memoryUsage: { keys: usage.keys, bytesPerAgent: r1(usage.bytes / agents), encodings: usage.encodings } },
+      baseline: { layout: 'one string key per agent (before this change)', bytesPerAgent: r1((lAfter - lBefore) / agents), memoryUsage: { sampledKeys: lUsage.keys, bytesPerAgent: r1(lUsage.bytes / lUsage.keys) } },
+      target: { bytesPerAgent: 256, met: perAgent <= 256 },
+    };
+  } finally {
+    redis.disconnect();
+    own?.stop();
+  }
 }
 
 async function main(): Promise<void> {
@@ -466,6 +575,10 @@ async function main(): Promise<void> {
     const events = await loadEvents(SIZES.inProcess);
     const r = await inProcess(config, events, null);
     process.stdout.write(JSON.stringify(r.memoryStore) + '\n');
+    return;
+  }
+  if (ONLY === 'redis-memory') {
+    process.stdout.write(JSON.stringify(await redisMemory(process.env.REDIS_URL ?? 'redis://127.0.0.1:36379', SIZES.agents), null, 2) + '\n');
     return;
   }
   const { brokers, redisUrl } = services();

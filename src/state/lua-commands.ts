@@ -1,5 +1,5 @@
 /**
- * The state store's Lua scripts (`src/state/lua/<name>-<numKeys>.lua`), registered on an ioredis
+ * The state store's Lua script (`src/state/lua/save-many.lua`), registered on an ioredis
  * client with `defineCommand` and typed here, so nothing else spells a script name or a return
  * code.
  *
@@ -9,37 +9,39 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis, RedisKey } from 'ioredis';
 
-/** Return codes of `save-state-1.lua` (see its header). */
-export const SAVE_STATE = {
+/** Return codes of `save-many.lua` (see its header), one per record. */
+export const SAVE_CODE = {
   SAVED: 1,
   STALE: 0,
   BAD_ARGUMENT: -1,
-  WATERMARK_MISMATCH: -2,
+  POSITION_MISMATCH: -2,
   STORED_CORRUPT: -3,
+  WRONG_TYPE: -4,
 } as const;
-export type SaveStateCode = (typeof SAVE_STATE)[keyof typeof SAVE_STATE];
+export type SaveCode = (typeof SAVE_CODE)[keyof typeof SAVE_CODE];
 
-/** Return codes of `save-audit-head-1.lua` (see its header). */
-export const SAVE_AUDIT_HEAD = { SAVED: 1, STALE: 0, BAD_ARGUMENT: -1, STORED_CORRUPT: -3 } as const;
-
-/** Script files and the command names they are registered under. */
+/** Script files and the command names they are registered under (`numberOfKeys: null`: the key count is the first argument). */
 const SCRIPTS = {
-  trustlineSaveState: { file: 'save-state-1.lua', numberOfKeys: 1 },
-  trustlineSaveAuditHead: { file: 'save-audit-head-1.lua', numberOfKeys: 1 },
+  trustlineSaveMany: { file: 'save-many.lua', numberOfKeys: null },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
 
-/** The typed script commands; `R` is `Promise<number>` on a client, the pipeline itself on a pipeline. */
+/** Lua position of the float64 position inside a record: agent states at byte 1, audit heads at byte 0. */
+export const POSITION_AT = { state: 2, auditHead: 1 } as const;
+
+/** The typed script commands; `R` is `Promise<number[]>` on a client, the pipeline itself on a pipeline. */
 export interface StateCommands<R> {
-  /** `save-state-1.lua`: CAS of `state` at `key` on `watermark` (decimal string); replies a {@link SaveStateCode}. */
-  trustlineSaveState(key: RedisKey, watermark: string, state: Buffer): R;
-  /** `save-audit-head-1.lua`: CAS of an audit chain head at `key` on `position` (decimal string). */
-  trustlineSaveAuditHead(key: RedisKey, position: string, value: Buffer): R;
+  /**
+   * `save-many.lua`: compare-and-set of many records in one call. `args` are `numKeys`, the keys,
+   * then 5 per record: key index (1-based), field ('' = whole key), Lua position of the float64,
+   * new position (decimal string), record bytes. Replies one {@link SaveCode} per record.
+   */
+  trustlineSaveMany(numKeys: number, ...args: (RedisKey | string | number | Buffer)[]): R;
 }
 
 /** A client with the state scripts defined. */
-export type StateRedis = Redis & StateCommands<Promise<number>>;
+export type StateRedis = Redis & StateCommands<Promise<number[]>>;
 /** A pipeline of such a client. */
 export type StatePipeline = ChainableCommander & StateCommands<StatePipeline>;
 
@@ -62,7 +64,8 @@ export function scriptSource(name: ScriptName): string {
 export function defineStateCommands(redis: Redis): StateRedis {
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
     if (typeof (redis as unknown as Record<string, unknown>)[name] === 'function') continue;
-    redis.defineCommand(name, { numberOfKeys: SCRIPTS[name].numberOfKeys, lua: scriptSource(name) });
+    const { numberOfKeys } = SCRIPTS[name];
+    redis.defineCommand(name, { ...(numberOfKeys === null ? {} : { numberOfKeys }), lua: scriptSource(name) });
   }
   return redis as StateRedis;
 }
