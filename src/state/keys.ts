@@ -142,7 +142,7 @@ export function hashTagOf(key: string | Uint8Array): Uint8Array {
   return bytes;
 }
 
-/** Redis Cluster slot (0..16383) of a key; group keys by this to send one MGET per slot. */
+/** Redis Cluster slot (0..16383) of a key; group keys by this to send one load pipeline and one save call per slot. */
 export function keySlot(key: string | Uint8Array): number {
   return crc16(hashTagOf(key)) & 16383;
 }

@@ -4,7 +4,7 @@
  * code.
  *
  * ioredis sends `EVAL` with the full script the first time a connection uses it and `EVALSHA`
- * afterwards (also inside pipelines), so a pipeline of N scripts is still one round trip.
+ * afterwards (also inside pipelines). One call saves a whole batch (src/state/redis-store.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis, RedisKey } from 'ioredis';
@@ -73,9 +73,4 @@ export function defineStateCommands(redis: Redis): StateRedis {
 /** A pipeline of a client prepared by {@link defineStateCommands}. */
 export function statePipeline(redis: StateRedis): StatePipeline {
   return redis.pipeline() as StatePipeline;
-}
-
-/** A MULTI/EXEC transaction (still one round trip) of a client prepared by {@link defineStateCommands}. */
-export function stateTransaction(redis: StateRedis): StatePipeline {
-  return redis.multi() as StatePipeline;
 }

@@ -15,18 +15,36 @@ import { TrustlineError } from '../../shared/errors.ts';
 export type OutputTopics = { trust: string; circuit: string; dlq: string; escalations?: string; audit?: string };
 
 export class KafkaSink implements OutputSink {
+  private readonly producers: readonly Producer[];
+  private readonly inFlight: number[];
+
+  /**
+   * With several producers, each write goes to the one with the fewest writes in flight, so the
+   * chunks of partitions processed concurrently do not queue behind each other's acknowledgements
+   * (an idempotent producer has one request in flight). Order is unaffected: a partition's next
+   * chunk is written only after its previous chunk's write resolved.
+   */
   constructor(
-    private readonly producer: Producer,
+    producer: Producer | readonly Producer[],
     private readonly topics: OutputTopics,
-  ) {}
+  ) {
+    this.producers = Array.isArray(producer) ? producer : [producer as Producer];
+    if (this.producers.length === 0) throw new TrustlineError('INTERNAL', 'KafkaSink needs at least one producer');
+    this.inFlight = this.producers.map(() => 0);
+  }
 
   async write(o: BatchOutputs): Promise<void> {
     const topicMessages = kafkaMessages(o, this.topics);
     if (!topicMessages.length) return;
+    let i = 0;
+    for (let k = 1; k < this.inFlight.length; k++) if (this.inFlight[k]! < this.inFlight[i]!) i = k;
+    this.inFlight[i]!++;
     try {
-      await this.producer.sendBatch({ topicMessages, acks: -1 });
+      await this.producers[i]!.sendBatch({ topicMessages, acks: -1 });
     } catch (cause) {
       throw new TrustlineError('SINK_FAILED', `producing outputs failed: ${(cause as Error).message}`, { cause, retriable: true });
+    } finally {
+      this.inFlight[i]!--;
     }
   }
 
