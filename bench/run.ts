@@ -21,6 +21,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
@@ -108,7 +109,7 @@ const IN_PROCESS_BATCH = 1000;
  * ONNX model, `store`, and a sink that encodes every message. Warm-up: the first `warm` records run
  * through a separate processor on a separate memory store first (same code, JIT and model warmed).
  */
-async function productionPath(config: Config, events: Buffer[], store: StateStore, warm: number) {
+async function productionPath(config: Config, events: Buffer[], store: StateStore, warm: number, profileTo: string | null = null) {
   const scorer = await loadAnomalyScorer(config.model.card, 1);
   const deps = { scorer, ...configuredDeps(config), audit: { topic: config.kafka.topics.audit }, scoreRows: false };
   // Keyed by agent onto 3 partitions, as the gateway's producer does.
@@ -132,6 +133,13 @@ async function productionPath(config: Config, events: Buffer[], store: StateStor
   let applied = 0;
   let trust = 0;
   let audit = 0;
+  // The profile covers exactly the timed loop (after the warm-up), nothing of loading or set-up.
+  const session = profileTo ? new Session() : null;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const c of chunks) {
@@ -141,6 +149,11 @@ async function productionPath(config: Config, events: Buffer[], store: StateStor
     audit += r.outputs.audit?.length ?? 0;
   }
   const ms = performance.now() - t0;
+  if (session && profileTo) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(profileTo, JSON.stringify(profile));
+    session.disconnect();
+  }
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
   await scorer.close();
@@ -215,14 +228,17 @@ async function inProcess(config: Config, events: Buffer[], redisUrl: string | nu
   };
 }
 
-/** The in-process path (memory store) again in a child `node --cpu-prof`, summarised (top functions by self time). */
+/**
+ * The in-process path (memory store) again in a child process that records a V8 CPU profile
+ * (the same `.cpuprofile` as `node --cpu-prof`, through the inspector, limited to the timed loop
+ * after the warm-up), summarised: top functions by self time.
+ */
 function profileInProcess(): Record<string, unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'trustline-prof-'));
   try {
-    execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--import', 'tsx', 'bench/run.ts', '--only', 'in-process', ...(QUICK ? ['--quick'] : [])], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, BENCH_NO_REDIS: '1' } });
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) return { error: 'no profile written' };
-    const summary = summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), 25);
+    const file = join(dir, 'in-process.cpuprofile');
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--only', 'in-process', '--profile-out', file, ...(QUICK ? ['--quick'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')), 25);
     return { ...summary, markdown: profileMarkdown(summary) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -460,6 +476,7 @@ async function privateRedis(): Promise<{ url: string; stop: () => void } | null>
   }
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  probe.on('error', () => undefined); // refused until the server listens
   for (let i = 0; i < 50; i++) {
     try {
       await probe.connect();
@@ -573,8 +590,9 @@ async function main(): Promise<void> {
     // The profile child: the in-process production path on the memory store, nothing else.
     const config = loadConfig({ env: {}, overrides: { log: { level: 'warn' } } });
     const events = await loadEvents(SIZES.inProcess);
-    const r = await inProcess(config, events, null);
-    process.stdout.write(JSON.stringify(r.memoryStore) + '\n');
+    const out = process.argv.includes('--profile-out') ? process.argv[process.argv.indexOf('--profile-out') + 1]! : null;
+    const r = await productionPath(config, events, new MemoryStateStore(), Math.min(events.length, 20_000), out);
+    process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
   if (ONLY === 'redis-memory') {
