@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
-import { q, withWire } from '../outputs/wire.ts';
+import { Wired, q } from '../outputs/wire.ts';
 import { TrustlineError } from '../shared/errors.ts';
 
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
@@ -145,8 +145,27 @@ export function appendEncodedEntry<E extends AuditEntry>(prev: AuditRecord | Aud
   const prevHash = isGenesis ? GENESIS_HASH : prev.hash;
   const prev64 = q(prevHash);
   const hash = createHash('sha256').update(`{"entry":${enc.canonical},"index":${index},"partition":${partition},"prevHash":${prev64},"v":${AUDIT_VERSION}}`).digest('hex');
-  const record: AuditRecord<E> = { v: AUDIT_VERSION, partition, index, prevHash, hash, entry: enc.entry };
-  return withWire(record, `{"v":${AUDIT_VERSION},"partition":${partition},"index":${index},"prevHash":${prev64},"hash":"${hash}","entry":${enc.json}}`);
+  return new WiredAuditRecord(`{"v":${AUDIT_VERSION},"partition":${partition},"index":${index},"prevHash":${prev64},"hash":"${hash}","entry":${enc.json}}`, partition, index, prevHash, hash, enc.entry);
+}
+
+/** An audit record carrying its wire JSON (src/outputs/wire.ts); fields in the record format's order. */
+class WiredAuditRecord<E extends AuditEntry> extends Wired implements AuditRecord<E> {
+  declare readonly v: typeof AUDIT_VERSION;
+  declare readonly partition: number;
+  declare readonly index: number;
+  declare readonly prevHash: string;
+  declare readonly hash: string;
+  declare readonly entry: E;
+  constructor(json: string, partition: number, index: number, prevHash: string, hash: string, entry: E) {
+    super(json);
+    const w = this as { -readonly [K in keyof AuditRecord<E>]: AuditRecord<E>[K] };
+    w.v = AUDIT_VERSION;
+    w.partition = partition;
+    w.index = index;
+    w.prevHash = prevHash;
+    w.hash = hash;
+    w.entry = entry;
+  }
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

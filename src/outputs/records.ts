@@ -11,7 +11,7 @@ import type { CircuitSignal, CircuitState, Escalation, EscalationStatus, Mode, R
 import type { EncodedAuditEntry } from '../audit/chain.ts';
 import { r4, type Judgement } from '../core/judge.ts';
 import { canonicalJson, type Signer } from './sign.ts';
-import { n, q, withWire } from './wire.ts';
+import { Wired, n, q, withWire } from './wire.ts';
 
 export type RecordContext = {
   tenant: string;
@@ -99,25 +99,47 @@ export function buildTrustUpdate(ctx: RecordContext, j: Judgement, anomaly: numb
     `{"v":1,"tenant":${tenant},"agentId":${agentId},"seq":${seq},"eventId":${eventId},"ts":${ts},"trust":${tr},"band":${band},` +
     `"components":{"identity":${cI},"intent":${cN},"authorization":${cA}},"anomaly":${anS},"reasons":${rs.json},"circuit":${circuit},"model":${model},"mode":${mode},"ttlMs":${ttl},` +
     `"sig":{"kid":${q(sig.kid)},"alg":${q(sig.alg)},"value":${q(sig.value)}}}`;
-  const record: TrustUpdate = {
-    v: 1,
-    tenant: ctx.tenant,
-    agentId: ctx.agentId,
-    seq: ctx.seq,
-    eventId: ctx.eventId,
-    ts: ctx.ts,
-    trust,
-    band: j.band,
-    components: { identity, intent, authorization },
-    anomaly: an,
-    reasons,
-    circuit: j.circuit,
-    model: ctx.model,
-    mode: ctx.mode,
-    ttlMs,
-    sig,
-  };
-  return withWire(record, json);
+  return new WiredTrustUpdate(json, ctx, trust, j, { identity, intent, authorization }, an, reasons, ttlMs, sig);
+}
+
+/** A TrustUpdate carrying its wire JSON; fields assigned in the contract's order. */
+class WiredTrustUpdate extends Wired implements TrustUpdate {
+  declare readonly v: 1;
+  declare readonly tenant: string;
+  declare readonly agentId: string;
+  declare readonly seq: number;
+  declare readonly eventId: string;
+  declare readonly ts: number;
+  declare readonly trust: number;
+  declare readonly band: TrustUpdate['band'];
+  declare readonly components: TrustUpdate['components'];
+  declare readonly anomaly: number;
+  declare readonly reasons: Reason[];
+  declare readonly circuit: TrustUpdate['circuit'];
+  declare readonly model: string;
+  declare readonly mode: Mode;
+  declare readonly ttlMs: number;
+  declare readonly sig: TrustUpdate['sig'];
+  constructor(json: string, ctx: RecordContext, trust: number, j: Judgement, components: TrustUpdate['components'], anomaly: number, reasons: Reason[], ttlMs: number, sig: TrustUpdate['sig']) {
+    super(json);
+    const w = this as { -readonly [K in keyof TrustUpdate]: TrustUpdate[K] };
+    w.v = 1;
+    w.tenant = ctx.tenant;
+    w.agentId = ctx.agentId;
+    w.seq = ctx.seq;
+    w.eventId = ctx.eventId;
+    w.ts = ctx.ts;
+    w.trust = trust;
+    w.band = j.band;
+    w.components = components;
+    w.anomaly = anomaly;
+    w.reasons = reasons;
+    w.circuit = j.circuit;
+    w.model = ctx.model;
+    w.mode = ctx.mode;
+    w.ttlMs = ttlMs;
+    w.sig = sig;
+  }
 }
 
 /**
