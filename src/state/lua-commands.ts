@@ -1,5 +1,5 @@
 /**
- * The state store's Lua script (`src/state/lua/save-many.lua`), registered on an ioredis
+ * The state store's Lua scripts (`src/state/lua/save-many.lua`, `load-many.lua`), registered on an ioredis
  * client with `defineCommand` and typed here, so nothing else spells a script name or a return
  * code.
  *
@@ -23,6 +23,7 @@ export type SaveCode = (typeof SAVE_CODE)[keyof typeof SAVE_CODE];
 /** Script files and the command names they are registered under (`numberOfKeys: null`: the key count is the first argument). */
 const SCRIPTS = {
   trustlineSaveMany: { file: 'save-many.lua', numberOfKeys: null },
+  trustlineLoadMany: { file: 'load-many.lua', numberOfKeys: null },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -40,8 +41,13 @@ export interface StateCommands<R> {
   trustlineSaveMany(numKeys: number, ...args: (RedisKey | string | number | Buffer)[]): R;
 }
 
+/** The read script, Buffer replies: `load-many.lua` (`numKeys`, the keys, then key index and field per record). */
+export interface LoadCommands<R> {
+  trustlineLoadManyBuffer(numKeys: number, ...args: (RedisKey | string | number)[]): R;
+}
+
 /** A client with the state scripts defined. */
-export type StateRedis = Redis & StateCommands<Promise<number[]>>;
+export type StateRedis = Redis & StateCommands<Promise<number[]>> & LoadCommands<Promise<(Buffer | null)[]>>;
 /** A pipeline of such a client. */
 export type StatePipeline = ChainableCommander & StateCommands<StatePipeline>;
 

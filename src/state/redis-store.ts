@@ -8,9 +8,9 @@
  * control tail; scripts/services.sh and docker-compose.yml do). Audit chain heads are plain keys.
  *
  * Guarantees:
- * - `loadMany` is one round trip (one pipeline of `HMGET`, one per bucket touched), `saveMany` is
- *   one round trip and one command: the `save-many.lua` compare-and-set over every state and
- *   audit head of the call, answered in entry order.
+ * - `loadMany` is one round trip and one command (`load-many.lua`: one `HGET` per agent inside
+ *   the script), `saveMany` is one round trip and one command: the `save-many.lua`
+ *   compare-and-set over every state and audit head of the call, answered in entry order.
  * - Each save is atomic and idempotent: a record is written only when its watermark is strictly
  *   greater than the stored one. Re-sending a save (after a timeout, a reconnect, a retried batch)
  *   can only ever answer `stale`, never regress the state. The whole call is one script, so a
@@ -24,8 +24,8 @@
  *   The process never crashes on a connection error (the client always has an `error` listener).
  *
  * Redis Cluster: every bucket key and every audit head key is one hash tag, so one slot. The
- * single-node store sends one script call over all keys of a batch; a cluster-aware variant sends
- * one call per slot (group by `keySlot`, keys.ts; the per-slot calls of one batch are then not
+ * single-node store sends one script call over all keys of a batch (load and save); a cluster-aware
+ * variant sends one call per slot (group by `keySlot`, keys.ts; the per-slot calls of one batch are then not
  * atomic together, so the audit head goes last). This class targets a single node (or a proxy that
  * does the splitting).
  */
@@ -181,36 +181,23 @@ export class RedisStateStore implements StateStore {
   async loadMany(keys: readonly AgentKey[]): Promise<(Uint8Array | null)[]> {
     this.assertOpen('loadMany');
     if (keys.length === 0) return [];
-    // One HMGET per bucket touched, all in one pipeline.
-    const buckets = new Map<string, { fields: string[]; at: number[] }>();
-    for (let i = 0; i < keys.length; i++) {
-      const loc = this.locate(keys[i]!);
-      let b = buckets.get(loc.key);
-      if (!b) buckets.set(loc.key, (b = { fields: [], at: [] }));
-      b.fields.push(loc.field);
-      b.at.push(i);
+    // One load-many.lua call: the bucket keys, then (key index, field) per agent.
+    const keyIndex = new Map<string, number>();
+    const args: (string | number)[] = [];
+    for (const k of keys) {
+      const loc = this.locate(k);
+      let i = keyIndex.get(loc.key);
+      if (i === undefined) keyIndex.set(loc.key, (i = keyIndex.size + 1));
+      args.push(i, loc.field);
     }
-    const pipeline = this.redis.pipeline();
-    for (const [key, b] of buckets) pipeline.hmgetBuffer(key, ...b.fields);
-    let replies: [Error | null, unknown][] | null;
+    let values: (Buffer | null)[];
     try {
-      replies = await pipeline.exec();
+      values = await this.redis.trustlineLoadManyBuffer(keyIndex.size, ...keyIndex.keys(), ...args);
     } catch (err) {
       throw toStateError(err, 'loadMany');
     }
-    if (replies === null || replies.length !== buckets.size) throw new TrustlineError('STATE_UNAVAILABLE', `loadMany: expected ${buckets.size} replies, got ${replies?.length ?? 'none'}`, { retriable: true });
-    const out: (Uint8Array | null)[] = new Array<Uint8Array | null>(keys.length).fill(null);
-    let r = 0;
-    for (const b of buckets.values()) {
-      const [err, values] = replies[r++]!;
-      if (err) throw toStateError(err, 'loadMany');
-      const vs = values as (Buffer | null)[];
-      for (let k = 0; k < b.at.length; k++) {
-        const v = vs[k];
-        if (v) out[b.at[k]!] = Buffer.from(v);
-      }
-    }
-    return out;
+    if (!Array.isArray(values) || values.length !== keys.length) throw new TrustlineError('STATE_UNAVAILABLE', `loadMany: expected ${keys.length} replies, got ${Array.isArray(values) ? values.length : 'none'}`, { retriable: true });
+    return values.map((v) => (v ? Buffer.from(v) : null));
   }
 
   async loadAuditHeads(chains: readonly AuditChainKey[]): Promise<(StoredAuditHead | null)[]> {
