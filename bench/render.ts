@@ -47,7 +47,7 @@ const lines = [
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')}.`,
   '',
-  `CPU profile of the in-process path (memory store; child \`node --cpu-prof\`, ${r.profile.totalMs} ms, ${r.profile.samples} samples), top functions by self time:`,
+  `CPU profile of the in-process path (memory store; V8 CPU profile of the timed loop in a child process, ${r.profile.totalMs} ms, ${r.profile.samples} samples), top functions by self time:`,
   '',
   r.profile.markdown,
 ];
