@@ -34,16 +34,16 @@ export const POSITION_AT = { state: 2, auditHead: 1 } as const;
 /** The typed script commands; `R` is `Promise<number[]>` on a client, the pipeline itself on a pipeline. */
 export interface StateCommands<R> {
   /**
-   * `save-many.lua`: compare-and-set of many records in one call. `args` are `numKeys`, the keys,
-   * then 5 per record: key index (1-based), field ('' = whole key), Lua position of the float64,
+   * `save-many.lua`: compare-and-set of many records in one call: `numKeys`, the keys, then 5 args
+   * per record (arrays, which ioredis flattens: no spread of a whole batch into one call): key index (1-based), field ('' = whole key), Lua position of the float64,
    * new position (decimal string), record bytes. Replies one {@link SaveCode} per record.
    */
-  trustlineSaveMany(numKeys: number, ...args: (RedisKey | string | number | Buffer)[]): R;
+  trustlineSaveMany(numKeys: number, keys: RedisKey[], args: (string | number | Buffer)[]): R;
 }
 
 /** The read script, Buffer replies: `load-many.lua` (`numKeys`, the keys, then key index and field per record). */
 export interface LoadCommands<R> {
-  trustlineLoadManyBuffer(numKeys: number, ...args: (RedisKey | string | number)[]): R;
+  trustlineLoadManyBuffer(numKeys: number, keys: RedisKey[], args: (string | number)[]): R;
 }
 
 /** A client with the state scripts defined. */

@@ -192,7 +192,7 @@ export class RedisStateStore implements StateStore {
     }
     let values: (Buffer | null)[];
     try {
-      values = await this.redis.trustlineLoadManyBuffer(keyIndex.size, ...keyIndex.keys(), ...args);
+      values = await this.redis.trustlineLoadManyBuffer(keyIndex.size, [...keyIndex.keys()], args);
     } catch (err) {
       throw toStateError(err, 'loadMany');
     }
@@ -236,7 +236,7 @@ export class RedisStateStore implements StateStore {
     }
     let codes: number[];
     try {
-      codes = await this.redis.trustlineSaveMany(keyIndex.size, ...keyIndex.keys(), ...args);
+      codes = await this.redis.trustlineSaveMany(keyIndex.size, [...keyIndex.keys()], args);
     } catch (err) {
       throw toStateError(err, 'saveMany');
     }

@@ -106,6 +106,15 @@ describeIntegration('RedisStateStore on the real Redis', () => {
     expect(inScripts.filter((n) => n === 'type')).toHaveLength(2 * buckets.size);
   });
 
+  it('saves and loads 20,000 agents in one call each (no argument-spreading limit)', async () => {
+    const { store } = await storeOnOwnClient();
+    const keys: AgentKey[] = Array.from({ length: 20_000 }, (_, i) => ({ tenant: 'default', agentId: `big-${i}` }));
+    const outcomes = await store.saveMany(keys.map((key, i) => ({ key, watermark: i + 1, state: realisticState(i + 1, i) })));
+    expect(outcomes.every((o) => o === 'saved')).toBe(true);
+    const loaded = await store.loadMany(keys);
+    expect(loaded.every((v, i) => v !== null && Buffer.compare(Buffer.from(v), realisticState(i + 1, i)) === 0)).toBe(true);
+  });
+
   it('keeps states in small bucket hashes (listpack encoding with hash-max-listpack-value >= 512), never one key per agent', async () => {
     const { store } = await storeOnOwnClient();
     const keys: AgentKey[] = Array.from({ length: 300 }, (_, i) => ({ tenant: 'default', agentId: `agent-${i}` }));
@@ -165,7 +174,7 @@ describeIntegration('RedisStateStore on the real Redis', () => {
     const { key, field } = store.locate({ tenant: 'default', agentId: 'lua' });
     const headKey = `${store.keyPrefix}:audit:{t:0}`;
     expect(await store.redis.eval("return type(struct) .. ' ' .. type(struct.unpack)", 0)).toBe('table function');
-    const save = (pos: string, value: Buffer, k = key, f = field, at: number = POSITION_AT.state): Promise<number[]> => store.redis.trustlineSaveMany(1, k, 1, f, at, pos, value);
+    const save = (pos: string, value: Buffer, k = key, f = field, at: number = POSITION_AT.state): Promise<number[]> => store.redis.trustlineSaveMany(1, [k], [1, f, at, pos, value]);
     const s7 = realisticState(7, 7);
     expect(await save('7', s7)).toEqual([SAVE_CODE.SAVED]);
     expect(await save('7', s7)).toEqual([SAVE_CODE.STALE]);
@@ -177,9 +186,9 @@ describeIntegration('RedisStateStore on the real Redis', () => {
     // Many records in one call, of both kinds (a whole key at position 1, hash fields at position 2), codes in order.
     const head = Buffer.alloc(20);
     head.writeDoubleLE(5, 0);
-    const many = await store.redis.trustlineSaveMany(2, key, headKey, 2, '', POSITION_AT.auditHead, '5', head, 1, field, POSITION_AT.state, '7', s7, 1, 'other', POSITION_AT.state, '3', realisticState(3, 3));
+    const many = await store.redis.trustlineSaveMany(2, [key, headKey], [2, '', POSITION_AT.auditHead, '5', head, 1, field, POSITION_AT.state, '7', s7, 1, 'other', POSITION_AT.state, '3', realisticState(3, 3)]);
     expect(many).toEqual([SAVE_CODE.SAVED, SAVE_CODE.STALE, SAVE_CODE.SAVED]);
-    expect(await store.redis.trustlineSaveMany(1, headKey, 1, '', POSITION_AT.auditHead, '5', head)).toEqual([SAVE_CODE.STALE]);
+    expect(await store.redis.trustlineSaveMany(1, [headKey], [1, '', POSITION_AT.auditHead, '5', head])).toEqual([SAVE_CODE.STALE]);
     // Records may be longer than today's state: only the position is read.
     expect(await save('9', Buffer.concat([realisticState(9, 9), Buffer.alloc(100, 7)]))).toEqual([SAVE_CODE.SAVED]);
 
