@@ -26,7 +26,7 @@
 import { appendEncodedEntry, encodeAuditEntry, type AuditEntry, type AuditRecord, type EncodedAuditEntry } from '../audit/chain.ts';
 import { decodeInput } from '../contract/decode.ts';
 import type { AgentControl, AgentRequestEvent, CircuitSignal, Escalation, Mode } from '../contract/schemas.ts';
-import { agentKeyOfControl, agentKeyOfEvent, agentKeyString, type AgentKey } from '../core/agent-key.ts';
+import { DEFAULT_TENANT, agentKeyOfControl, agentKeyOfEvent, agentKeyString, eventAgentKey, type AgentKey } from '../core/agent-key.ts';
 import { D, STATE_BYTES, decodeState, encodeState, newAgentState, type AgentState } from '../core/agent-state.ts';
 import { DEFAULT_ESCALATION, emptyTail, escalationIdOf, joinStored, splitStored, type ControlEffect, type ControlTail, type EscalationSettings } from '../core/control.ts';
 import { FEATURE_COUNT } from '../core/features.ts';
@@ -78,7 +78,7 @@ export type BatchResult = {
 
 type AgentSlot = { key: AgentKey; state: AgentState; tail: ControlTail; touched: boolean };
 /** A decoded record; `slot` is filled in by `load` (the agent key string is computed once per record). */
-type Valid = { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; key: AgentKey; slot: AgentSlot | null } | { kind: 'control'; control: AgentControl; rec: InputRecord; key: AgentKey; slot: AgentSlot | null };
+type Valid = { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot | null } | { kind: 'control'; control: AgentControl; rec: InputRecord; slot: AgentSlot | null };
 type Pending =
   | { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot; obs: Observation; seq: number; row: number; step: EventStep | null }
   | { kind: 'control'; control: AgentControl; rec: InputRecord; slot: AgentSlot; ts: number; seq: number; effect: ControlEffect | null };
@@ -193,8 +193,8 @@ export class BatchProcessor {
     for (const rec of records) {
       const r = decodeInput(rec.value);
       if (!r.ok) outputs.dlq.push({ value: rec.value, key: rec.key, code: r.code, message: r.message, path: r.path, source: rec.source });
-      else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, key: agentKeyOfEvent(r.event), slot: null });
-      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, key: agentKeyOfControl(r.control), slot: null });
+      else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, slot: null });
+      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, slot: null });
       else outputs.dlq.push({ value: rec.value, key: rec.key, code: 'bad_signature', message: 'control record signature does not verify against the operator key ring', path: '/sig', source: rec.source });
     }
     return valid;
@@ -206,9 +206,10 @@ export class BatchProcessor {
     const audit = this.deps.audit ?? null;
     const slots = new Map<string, AgentSlot>();
     for (const v of valid) {
-      const id = agentKeyString(v.key.tenant, v.key.agentId);
+      // The agent key object is made once per agent of the batch, not per record.
+      const id = v.kind === 'event' ? eventAgentKey(v.event) : agentKeyString(v.control.tenant ?? DEFAULT_TENANT, v.control.agentId);
       let slot = slots.get(id);
-      if (!slot) slots.set(id, (slot = { key: v.key, state: newAgentState(), tail: emptyTail(), touched: false }));
+      if (!slot) slots.set(id, (slot = { key: v.kind === 'event' ? agentKeyOfEvent(v.event) : agentKeyOfControl(v.control), state: newAgentState(), tail: emptyTail(), touched: false }));
       v.slot = slot;
     }
     const slotList = [...slots.values()];
