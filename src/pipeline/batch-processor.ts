@@ -77,11 +77,19 @@ export type BatchResult = {
 };
 
 type AgentSlot = { key: AgentKey; state: AgentState; tail: ControlTail; touched: boolean };
-/** A decoded record; `slot` is filled in by `load` (the agent key string is computed once per record). */
-type Valid = { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot | null } | { kind: 'control'; control: AgentControl; rec: InputRecord; slot: AgentSlot | null };
+/**
+ * One decoded record through the stages: one object per record, made by `decode` with every
+ * field (placeholders until filled), so no stage allocates another per record. `load` sets
+ * `slot`; the features stage sets `obs`, `seq` and `row` (events) or `ts` and `seq` (admitted
+ * controls); the step sets `step` or `effect`.
+ */
 type Pending =
   | { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot; obs: Observation; seq: number; row: number; step: EventStep | null }
   | { kind: 'control'; control: AgentControl; rec: InputRecord; slot: AgentSlot; ts: number; seq: number; effect: ControlEffect | null };
+type Valid = Pending;
+/** Placeholders of a record not yet loaded or observed (never read: every stage fills its field first). */
+const NO_SLOT: AgentSlot = { key: { tenant: '', agentId: '' }, state: newAgentState(), tail: emptyTail(), touched: false };
+const NO_OBS: Observation = { ts: 0, dt: 0, first: true, signals: {} as Observation['signals'] };
 type Chain = { key: AuditChainKey; head: AuditRecord | { partition: number }; position: number; appended: boolean };
 
 const now = (): number => performance.now();
@@ -118,7 +126,7 @@ export class BatchProcessor {
     let rows = 0;
     let skipped = 0;
     for (const v of valid) {
-      const slot = v.slot!;
+      const slot = v.slot;
       const s = slot.state;
       if (v.rec.position <= s.d[D.watermark]!) {
         skipped++;
@@ -128,11 +136,17 @@ export class BatchProcessor {
       slot.touched = true;
       if (v.kind === 'control') {
         const admitted = admitControl(s, slot.tail, v.control);
-        if (admitted) pending.push({ kind: 'control', control: v.control, rec: v.rec, slot, ts: admitted.ts, seq: admitted.seq, effect: null });
+        if (admitted) {
+          v.ts = admitted.ts;
+          v.seq = admitted.seq;
+          pending.push(v);
+        }
         continue;
       }
-      const obs = observeEvent(s, v.event, matrix, rows * FEATURE_COUNT);
-      pending.push({ kind: 'event', event: v.event, rec: v.rec, slot, obs, seq: s.d[D.seq]!, row: rows, step: null });
+      v.obs = observeEvent(s, v.event, matrix, rows * FEATURE_COUNT);
+      v.seq = s.d[D.seq]!;
+      v.row = rows;
+      pending.push(v);
       rows++;
     }
     times.features = now() - t;
@@ -193,8 +207,8 @@ export class BatchProcessor {
     for (const rec of records) {
       const r = decodeInput(rec.value);
       if (!r.ok) outputs.dlq.push({ value: rec.value, key: rec.key, code: r.code, message: r.message, path: r.path, source: rec.source });
-      else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, slot: null });
-      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, slot: null });
+      else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, slot: NO_SLOT, obs: NO_OBS, seq: 0, row: 0, step: null });
+      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, slot: NO_SLOT, ts: 0, seq: 0, effect: null });
       else outputs.dlq.push({ value: rec.value, key: rec.key, code: 'bad_signature', message: 'control record signature does not verify against the operator key ring', path: '/sig', source: rec.source });
     }
     return valid;
