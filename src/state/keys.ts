@@ -184,3 +184,15 @@ export function stateBucketKey(prefix: string, tenant: string, bucket: number): 
 export function stateLocation(prefix: string, key: AgentKey, buckets: number): { key: string; field: string } {
   return { key: stateBucketKey(prefix, key.tenant, stateBucketOf(key.agentId, buckets)), field: encodeKeyPart(key.agentId) };
 }
+
+/** Parses a key built by {@link stateBucketKey} with this prefix: the tenant and bucket; `null` for any other key. */
+export function parseStateBucketKey(prefix: string, key: string): { tenant: string; bucket: number } | null {
+  const head = `${prefix}:{`;
+  if (!key.startsWith(head) || !key.endsWith('}')) return null;
+  const tag = key.slice(head.length, -1);
+  const sep = tag.indexOf('::');
+  if (sep < 0 || /[{}]/.test(tag) || tag.indexOf(':', sep + 2) >= 0 || tag.slice(0, sep).includes(':')) return null;
+  const bucket = tag.slice(sep + 2);
+  if (!/^[0-9a-z]+$/.test(bucket)) return null;
+  return { tenant: decodeKeyPart(tag.slice(0, sep)), bucket: parseInt(bucket, 36) };
+}

@@ -14,6 +14,7 @@ import {
   parseStateKey,
   stateKey,
   stateBucketKey,
+  parseStateBucketKey,
   stateBucketOf,
   stateLocation,
 } from '../../src/state/keys.ts';
@@ -60,6 +61,10 @@ describe('state keys', () => {
     // Two colons in the tag: never parsed as an agent's own key, still inside the prefix's namespace.
     expect(parseStateKey('tl', stateBucketKey('tl', 'default', 7))).toBeNull();
     expect(stateBucketKey('tl', 'default', 7).startsWith('tl:{')).toBe(true);
+    expect(parseStateBucketKey('tl', stateBucketKey('tl', 'a:b{}', 4095))).toEqual({ tenant: 'a:b{}', bucket: 4095 });
+    expect(parseStateBucketKey('tl', stateKey('tl', { tenant: 'default', agentId: '1a' }))).toBeNull();
+    expect(parseStateBucketKey('tl', 'tl:{a::b::c}')).toBeNull();
+    expect(parseStateBucketKey('other', stateBucketKey('tl', 'default', 7))).toBeNull();
     const counts = new Array<number>(64).fill(0);
     for (let i = 0; i < 64_000; i++) counts[stateBucketOf(`agent-${i.toString(16).padStart(8, '0')}`, 64)]!++;
     expect(Math.min(...counts)).toBeGreaterThan(800);
