@@ -15,7 +15,8 @@
  * - Redis memory per tracked agent (INFO memory before/after 100k agents, and MEMORY USAGE).
  *
  * Bounded: every loop has a count and a time limit. Services: KAFKA_BROKERS / REDIS_URL, or
- * started with scripts/services.sh. `--quick` runs smaller sizes (for a smoke check);
+ * started with scripts/services.sh. `--quick` runs smaller sizes (for a smoke check) and writes
+ * `bench/results/quick.json` instead (git-ignored);
  * `--only in-process` runs the in-process section alone (what the profile child runs).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -644,7 +645,8 @@ async function main(): Promise<void> {
   result.finishedAt = new Date().toISOString();
   mkdirSync('bench/results', { recursive: true });
   const text = JSON.stringify(result, null, 2) + '\n';
-  writeFileSync('bench/results/latest.json', text);
+  // A --quick run never replaces the committed figures of the last full run.
+  writeFileSync(QUICK ? 'bench/results/quick.json' : 'bench/results/latest.json', text);
   process.stdout.write(text);
 }
 
