@@ -171,12 +171,14 @@ redis_up() {
     die "port $REDIS_PORT is in use by something that is not Redis; set REDIS_PORT to a free port"
   fi
 
+  # hash-max-listpack-*: agent states are kept in small bucket hashes in listpack encoding (docs/operations.md, Redis).
   log "redis: starting redis-server on 127.0.0.1:$REDIS_PORT (files in $REDIS_DIR)"
   # 9>&- : do not hand the services lock to the daemon.
   redis-server \
     --bind 127.0.0.1 --port "$REDIS_PORT" \
     --daemonize yes --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" --dir "$REDIS_DIR" \
-    --save '' --appendonly no 9>&- </dev/null >&2
+    --save '' --appendonly no \
+    --hash-max-listpack-value 512 --hash-max-listpack-entries 512 9>&- </dev/null >&2
   STARTED+=(redis)
   wait_ready redis redis_ping "$REDIS_PIDFILE" redis-server "$REDIS_LOG"
 }

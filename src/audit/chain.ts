@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
+import { Wired, q } from '../outputs/wire.ts';
 import { TrustlineError } from '../shared/errors.ts';
 
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
@@ -103,6 +104,22 @@ export function auditHash(record: object): string {
 
 const isRecordObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** An entry with its RFC 8785 canonical JSON and its wire JSON (`JSON.stringify(entry)`), each serialised once. */
+export type EncodedAuditEntry<E extends AuditEntry = AuditEntry> = { readonly entry: E; readonly canonical: string; readonly json: string };
+
+/** Encodes any entry (the generic path; the pipeline encodes its hot entries by hand, src/outputs/records.ts). Throws like {@link appendAuditRecord}. */
+export function encodeAuditEntry<E extends AuditEntry>(entry: E): EncodedAuditEntry<E> {
+  if (!isRecordObject(entry)) throw new TrustlineError('INPUT_INVALID', 'an audit entry must be a JSON object');
+  let canonical: string | undefined;
+  try {
+    canonical = canonicalize(entry);
+  } catch (cause) {
+    throw new TrustlineError('INPUT_INVALID', `audit entry is not canonical JSON: ${(cause as Error).message}`, { cause });
+  }
+  if (canonical === undefined) throw new TrustlineError('INPUT_INVALID', 'audit entry is not canonical JSON: audit record cannot be canonicalised');
+  return { entry, canonical, json: JSON.stringify(entry) };
+}
+
 /**
  * Append `entry` to a chain: after `prev` (the chain's last record), or as the first record of
  * a new chain when given `{ partition }`. Pure: the same inputs give the same record.
@@ -111,21 +128,44 @@ const isRecordObject = (v: unknown): v is Record<string, unknown> => typeof v ==
 export function appendAuditRecord<E extends AuditEntry>(prev: AuditRecord | AuditGenesis, entry: E): AuditRecord<E> {
   if (!isRecordObject(entry)) throw new TrustlineError('INPUT_INVALID', 'an audit entry must be a JSON object');
   if (!Number.isSafeInteger(prev.partition) || prev.partition < 0) throw new TrustlineError('INPUT_INVALID', `bad audit partition ${String(prev.partition)}`);
+  return appendEncodedEntry(prev, encodeAuditEntry(entry));
+}
+
+/**
+ * {@link appendAuditRecord} for an entry already encoded: the record's hash input is assembled
+ * from the entry's canonical text (`{"entry":…,"index":…,"partition":…,"prevHash":…,"v":1}` is
+ * the canonical order) and the record carries its wire JSON (src/outputs/wire.ts), so the entry
+ * is serialised once for the hash and once for the wire.
+ */
+export function appendEncodedEntry<E extends AuditEntry>(prev: AuditRecord | AuditGenesis, enc: EncodedAuditEntry<E>): AuditRecord<E> {
+  if (!Number.isSafeInteger(prev.partition) || prev.partition < 0) throw new TrustlineError('INPUT_INVALID', `bad audit partition ${String(prev.partition)}`);
   const isGenesis = !('hash' in prev);
-  const unhashed = {
-    v: AUDIT_VERSION,
-    partition: prev.partition,
-    index: isGenesis ? 0 : prev.index + 1,
-    prevHash: isGenesis ? GENESIS_HASH : prev.hash,
-    entry,
-  };
-  let hash: string;
-  try {
-    hash = auditHash(unhashed);
-  } catch (cause) {
-    throw new TrustlineError('INPUT_INVALID', `audit entry is not canonical JSON: ${(cause as Error).message}`, { cause });
+  const partition = prev.partition;
+  const index = isGenesis ? 0 : prev.index + 1;
+  const prevHash = isGenesis ? GENESIS_HASH : prev.hash;
+  const prev64 = q(prevHash);
+  const hash = createHash('sha256').update(`{"entry":${enc.canonical},"index":${index},"partition":${partition},"prevHash":${prev64},"v":${AUDIT_VERSION}}`).digest('hex');
+  return new WiredAuditRecord(`{"v":${AUDIT_VERSION},"partition":${partition},"index":${index},"prevHash":${prev64},"hash":"${hash}","entry":${enc.json}}`, partition, index, prevHash, hash, enc.entry);
+}
+
+/** An audit record carrying its wire JSON (src/outputs/wire.ts); fields in the record format's order. */
+class WiredAuditRecord<E extends AuditEntry> extends Wired implements AuditRecord<E> {
+  declare readonly v: typeof AUDIT_VERSION;
+  declare readonly partition: number;
+  declare readonly index: number;
+  declare readonly prevHash: string;
+  declare readonly hash: string;
+  declare readonly entry: E;
+  constructor(json: string, partition: number, index: number, prevHash: string, hash: string, entry: E) {
+    super(json);
+    const w = this as { -readonly [K in keyof AuditRecord<E>]: AuditRecord<E>[K] };
+    w.v = AUDIT_VERSION;
+    w.partition = partition;
+    w.index = index;
+    w.prevHash = prevHash;
+    w.hash = hash;
+    w.entry = entry;
   }
-  return { v: AUDIT_VERSION, partition: unhashed.partition, index: unhashed.index, prevHash: unhashed.prevHash, hash, entry };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -1,24 +1,26 @@
 /**
- * The inspector on a running deployment: agent states read from Redis (read-only: GET, MGET and
- * SCAN, never a write), decoded with the same layout the processor writes.
+ * The inspector on a running deployment: agent states read from Redis (read-only: HGET, HGETALL
+ * and SCAN, never a write), decoded with the same layout the processor writes (states are fields
+ * of bucket hashes, src/state/keys.ts).
  */
 import type { Redis } from 'ioredis';
 import type { Policy } from '../core/judge.ts';
-import { agentKeyPattern, parseStateKey, stateKey } from '../state/keys.ts';
+import { DEFAULT_STATE_BUCKETS, agentKeyPattern, decodeKeyPart, parseStateBucketKey, stateLocation } from '../state/keys.ts';
 import { listRowOf, matches, sortRows, viewFromStored, type AgentFilter, type AgentListRow, type AgentView } from './agent-view.ts';
 
 /** One agent's view, `null` when Redis holds no state for it (or a state of another layout). */
-export async function agentFromRedis(redis: Pick<Redis, 'getBuffer'>, prefix: string, key: { tenant: string; agentId: string }, policy: Policy): Promise<AgentView | null> {
-  const bytes = await redis.getBuffer(stateKey(prefix, key));
+export async function agentFromRedis(redis: Pick<Redis, 'hgetBuffer'>, prefix: string, key: { tenant: string; agentId: string }, policy: Policy, buckets = DEFAULT_STATE_BUCKETS): Promise<AgentView | null> {
+  const loc = stateLocation(prefix, key, buckets);
+  const bytes = await redis.hgetBuffer(loc.key, loc.field);
   return bytes ? viewFromStored(key, bytes, policy, 'redis') : null;
 }
 
 /**
- * Every agent under `prefix` that matches `filter`, lowest trust first. Keys are found with
- * SCAN (never KEYS) and read with one MGET per scanned page; `limit` bounds the rows returned,
- * `total` counts all agents scanned.
+ * Every agent under `prefix` that matches `filter`, lowest trust first. Bucket keys are found
+ * with SCAN (never KEYS) and read with one pipeline of HGETALL per scanned page; `limit` bounds
+ * the rows returned, `total` counts all agents scanned.
  */
-export async function agentsFromRedis(redis: Pick<Redis, 'scanBuffer' | 'mgetBuffer'>, prefix: string, policy: Policy, filter: AgentFilter = {}): Promise<{ rows: AgentListRow[]; total: number; unreadable: number }> {
+export async function agentsFromRedis(redis: Pick<Redis, 'scanBuffer' | 'pipeline'>, prefix: string, policy: Policy, filter: AgentFilter = {}): Promise<{ rows: AgentListRow[]; total: number; unreadable: number }> {
   const rows: AgentListRow[] = [];
   let total = 0;
   let unreadable = 0;
@@ -26,20 +28,24 @@ export async function agentsFromRedis(redis: Pick<Redis, 'scanBuffer' | 'mgetBuf
   do {
     const [next, keys] = await redis.scanBuffer(cursor, 'MATCH', agentKeyPattern(prefix), 'COUNT', 1000);
     cursor = next.toString('latin1');
-    const parsed = keys.map((k) => ({ raw: k, key: parseStateKey(prefix, k.toString('utf8')) })).filter((k) => k.key !== null);
+    const parsed = keys.map((k) => ({ raw: k, bucket: parseStateBucketKey(prefix, k.toString('utf8')) })).filter((k) => k.bucket !== null);
     if (!parsed.length) continue;
-    const values = await redis.mgetBuffer(...parsed.map((k) => k.raw));
+    const pipeline = redis.pipeline();
+    for (const k of parsed) pipeline.hgetallBuffer(k.raw);
+    const replies = (await pipeline.exec()) ?? [];
     parsed.forEach((k, i) => {
-      const v = values[i];
-      if (!v) return;
-      total++;
-      const view = viewFromStored(k.key!, v, policy, 'redis');
-      if (!view) {
-        unreadable++;
-        return;
+      const [err, fields] = replies[i] ?? [null, null];
+      if (err || !fields) return;
+      for (const [field, v] of Object.entries(fields as Record<string, Buffer>)) {
+        total++;
+        const view = viewFromStored({ tenant: k.bucket!.tenant, agentId: decodeKeyPart(field) }, v, policy, 'redis');
+        if (!view) {
+          unreadable++;
+          continue;
+        }
+        const row = listRowOf(view);
+        if (matches(row, filter)) rows.push(row);
       }
-      const row = listRowOf(view);
-      if (matches(row, filter)) rows.push(row);
     });
   } while (cursor !== '0');
   return { rows: sortRows(rows), total, unreadable };

@@ -3,7 +3,7 @@
  * record without `sig`. HMAC-SHA256 (HS256) by default with a key ring (rotation by `kid`),
  * Ed25519 as an option. Both are deterministic, so a replayed event yields the same bytes.
  */
-import { createHmac, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, createSecretKey, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import type { Signature } from '../contract/vocabulary.ts';
 import { TrustlineError } from '../shared/errors.ts';
@@ -15,11 +15,18 @@ export type SigningKey = { kid: string; alg: 'HS256' | 'Ed25519'; secret: string
 export type Signer = {
   readonly kid: string;
   sign(record: object): Signature;
+  /** Signs text that already is the canonical encoding of a record without `sig` (see {@link signingInput}). */
+  signCanonical(canonical: string): Signature;
 };
 
 export type Verifier = {
   verify(record: { sig?: unknown }): boolean;
 };
+
+/** RFC 8785 canonical JSON text of a value (`undefined` for a value JSON cannot hold). */
+export function canonicalJson(value: unknown): string | undefined {
+  return canonicalize(value);
+}
 
 /** The canonical bytes a signature covers: the record without `sig`. */
 export function signingInput(record: object): string {
@@ -27,8 +34,13 @@ export function signingInput(record: object): string {
   return canonicalize(rest) ?? '';
 }
 
-function hmac(secret: string, input: string): string {
-  return createHmac('sha256', secret).update(input).digest('base64url');
+/** The HMAC key as a KeyObject, made once per key (the secret's UTF-8 bytes, as `createHmac(alg, string)` uses). */
+function hmacKey(secret: string): KeyObject {
+  return createSecretKey(Buffer.from(secret, 'utf8'));
+}
+
+function hmac(key: KeyObject, input: string): string {
+  return createHmac('sha256', key).update(input).digest('base64url');
 }
 
 /**
@@ -52,15 +64,18 @@ export function createSigner(keys: readonly SigningKey[], activeKid: string): Si
   if (!key) throw new TrustlineError('CONFIG_INVALID', `no signing key with kid ${activeKid}`);
   if (key.alg === 'Ed25519') {
     const priv = keyObject(key, 'private');
-    return { kid: key.kid, sign: (record) => ({ kid: key.kid, alg: 'Ed25519', value: edSign(null, Buffer.from(signingInput(record)), priv).toString('base64url') }) };
+    const signCanonical = (text: string): Signature => ({ kid: key.kid, alg: 'Ed25519', value: edSign(null, Buffer.from(text), priv).toString('base64url') });
+    return { kid: key.kid, signCanonical, sign: (record) => signCanonical(signingInput(record)) };
   }
-  return { kid: key.kid, sign: (record) => ({ kid: key.kid, alg: 'HS256', value: hmac(key.secret, signingInput(record)) }) };
+  const secret = hmacKey(key.secret);
+  const signCanonical = (text: string): Signature => ({ kid: key.kid, alg: 'HS256', value: hmac(secret, text) });
+  return { kid: key.kid, signCanonical, sign: (record) => signCanonical(signingInput(record)) };
 }
 
 /** Verifies against every key in the ring (by `kid`); Ed25519 keys may be given as private or public PEM. */
 export function createVerifier(keys: readonly SigningKey[]): Verifier {
-  const ring = new Map<string, { alg: SigningKey['alg']; secret: string; pub?: KeyObject }>();
-  for (const k of keys) ring.set(k.kid, k.alg === 'Ed25519' ? { alg: k.alg, secret: k.secret, pub: keyObject(k, 'public') } : { alg: k.alg, secret: k.secret });
+  const ring = new Map<string, { alg: SigningKey['alg']; key: KeyObject }>();
+  for (const k of keys) ring.set(k.kid, k.alg === 'Ed25519' ? { alg: k.alg, key: keyObject(k, 'public') } : { alg: k.alg, key: hmacKey(k.secret) });
   return {
     verify(record) {
       const sig = record.sig as Partial<Signature> | undefined;
@@ -68,8 +83,8 @@ export function createVerifier(keys: readonly SigningKey[]): Verifier {
       const key = ring.get(sig.kid);
       if (!key || key.alg !== sig.alg) return false;
       const input = signingInput(record);
-      if (key.alg === 'Ed25519') return edVerify(null, Buffer.from(input), key.pub!, Buffer.from(sig.value, 'base64url'));
-      const expected = Buffer.from(hmac(key.secret, input));
+      if (key.alg === 'Ed25519') return edVerify(null, Buffer.from(input), key.key, Buffer.from(sig.value, 'base64url'));
+      const expected = Buffer.from(hmac(key.key, input));
       const given = Buffer.from(sig.value);
       return expected.length === given.length && timingSafeEqual(expected, given);
     },

@@ -23,16 +23,16 @@
  * is saved with the states (compare-and-set on the source position), so a re-processed chunk
  * re-emits byte-identical audit records.
  */
-import { appendAuditRecord, type AuditEntry, type AuditRecord } from '../audit/chain.ts';
+import { appendEncodedEntry, encodeAuditEntry, type AuditEntry, type AuditRecord, type EncodedAuditEntry } from '../audit/chain.ts';
 import { decodeInput } from '../contract/decode.ts';
 import type { AgentControl, AgentRequestEvent, CircuitSignal, Escalation, Mode } from '../contract/schemas.ts';
-import { agentKeyOfControl, agentKeyOfEvent, agentKeyString, type AgentKey } from '../core/agent-key.ts';
+import { DEFAULT_TENANT, agentKeyOfControl, agentKeyOfEvent, agentKeyString, eventAgentKey, type AgentKey } from '../core/agent-key.ts';
 import { D, STATE_BYTES, decodeState, encodeState, newAgentState, type AgentState } from '../core/agent-state.ts';
 import { DEFAULT_ESCALATION, emptyTail, escalationIdOf, joinStored, splitStored, type ControlEffect, type ControlTail, type EscalationSettings } from '../core/control.ts';
 import { FEATURE_COUNT } from '../core/features.ts';
 import { r4, type Policy } from '../core/judge.ts';
 import { admitControl, observeEvent, stepControl, stepEvent, type EventStep, type Observation, type StepSettings } from '../core/step.ts';
-import { buildCircuitSignal, buildEscalation, buildTrustUpdate, type RecordContext } from '../outputs/records.ts';
+import { buildCircuitSignal, buildEscalation, buildTrustUpdate, trustAuditEntry, type RecordContext } from '../outputs/records.ts';
 import type { Signer, Verifier } from '../outputs/sign.ts';
 import type { AnomalyScorer, AuditChainKey, AuditHeadSave, BatchOutputs, InputRecord, OutputSink, SaveEntry, StateStore, StoredAuditHead } from './ports.ts';
 
@@ -77,10 +77,19 @@ export type BatchResult = {
 };
 
 type AgentSlot = { key: AgentKey; state: AgentState; tail: ControlTail; touched: boolean };
-type Valid = { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; key: AgentKey } | { kind: 'control'; control: AgentControl; rec: InputRecord; key: AgentKey };
+/**
+ * One decoded record through the stages: one object per record, made by `decode` with every
+ * field (placeholders until filled), so no stage allocates another per record. `load` sets
+ * `slot`; the features stage sets `obs`, `seq` and `row` (events) or `ts` and `seq` (admitted
+ * controls); the step sets `step` or `effect`.
+ */
 type Pending =
   | { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot; obs: Observation; seq: number; row: number; step: EventStep | null }
   | { kind: 'control'; control: AgentControl; rec: InputRecord; slot: AgentSlot; ts: number; seq: number; effect: ControlEffect | null };
+type Valid = Pending;
+/** Placeholders of a record not yet loaded or observed (never read: every stage fills its field first). */
+const NO_SLOT: AgentSlot = { key: { tenant: '', agentId: '' }, state: newAgentState(), tail: emptyTail(), touched: false };
+const NO_OBS: Observation = { ts: 0, dt: 0, first: true, signals: {} as Observation['signals'] };
 type Chain = { key: AuditChainKey; head: AuditRecord | { partition: number }; position: number; appended: boolean };
 
 const now = (): number => performance.now();
@@ -117,7 +126,7 @@ export class BatchProcessor {
     let rows = 0;
     let skipped = 0;
     for (const v of valid) {
-      const slot = slots.get(agentKeyString(v.key.tenant, v.key.agentId))!;
+      const slot = v.slot;
       const s = slot.state;
       if (v.rec.position <= s.d[D.watermark]!) {
         skipped++;
@@ -127,11 +136,17 @@ export class BatchProcessor {
       slot.touched = true;
       if (v.kind === 'control') {
         const admitted = admitControl(s, slot.tail, v.control);
-        if (admitted) pending.push({ kind: 'control', control: v.control, rec: v.rec, slot, ts: admitted.ts, seq: admitted.seq, effect: null });
+        if (admitted) {
+          v.ts = admitted.ts;
+          v.seq = admitted.seq;
+          pending.push(v);
+        }
         continue;
       }
-      const obs = observeEvent(s, v.event, matrix, rows * FEATURE_COUNT);
-      pending.push({ kind: 'event', event: v.event, rec: v.rec, slot, obs, seq: s.d[D.seq]!, row: rows, step: null });
+      v.obs = observeEvent(s, v.event, matrix, rows * FEATURE_COUNT);
+      v.seq = s.d[D.seq]!;
+      v.row = rows;
+      pending.push(v);
       rows++;
     }
     times.features = now() - t;
@@ -159,7 +174,7 @@ export class BatchProcessor {
     t = now();
     for (const { partition, entry } of entries) {
       const c = chains.get(partition)!;
-      const rec = appendAuditRecord(c.head, entry);
+      const rec = appendEncodedEntry(c.head, entry);
       outputs.audit!.push(rec);
       c.head = rec;
       c.appended = true;
@@ -192,8 +207,8 @@ export class BatchProcessor {
     for (const rec of records) {
       const r = decodeInput(rec.value);
       if (!r.ok) outputs.dlq.push({ value: rec.value, key: rec.key, code: r.code, message: r.message, path: r.path, source: rec.source });
-      else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, key: agentKeyOfEvent(r.event) });
-      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, key: agentKeyOfControl(r.control) });
+      else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, slot: NO_SLOT, obs: NO_OBS, seq: 0, row: 0, step: null });
+      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, slot: NO_SLOT, ts: 0, seq: 0, effect: null });
       else outputs.dlq.push({ value: rec.value, key: rec.key, code: 'bad_signature', message: 'control record signature does not verify against the operator key ring', path: '/sig', source: rec.source });
     }
     return valid;
@@ -205,8 +220,11 @@ export class BatchProcessor {
     const audit = this.deps.audit ?? null;
     const slots = new Map<string, AgentSlot>();
     for (const v of valid) {
-      const id = agentKeyString(v.key.tenant, v.key.agentId);
-      if (!slots.has(id)) slots.set(id, { key: v.key, state: newAgentState(), tail: emptyTail(), touched: false });
+      // The agent key object is made once per agent of the batch, not per record.
+      const id = v.kind === 'event' ? eventAgentKey(v.event) : agentKeyString(v.control.tenant ?? DEFAULT_TENANT, v.control.agentId);
+      let slot = slots.get(id);
+      if (!slot) slots.set(id, (slot = { key: v.kind === 'event' ? agentKeyOfEvent(v.event) : agentKeyOfControl(v.control), state: newAgentState(), tail: emptyTail(), touched: false }));
+      v.slot = slot;
     }
     const slotList = [...slots.values()];
     // Audit chains of this chunk (normally one: a chunk comes from one source partition).
@@ -244,12 +262,12 @@ export class BatchProcessor {
   }
 
   /** Builds and signs the records the step made due, in source order; returns the audit entries to chain. */
-  private sign(pending: readonly Pending[], chains: ReadonlyMap<number, Chain>, outputs: BatchOutputs): { partition: number; entry: AuditEntry }[] {
+  private sign(pending: readonly Pending[], chains: ReadonlyMap<number, Chain>, outputs: BatchOutputs): { partition: number; entry: EncodedAuditEntry }[] {
     const { signer, scorer, mode, ttlMs } = this.deps;
     const audit = this.deps.audit ?? null;
     const scoreRows = this.deps.scoreRows ?? true;
     const escalations = outputs.escalations!;
-    const entries: { partition: number; entry: AuditEntry }[] = [];
+    const entries: { partition: number; entry: EncodedAuditEntry }[] = [];
     for (const p of pending) {
       const { tenant, agentId } = p.slot.key;
       const partition = audit?.partitionOf ? audit.partitionOf(p.rec) : p.rec.source.partition;
@@ -258,11 +276,11 @@ export class BatchProcessor {
         const c = p.control;
         const effect = p.effect!;
         const ctx: RecordContext = { tenant, agentId, seq: p.seq, eventId: c.controlId, ts: p.ts, model: scorer.modelId, mode };
-        if (chained) entries.push({ partition, entry: controlEntry(tenant, agentId, p.seq, p.ts, c, effect) });
+        if (chained) entries.push({ partition, entry: encodeAuditEntry(controlEntry(tenant, agentId, p.seq, p.ts, c, effect)) });
         if (effect.circuitChange) {
           const sig = buildCircuitSignal(ctx, effect.circuitChange, effect.offences, [{ code: `operator_${c.action}` }], signer);
           outputs.circuit.push(sig);
-          if (chained) entries.push({ partition, entry: circuitEntry(sig) });
+          if (chained) entries.push({ partition, entry: encodeAuditEntry(circuitEntry(sig)) });
         }
         if (effect.decision) {
           const d = effect.decision;
@@ -271,7 +289,7 @@ export class BatchProcessor {
             signer,
           );
           escalations.push(e);
-          if (chained) entries.push({ partition, entry: escalationEntry(e) });
+          if (chained) entries.push({ partition, entry: encodeAuditEntry(escalationEntry(e)) });
         }
         continue;
       }
@@ -280,12 +298,12 @@ export class BatchProcessor {
       if (j.circuitChange) {
         const sig = buildCircuitSignal(ctx, j.circuitChange, j.offences, reasons, signer);
         outputs.circuit.push(sig);
-        if (chained) entries.push({ partition, entry: circuitEntry(sig) });
+        if (chained) entries.push({ partition, entry: encodeAuditEntry(circuitEntry(sig)) });
       }
       if (j.emitTrust) {
         const tu = buildTrustUpdate(ctx, j, anomaly, reasons, ttlMs, signer);
         outputs.trust.push(tu);
-        if (chained) entries.push({ partition, entry: { kind: 'trust', tenant, agentId, seq: tu.seq, ts: tu.ts, eventId: tu.eventId, trust: tu.trust, band: tu.band, circuit: tu.circuit, sig: tu.sig.value } });
+        if (chained) entries.push({ partition, entry: trustAuditEntry(tu) });
       }
       if (escalation) {
         const a = p.event.action!;
@@ -306,7 +324,7 @@ export class BatchProcessor {
           signer,
         );
         escalations.push(e);
-        if (chained) entries.push({ partition, entry: escalationEntry(e) });
+        if (chained) entries.push({ partition, entry: encodeAuditEntry(escalationEntry(e)) });
       }
       if (scoreRows) outputs.scores.push({ agentId, eventId: p.event.eventId, seq: p.seq, ts: p.obs.ts, anomaly, trust: r4(j.trust), band: j.band, circuit: j.circuit, reasons });
     }

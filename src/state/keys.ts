@@ -1,9 +1,18 @@
 /**
  * Every Redis key name trustline uses, in one module.
  *
- * Layout: `<prefix>:{<tenant>:<agentId>}` for an agent's state. Any future per-agent key is
- * `<prefix>:{<tenant>:<agentId>}<suffix>` (see {@link agentKey}), so all of an agent's keys share
- * one hash tag and therefore one Redis Cluster slot.
+ * Layout (docs/operations.md, "Redis"):
+ * - agent states are bucketed: the state of (tenant, agentId) is field `<agentId>` (encoded) of
+ *   the hash `<prefix>:{<tenant>::<bucket>}` ({@link stateBucketKey}; two `:` in the tag, which
+ *   no agent's tag has, so a bucket is never mistaken for an agent key and
+ *   {@link agentKeyPattern} still matches exactly this prefix's keys), bucket = a fixed hash of
+ *   the agent id modulo the configured bucket count ({@link stateBucketOf}). Small hashes are kept
+ *   by Redis in its compact listpack encoding, which saves the ~100 bytes a top-level key costs
+ *   per agent; each bucket key is one hash tag, so one Redis Cluster slot;
+ * - any per-agent key outside the buckets is `<prefix>:{<tenant>:<agentId>}<suffix>` (see
+ *   {@link agentKey}), so all of an agent's own keys share one hash tag and one slot (the state
+ *   itself was such a key, {@link stateKey}, before the buckets);
+ * - audit chain heads are `<prefix>:audit:{<topic>:<partition>}` ({@link auditHeadKey}).
  *
  * Guarantees:
  * - **Injective.** Inside the tag, `%`, `{`, `}` and `:` of tenant and agentId are
@@ -79,7 +88,7 @@ export function agentKey(prefix: string, key: AgentKey, suffix = ''): string {
   return `${prefix}:{${agentTag(key)}}${suffix}`;
 }
 
-/** Key of an agent's encoded state (no suffix: the shortest key, one per tracked agent). */
+/** The per-agent key of an agent's state in the layout before buckets (no suffix); read by nothing now, removed by `clear()`. */
 export function stateKey(prefix: string, key: AgentKey): string {
   return agentKey(prefix, key);
 }
@@ -133,7 +142,7 @@ export function hashTagOf(key: string | Uint8Array): Uint8Array {
   return bytes;
 }
 
-/** Redis Cluster slot (0..16383) of a key; group keys by this to send one MGET per slot. */
+/** Redis Cluster slot (0..16383) of a key; group keys by this to send one load pipeline and one save call per slot. */
 export function keySlot(key: string | Uint8Array): number {
   return crc16(hashTagOf(key)) & 16383;
 }
@@ -144,4 +153,46 @@ export function keySlot(key: string | Uint8Array): number {
  */
 export function auditHeadKey(prefix: string, topic: string, partition: number): string {
   return `${prefix}:audit:{${encodeKeyPart(topic)}:${partition}}`;
+}
+
+// --- Bucketed agent states ---
+
+/**
+ * Default number of state buckets per tenant: about 25 agents a bucket at 100k agents and 250 at
+ * 1M, inside Redis's default `hash-max-listpack-entries` (128 in Redis 7, raise it to 512 for
+ * more agents per bucket). Part of the storage layout: changing it moves agents to other
+ * buckets, so their stored states are no longer found (baselines restart).
+ */
+export const DEFAULT_STATE_BUCKETS = 4096;
+
+/** The bucket of an agent id: FNV-1a (32-bit) over its UTF-16 code units, modulo `buckets`. Stable forever: it is part of the layout. */
+export function stateBucketOf(agentId: string, buckets: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < agentId.length; i++) {
+    h ^= agentId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % buckets;
+}
+
+/** Hash key of one state bucket of a tenant: `<prefix>:{<tenant>::<bucket base 36>}` (one hash tag, one cluster slot). */
+export function stateBucketKey(prefix: string, tenant: string, bucket: number): string {
+  return `${prefix}:{${encodeKeyPart(tenant)}::${bucket.toString(36)}}`;
+}
+
+/** Where an agent's state lives: the bucket hash and the field (the agent id, encoded like a key part, so injective). */
+export function stateLocation(prefix: string, key: AgentKey, buckets: number): { key: string; field: string } {
+  return { key: stateBucketKey(prefix, key.tenant, stateBucketOf(key.agentId, buckets)), field: encodeKeyPart(key.agentId) };
+}
+
+/** Parses a key built by {@link stateBucketKey} with this prefix: the tenant and bucket; `null` for any other key. */
+export function parseStateBucketKey(prefix: string, key: string): { tenant: string; bucket: number } | null {
+  const head = `${prefix}:{`;
+  if (!key.startsWith(head) || !key.endsWith('}')) return null;
+  const tag = key.slice(head.length, -1);
+  const sep = tag.indexOf('::');
+  if (sep < 0 || /[{}]/.test(tag) || tag.indexOf(':', sep + 2) >= 0 || tag.slice(0, sep).includes(':')) return null;
+  const bucket = tag.slice(sep + 2);
+  if (!/^[0-9a-z]+$/.test(bucket)) return null;
+  return { tenant: decodeKeyPart(tag.slice(0, sep)), bucket: parseInt(bucket, 36) };
 }

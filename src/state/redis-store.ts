@@ -1,30 +1,39 @@
 /**
  * Redis implementation of the {@link StateStore} contract.
  *
+ * Layout (src/state/keys.ts, docs/operations.md "Redis"): agent states are fields of bucket
+ * hashes (`<prefix>:{<tenant>::<bucket>}`, field = the agent id), which Redis keeps in its compact
+ * listpack encoding while a bucket holds at most `hash-max-listpack-entries` fields of at most
+ * `hash-max-listpack-value` bytes (set the latter to 512: a state is 233 bytes, 253 with its
+ * control tail; scripts/services.sh and docker-compose.yml do). Audit chain heads are plain keys.
+ *
  * Guarantees:
- * - `loadMany` is one round trip (one `MGET`), `saveMany` is one round trip (one pipeline of the
- *   `save-state-1.lua` compare-and-set, one script call per entry, answered in order).
- * - Each save is atomic and idempotent: it writes only when the new watermark is strictly
+ * - `loadMany` is one round trip and one command (`load-many.lua`: one `HGET` per agent inside
+ *   the script), `saveMany` is one round trip and one command: the `save-many.lua`
+ *   compare-and-set over every state and audit head of the call, answered in entry order.
+ * - Each save is atomic and idempotent: a record is written only when its watermark is strictly
  *   greater than the stored one. Re-sending a save (after a timeout, a reconnect, a retried batch)
- *   can only ever answer `stale`, never regress the state.
+ *   can only ever answer `stale`, never regress the state. The whole call is one script, so a
+ *   crash or a Redis restart never keeps states without the audit head that follows them.
  * - Binary-safe: states are sent and read as Buffers, byte for byte; `loadMany` returns fresh
- *   copies that share no memory with the connection's buffers.
+ *   copies that share no memory with the connection's buffers. The script reads only the
+ *   watermark (float64 at byte 1), so states may grow.
  * - During a Redis outage calls wait in ioredis's offline queue while it reconnects with capped
  *   exponential backoff; a call fails only after `maxRetriesPerRequest` reconnect attempts or
  *   `commandTimeoutMs`, and then with `TrustlineError('STATE_UNAVAILABLE', …, retriable)`.
  *   The process never crashes on a connection error (the client always has an `error` listener).
  *
- * Redis Cluster: every key of one agent has one hash tag (src/state/keys.ts), so a per-agent
- * script never spans slots. A cluster-aware variant must split `loadMany`'s `MGET` and
- * `saveMany`'s pipeline by `keySlot` (keys.ts; per node, in parallel), since a multi-key `MGET`
- * across slots is rejected with `CROSSSLOT` and ioredis's cluster pipeline refuses keys of
- * different nodes. This class targets a single node (or a proxy that does the splitting).
+ * Redis Cluster: every bucket key and every audit head key is one hash tag, so one slot. The
+ * single-node store sends one script call over all keys of a batch (load and save); a cluster-aware
+ * variant sends one call per slot (group by `keySlot`, keys.ts; the per-slot calls of one batch are then not
+ * atomic together, so the audit head goes last). This class targets a single node (or a proxy that
+ * does the splitting).
  */
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { TrustlineError } from '../shared/errors.ts';
-import { agentKeyPattern, auditHeadKey, checkKeyPrefix, stateKey } from './keys.ts';
-import { SAVE_AUDIT_HEAD, SAVE_STATE, defineStateCommands, statePipeline, stateTransaction, type StateRedis } from './lua-commands.ts';
+import { DEFAULT_STATE_BUCKETS, agentKeyPattern, auditHeadKey, checkKeyPrefix, stateLocation } from './keys.ts';
+import { POSITION_AT, SAVE_CODE, defineStateCommands, type StateRedis } from './lua-commands.ts';
 import { decodeAuditHead, encodeAuditHead, watermarkOf, type AgentKey, type AuditChainKey, type AuditHeadSave, type SaveEntry, type SaveOutcome, type StateStore, type StoredAuditHead } from './store.ts';
 
 /** Options shared by both ways of constructing a {@link RedisStateStore}. */
@@ -33,6 +42,8 @@ type CommonOptions = {
   keyPrefix: string;
   /** Called with every connection-level error the client reports (for logging; calls still fail with a TrustlineError). */
   onError?: (err: Error) => void;
+  /** State buckets per tenant (default {@link DEFAULT_STATE_BUCKETS}); part of the layout: keep it for the life of the data (keys.ts). */
+  stateBuckets?: number;
 };
 
 /** Construct from a URL: the store creates, configures and owns the connection; `close()` quits it. */
@@ -138,12 +149,15 @@ export class RedisStateStore implements StateStore {
   /** The underlying client, with the state scripts defined (exposed for tools and tests). */
   readonly redis: StateRedis;
   readonly keyPrefix: string;
+  readonly stateBuckets: number;
   private readonly ownsClient: boolean;
   private readonly errorListener: (err: Error) => void;
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisStateStoreOptions) {
     this.keyPrefix = checkKeyPrefix(options.keyPrefix);
+    this.stateBuckets = options.stateBuckets ?? DEFAULT_STATE_BUCKETS;
+    if (!Number.isSafeInteger(this.stateBuckets) || this.stateBuckets < 1) throw new TrustlineError('CONFIG_INVALID', `stateBuckets must be a positive integer (got ${this.stateBuckets})`);
     const onError = options.onError;
     this.errorListener = (err) => onError?.(err);
     let redis: Redis;
@@ -159,21 +173,31 @@ export class RedisStateStore implements StateStore {
     this.redis = defineStateCommands(redis);
   }
 
-  /** Redis key of an agent's state under this store's prefix. */
-  keyOf(key: AgentKey): string {
-    return stateKey(this.keyPrefix, key);
+  /** Where an agent's state lives under this store's prefix: the bucket hash and the field. */
+  locate(key: AgentKey): { key: string; field: string } {
+    return stateLocation(this.keyPrefix, key, this.stateBuckets);
   }
 
   async loadMany(keys: readonly AgentKey[]): Promise<(Uint8Array | null)[]> {
     this.assertOpen('loadMany');
     if (keys.length === 0) return [];
+    // One load-many.lua call: the bucket keys, then (key index, field) per agent.
+    const keyIndex = new Map<string, number>();
+    const args: (string | number)[] = [];
+    for (const k of keys) {
+      const loc = this.locate(k);
+      let i = keyIndex.get(loc.key);
+      if (i === undefined) keyIndex.set(loc.key, (i = keyIndex.size + 1));
+      args.push(i, loc.field);
+    }
     let values: (Buffer | null)[];
     try {
-      values = await this.redis.mgetBuffer(keys.map((k) => this.keyOf(k)));
+      values = await this.redis.trustlineLoadManyBuffer(keyIndex.size, [...keyIndex.keys()], args);
     } catch (err) {
       throw toStateError(err, 'loadMany');
     }
-    return values.map((v) => (v === null ? null : Buffer.from(v)));
+    if (!Array.isArray(values) || values.length !== keys.length) throw new TrustlineError('STATE_UNAVAILABLE', `loadMany: expected ${keys.length} replies, got ${Array.isArray(values) ? values.length : 'none'}`, { retriable: true });
+    return values.map((v) => (v ? Buffer.from(v) : null));
   }
 
   async loadAuditHeads(chains: readonly AuditChainKey[]): Promise<(StoredAuditHead | null)[]> {
@@ -193,48 +217,49 @@ export class RedisStateStore implements StateStore {
     });
   }
 
-  /**
-   * With audit heads, the heads and the states are sent as one MULTI/EXEC (one round trip,
-   * atomic: a crash or a Redis restart never keeps states without the head that follows them,
-   * which would fork the chain on re-processing). Heads come first in the transaction.
-   */
+  /** One `save-many.lua` call over every state and audit head (heads first): one command, atomic. */
   async saveMany(entries: readonly SaveEntry[], auditHeads: readonly AuditHeadSave[] = []): Promise<SaveOutcome[]> {
     this.assertOpen('saveMany');
     if (entries.length === 0 && auditHeads.length === 0) return [];
     for (const e of entries) checkEntry(e);
-    const pipeline = auditHeads.length ? stateTransaction(this.redis) : statePipeline(this.redis);
-    for (const a of auditHeads) pipeline.trustlineSaveAuditHead(auditHeadKey(this.keyPrefix, a.chain.topic, a.chain.partition), String(a.head.position), encodeAuditHead(a.head));
-    for (const e of entries) pipeline.trustlineSaveState(this.keyOf(e.key), String(e.watermark), asBuffer(e.state));
-    let replies: [Error | null, unknown][] | null;
+    const keyIndex = new Map<string, number>();
+    const indexOf = (key: string): number => {
+      let i = keyIndex.get(key);
+      if (i === undefined) keyIndex.set(key, (i = keyIndex.size + 1));
+      return i;
+    };
+    const args: (string | number | Buffer)[] = [];
+    for (const a of auditHeads) args.push(indexOf(auditHeadKey(this.keyPrefix, a.chain.topic, a.chain.partition)), '', POSITION_AT.auditHead, String(a.head.position), encodeAuditHead(a.head));
+    for (const e of entries) {
+      const loc = this.locate(e.key);
+      args.push(indexOf(loc.key), loc.field, POSITION_AT.state, String(e.watermark), asBuffer(e.state));
+    }
+    let codes: number[];
     try {
-      replies = await pipeline.exec();
+      codes = await this.redis.trustlineSaveMany(keyIndex.size, [...keyIndex.keys()], args);
     } catch (err) {
       throw toStateError(err, 'saveMany');
     }
-    if (replies === null || replies.length !== entries.length + auditHeads.length) {
-      throw new TrustlineError('STATE_UNAVAILABLE', `saveMany: expected ${entries.length + auditHeads.length} replies, got ${replies?.length ?? 'none'}`, { retriable: true });
+    if (!Array.isArray(codes) || codes.length !== entries.length + auditHeads.length) {
+      throw new TrustlineError('STATE_UNAVAILABLE', `saveMany: expected ${entries.length + auditHeads.length} replies, got ${Array.isArray(codes) ? codes.length : 'none'}`, { retriable: true });
     }
-    // Other entries of the batch may have been written: retrying the whole batch is safe (they answer 'stale').
-    const failed = replies.find(([err]) => err !== null);
-    if (failed) throw toStateError(failed[0], 'saveMany');
     for (let i = 0; i < auditHeads.length; i++) {
-      const code = replies[i]![1];
-      if (code !== SAVE_AUDIT_HEAD.SAVED && code !== SAVE_AUDIT_HEAD.STALE) {
-        throw new TrustlineError(code === SAVE_AUDIT_HEAD.STORED_CORRUPT ? 'STATE_CORRUPT' : 'INTERNAL', `saveMany: save-audit-head script answered ${String(code)}`);
+      const code = codes[i];
+      if (code !== SAVE_CODE.SAVED && code !== SAVE_CODE.STALE) {
+        throw new TrustlineError(code === SAVE_CODE.STORED_CORRUPT || code === SAVE_CODE.WRONG_TYPE ? 'STATE_CORRUPT' : 'INTERNAL', `saveMany: save-many script answered ${String(code)} for an audit head`);
       }
     }
-    return replies.slice(auditHeads.length).map(([, code], i) => {
-      if (code === SAVE_STATE.SAVED) return 'saved';
-      if (code === SAVE_STATE.STALE) return 'stale';
+    return codes.slice(auditHeads.length).map((code, i) => {
+      if (code === SAVE_CODE.SAVED) return 'saved';
+      if (code === SAVE_CODE.STALE) return 'stale';
       const key = describeKey(entries[i]!.key);
-      if (code === SAVE_STATE.STORED_CORRUPT) {
-        throw new TrustlineError('STATE_CORRUPT', `saveMany: the stored value of ${key} is not an encoded state; nothing written`);
-      }
-      throw new TrustlineError('INTERNAL', `saveMany: save-state script rejected ${key} with code ${String(code)}`);
+      if (code === SAVE_CODE.STORED_CORRUPT) throw new TrustlineError('STATE_CORRUPT', `saveMany: the stored value of ${key} is not an encoded state; nothing written`);
+      if (code === SAVE_CODE.WRONG_TYPE) throw new TrustlineError('STATE_CORRUPT', `saveMany: the state bucket of ${key} holds a non-hash value; nothing written`);
+      throw new TrustlineError('INTERNAL', `saveMany: save-many script rejected ${key} with code ${String(code)}`);
     });
   }
 
-  /** Deletes every per-agent key under this prefix, found with SCAN (never KEYS) and removed with UNLINK. */
+  /** Deletes every state bucket (and any per-agent key) under this prefix, found with SCAN (never KEYS) and removed with UNLINK. */
   async clear(): Promise<void> {
     this.assertOpen('clear');
     const pattern = agentKeyPattern(this.keyPrefix);

@@ -64,7 +64,8 @@ describeIntegration('trustline agent(s) on Redis', () => {
     expect(fromRedis.total).toBe(33);
     expect(fromRedis.agents).toEqual(fromReplay.agents.map((a) => ({ ...a, events: null })));
     const id = fromRedis.agents[0]!.agentId;
-    const before = await store.redis.getBuffer(store.keyOf({ tenant: 'default', agentId: id }));
+    const loc = store.locate({ tenant: 'default', agentId: id });
+    const before = await store.redis.hgetBuffer(loc.key, loc.field);
     const r = await run(['agent', id, '--json']);
     expect(r.code).toBe(0);
     const v = JSON.parse(r.out) as AgentView;
@@ -72,7 +73,7 @@ describeIntegration('trustline agent(s) on Redis', () => {
     expect(v).toMatchObject({ source: 'redis', trust: replayed.trust, band: replayed.band, circuit: replayed.circuit, baseline: replayed.baseline, components: { identity: null, intent: replayed.components.intent, authorization: replayed.components.authorization } });
     expect(v.notes.join(' ')).toContain('not kept in state');
     // Read-only: the stored record is unchanged.
-    expect(await store.redis.getBuffer(store.keyOf({ tenant: 'default', agentId: id }))).toEqual(before);
+    expect(await store.redis.hgetBuffer(loc.key, loc.field)).toEqual(before);
     const blocked = JSON.parse((await run(['agents', '--json', '--band', 'block'])).out) as { agents: AgentListRow[] };
     expect(blocked.agents.map((a) => a.agentId)).toEqual(fromReplay.agents.filter((a) => a.band === 'block').map((a) => a.agentId));
     const missing = await run(['agent', 'no-such-agent']);

@@ -13,6 +13,10 @@ import {
   keySlot,
   parseStateKey,
   stateKey,
+  stateBucketKey,
+  parseStateBucketKey,
+  stateBucketOf,
+  stateLocation,
 } from '../../src/state/keys.ts';
 import type { AgentKey } from '../../src/state/store.ts';
 
@@ -48,6 +52,25 @@ const TRICKY = [
 ];
 
 describe('state keys', () => {
+  it('buckets states with a fixed hash (part of the stored layout: these values must never change)', () => {
+    expect(stateBucketOf('agent-1', 4096)).toBe(1952);
+    expect(stateBucketOf('agent-1', 4096)).toBe(stateBucketOf('agent-1', 4096));
+    expect(stateBucketKey('tl', 'default', 1952)).toBe('tl:{default::1i8}');
+    expect(stateLocation('tl', { tenant: 'a:b', agentId: 'x{y}' }, 4096)).toEqual({ key: stateBucketKey('tl', 'a:b', stateBucketOf('x{y}', 4096)), field: 'x%7By%7D' });
+    expect(stateBucketKey('tl', 'a:b', 0)).toBe('tl:{a%3Ab::0}');
+    // Two colons in the tag: never parsed as an agent's own key, still inside the prefix's namespace.
+    expect(parseStateKey('tl', stateBucketKey('tl', 'default', 7))).toBeNull();
+    expect(stateBucketKey('tl', 'default', 7).startsWith('tl:{')).toBe(true);
+    expect(parseStateBucketKey('tl', stateBucketKey('tl', 'a:b{}', 4095))).toEqual({ tenant: 'a:b{}', bucket: 4095 });
+    expect(parseStateBucketKey('tl', stateKey('tl', { tenant: 'default', agentId: '1a' }))).toBeNull();
+    expect(parseStateBucketKey('tl', 'tl:{a::b::c}')).toBeNull();
+    expect(parseStateBucketKey('other', stateBucketKey('tl', 'default', 7))).toBeNull();
+    const counts = new Array<number>(64).fill(0);
+    for (let i = 0; i < 64_000; i++) counts[stateBucketOf(`agent-${i.toString(16).padStart(8, '0')}`, 64)]!++;
+    expect(Math.min(...counts)).toBeGreaterThan(800);
+    expect(Math.max(...counts)).toBeLessThan(1200);
+  });
+
   it('builds <prefix>:{<tenant>:<agentId>} and leaves safe ids untouched', () => {
     expect(stateKey('tl', { tenant: 'default', agentId: 'agent-1' })).toBe('tl:{default:agent-1}');
     expect(stateKey('tl', { tenant: 'acme', agentId: 'ünïcødé-🤖' })).toBe('tl:{acme:ünïcødé-🤖}');

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TrustlineError } from '../../src/shared/errors.ts';
-import { agentKey, hashTagOf, keySlot, stateKey } from '../../src/state/keys.ts';
-import { SAVE_STATE } from '../../src/state/lua-commands.ts';
+import { agentKey, hashTagOf, keySlot, parseStateKey, stateBucketKey, stateBucketOf } from '../../src/state/keys.ts';
+import { POSITION_AT, SAVE_CODE } from '../../src/state/lua-commands.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import type { AgentKey, StateStore } from '../../src/state/store.ts';
@@ -91,21 +91,46 @@ describeIntegration('RedisStateStore on the real Redis', () => {
     expect(loaded.result.every((v) => v !== null)).toBe(true);
     expect(loaded.writes).toBe(1);
 
-    // What the server saw: 2 x 500 script calls (one EVAL, then EVALSHA), then one MGET of 500 keys.
-    await waitFor(() => seen.length >= 1001, 'MONITOR to report 1001 commands', 10_000);
+    // What the server saw: one script call per saveMany and per loadMany (EVAL with the body the
+    // first time a script is used on the connection, then EVALSHA), nothing else.
+    const buckets = new Set(keys.map((k) => store.locate(k).key));
+    await waitFor(() => seen.length >= 3, 'MONITOR to report 3 commands', 10_000);
     const names = seen.map((a) => a[0]!.toLowerCase());
-    expect(names.filter((n) => n === 'eval' || n === 'evalsha')).toHaveLength(1000);
-    expect(names.filter((n) => n === 'eval')).toHaveLength(1);
-    expect(names.filter((n) => n === 'mget')).toHaveLength(1);
-    expect(seen.find((a) => a[0]!.toLowerCase() === 'mget')).toHaveLength(501);
-    expect(names).toHaveLength(1001);
-    // GET and SET run inside the script only: 1000 GETs, 500 + 250 SETs.
-    await waitFor(() => inScripts.length >= 1750, 'MONITOR to report the scripts\' commands', 10_000);
-    expect(inScripts.filter((n) => n === 'get')).toHaveLength(1000);
-    expect(inScripts.filter((n) => n === 'set')).toHaveLength(750);
+    expect(names).toHaveLength(3);
+    expect(names.filter((n) => n === 'eval' || n === 'evalsha')).toHaveLength(3);
+    expect(names.filter((n) => n === 'eval')).toHaveLength(2);
+    // Inside the scripts: one TYPE per key and save call, one HGET per record (2 × 500 saves + 500 loads), an HSET per saved record (500 + 250).
+    await waitFor(() => inScripts.length >= 2 * buckets.size + 2250, "MONITOR to report the scripts' commands", 10_000);
+    expect(inScripts.filter((n) => n === 'hget')).toHaveLength(1500);
+    expect(inScripts.filter((n) => n === 'hset')).toHaveLength(750);
+    expect(inScripts.filter((n) => n === 'type')).toHaveLength(2 * buckets.size);
   });
 
-  it('puts every key of one agent in one cluster slot: the hash tag is exactly the encoded (tenant, agentId)', async () => {
+  it('saves and loads 20,000 agents in one call each (no argument-spreading limit)', async () => {
+    const { store } = await storeOnOwnClient();
+    const keys: AgentKey[] = Array.from({ length: 20_000 }, (_, i) => ({ tenant: 'default', agentId: `big-${i}` }));
+    const outcomes = await store.saveMany(keys.map((key, i) => ({ key, watermark: i + 1, state: realisticState(i + 1, i) })));
+    expect(outcomes.every((o) => o === 'saved')).toBe(true);
+    const loaded = await store.loadMany(keys);
+    expect(loaded.every((v, i) => v !== null && Buffer.compare(Buffer.from(v), realisticState(i + 1, i)) === 0)).toBe(true);
+  });
+
+  it('keeps states in small bucket hashes (listpack encoding with hash-max-listpack-value >= 512), never one key per agent', async () => {
+    const { store } = await storeOnOwnClient();
+    const keys: AgentKey[] = Array.from({ length: 300 }, (_, i) => ({ tenant: 'default', agentId: `agent-${i}` }));
+    await store.saveMany(keys.map((key, i) => ({ key, watermark: i, state: realisticState(i, i) })));
+    const bucketKeys = new Set(keys.map((k) => store.locate(k).key));
+    expect(bucketKeys.size).toBeLessThan(300);
+    let fields = 0;
+    for (const k of bucketKeys) fields += await store.redis.hlen(k);
+    expect(fields).toBe(300);
+    const [, maxValue] = (await store.redis.config('GET', 'hash-max-listpack-value')) as [string, string];
+    if (Number(maxValue) >= 512) for (const k of bucketKeys) expect(await store.redis.object('ENCODING', k)).toBe('listpack');
+    // A bucket key is never mistaken for an agent's own key.
+    for (const k of bucketKeys) expect(parseStateKey(store.keyPrefix, k)).toBeNull();
+  });
+
+  it('puts every key of one agent in one cluster slot: its own keys by (tenant, agentId), its state by its bucket', async () => {
     const require = createRequire(import.meta.url);
     // The slot function ioredis's own Cluster client uses.
     const calculateSlot = require('cluster-key-slot') as (key: string | Buffer) => number;
@@ -117,20 +142,27 @@ describeIntegration('RedisStateStore on the real Redis', () => {
       { tenant: 'x}', agentId: '{y' },
       { tenant: 'ünïcødé', agentId: '🤖:{}' },
     ];
+    const enc = (s: string): string => s.replace(/[%{}:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
     for (const a of agents) {
-      const keys = [store.keyOf(a), agentKey(store.keyPrefix, a, ':o'), agentKey(store.keyPrefix, a, ':esc')];
+      const keys = [agentKey(store.keyPrefix, a), agentKey(store.keyPrefix, a, ':o'), agentKey(store.keyPrefix, a, ':esc')];
       const slots = keys.map((k) => calculateSlot(k));
       expect(new Set(slots).size).toBe(1);
       expect(keys.map((k) => keySlot(k))).toEqual(slots);
-      const tag = Buffer.from(hashTagOf(store.keyOf(a))).toString('utf8');
-      expect(tag).toBe(`${a.tenant.replace(/[%{}:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}:${a.agentId.replace(/[%{}:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`);
-      expect(calculateSlot(store.keyOf(a))).toBe(calculateSlot(tag));
+      expect(Buffer.from(hashTagOf(keys[0]!)).toString('utf8')).toBe(`${enc(a.tenant)}:${enc(a.agentId)}`);
+      // The state bucket: one hash tag, exactly (tenant, bucket).
+      const bucket = store.locate(a).key;
+      expect(bucket).toBe(stateBucketKey(store.keyPrefix, a.tenant, stateBucketOf(a.agentId, store.stateBuckets)));
+      const tag = Buffer.from(hashTagOf(bucket)).toString('utf8');
+      expect(tag).toBe(`${enc(a.tenant)}::${stateBucketOf(a.agentId, store.stateBuckets).toString(36)}`);
+      expect(calculateSlot(bucket)).toBe(calculateSlot(tag));
+      expect(keySlot(bucket)).toBe(calculateSlot(bucket));
     }
     // The key Redis actually stores is the one keys.ts builds (no client-side prefixing).
     const a = agents[3]!;
     await store.saveMany([{ key: a, watermark: 1, state: realisticState(1, 1) }]);
     cleanup.push(() => store.clear());
-    expect(await store.redis.exists(stateKey(store.keyPrefix, a))).toBe(1);
+    const loc = store.locate(a);
+    expect(await store.redis.hexists(loc.key, loc.field)).toBe(1);
   });
 
   it('runs the CAS script on the server with the struct library and the documented return codes', async () => {
@@ -139,21 +171,33 @@ describeIntegration('RedisStateStore on the real Redis', () => {
       await store.clear();
       await store.close();
     });
-    const key = store.keyOf({ tenant: 'default', agentId: 'lua' });
+    const { key, field } = store.locate({ tenant: 'default', agentId: 'lua' });
+    const headKey = `${store.keyPrefix}:audit:{t:0}`;
     expect(await store.redis.eval("return type(struct) .. ' ' .. type(struct.unpack)", 0)).toBe('table function');
+    const save = (pos: string, value: Buffer, k = key, f = field, at: number = POSITION_AT.state): Promise<number[]> => store.redis.trustlineSaveMany(1, [k], [1, f, at, pos, value]);
     const s7 = realisticState(7, 7);
-    expect(await store.redis.trustlineSaveState(key, '7', s7)).toBe(SAVE_STATE.SAVED);
-    expect(await store.redis.trustlineSaveState(key, '7', s7)).toBe(SAVE_STATE.STALE);
-    expect(await store.redis.trustlineSaveState(key, '8', realisticState(9, 9))).toBe(SAVE_STATE.WATERMARK_MISMATCH);
-    expect(await store.redis.trustlineSaveState(key, 'NaN', s7)).toBe(SAVE_STATE.BAD_ARGUMENT);
-    expect(await store.redis.trustlineSaveState(key, 'inf', s7)).toBe(SAVE_STATE.BAD_ARGUMENT);
-    expect(await store.redis.trustlineSaveState(key, '8', Buffer.alloc(8))).toBe(SAVE_STATE.BAD_ARGUMENT);
-    expect(Buffer.compare((await store.redis.getBuffer(key))!, s7)).toBe(0);
+    expect(await save('7', s7)).toEqual([SAVE_CODE.SAVED]);
+    expect(await save('7', s7)).toEqual([SAVE_CODE.STALE]);
+    expect(await save('8', realisticState(9, 9))).toEqual([SAVE_CODE.POSITION_MISMATCH]);
+    expect(await save('NaN', s7)).toEqual([SAVE_CODE.BAD_ARGUMENT]);
+    expect(await save('inf', s7)).toEqual([SAVE_CODE.BAD_ARGUMENT]);
+    expect(await save('8', Buffer.alloc(8))).toEqual([SAVE_CODE.BAD_ARGUMENT]);
+    expect(Buffer.compare((await store.redis.hgetBuffer(key, field))!, s7)).toBe(0);
+    // Many records in one call, of both kinds (a whole key at position 1, hash fields at position 2), codes in order.
+    const head = Buffer.alloc(20);
+    head.writeDoubleLE(5, 0);
+    const many = await store.redis.trustlineSaveMany(2, [key, headKey], [2, '', POSITION_AT.auditHead, '5', head, 1, field, POSITION_AT.state, '7', s7, 1, 'other', POSITION_AT.state, '3', realisticState(3, 3)]);
+    expect(many).toEqual([SAVE_CODE.SAVED, SAVE_CODE.STALE, SAVE_CODE.SAVED]);
+    expect(await store.redis.trustlineSaveMany(1, [headKey], [1, '', POSITION_AT.auditHead, '5', head])).toEqual([SAVE_CODE.STALE]);
+    // Records may be longer than today's state: only the position is read.
+    expect(await save('9', Buffer.concat([realisticState(9, 9), Buffer.alloc(100, 7)]))).toEqual([SAVE_CODE.SAVED]);
 
-    const corrupt = store.keyOf({ tenant: 'default', agentId: 'corrupt' });
-    await store.redis.set(corrupt, 'short');
-    expect(await store.redis.trustlineSaveState(corrupt, '8', realisticState(8, 8))).toBe(SAVE_STATE.STORED_CORRUPT);
-    expect(await store.redis.get(corrupt)).toBe('short');
+    await store.redis.hset(key, 'corrupt', 'short');
+    expect(await save('8', realisticState(8, 8), key, 'corrupt')).toEqual([SAVE_CODE.STORED_CORRUPT]);
+    expect(await store.redis.hget(key, 'corrupt')).toBe('short');
+    await store.redis.set(`${store.keyPrefix}:{x::0}`, 'a string');
+    expect(await save('8', realisticState(8, 8), `${store.keyPrefix}:{x::0}`)).toEqual([SAVE_CODE.WRONG_TYPE]);
+    await store.redis.del(`${store.keyPrefix}:{x::0}`, headKey);
   });
 
   it('rejects a bad batch before writing any of it, and maps corrupt stored values to STATE_CORRUPT', async () => {
@@ -175,12 +219,13 @@ describeIntegration('RedisStateStore on the real Redis', () => {
     expect((err as TrustlineError).retriable).toBe(false);
     expect(await store.loadMany([good, bad])).toEqual([null, null]);
 
-    await store.redis.set(store.keyOf(bad), 'x');
+    const loc = store.locate(bad);
+    await store.redis.hset(loc.key, loc.field, 'x');
     const corrupt = await store.saveMany([{ key: bad, watermark: 4, state: realisticState(4, 4) }]).catch((e: unknown) => e);
     expect((corrupt as TrustlineError).code).toBe('STATE_CORRUPT');
 
-    await store.redis.del(store.keyOf(bad));
-    await store.redis.hset(store.keyOf(bad), 'f', 'v');
+    await store.redis.del(loc.key);
+    await store.redis.set(loc.key, 'v');
     const wrongType = await store.saveMany([{ key: bad, watermark: 4, state: realisticState(4, 4) }]).catch((e: unknown) => e);
     expect((wrongType as TrustlineError).code).toBe('STATE_CORRUPT');
   });

@@ -776,7 +776,8 @@ export async function compareStoredStates(ref: Reference, url: string, keyPrefix
     do {
       const [next, found] = await store.redis.scan(cursor, 'MATCH', agentKeyPattern(keyPrefix), 'COUNT', 1000);
       cursor = next;
-      keys += found.length;
+      // States live in bucket hashes (src/state/keys.ts): count their fields; any other key counts once.
+      for (const k of found) keys += (await store.redis.type(k)) === 'hash' ? await store.redis.hlen(k) : 1;
     } while (cursor !== '0');
     const present = stored.filter(([, v]) => v !== null).length;
     return { agents: entries.length, referenceDigest: stateDigest(entries), storedDigest: stateDigest(stored), differing, extraKeys: keys - present };

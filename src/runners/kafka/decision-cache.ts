@@ -25,6 +25,7 @@
 import type { Redis } from 'ioredis';
 import type { CircuitSignal, TrustUpdate } from '../../contract/schemas.ts';
 import type { BatchOutputs, OutputSink } from '../../outputs/sink.ts';
+import { wireJson } from '../../outputs/wire.ts';
 import { TrustlineError } from '../../shared/errors.ts';
 import { decisionKey } from '../../enforcer/decision-key.ts';
 
@@ -78,7 +79,7 @@ export function withDecisionCache(inner: OutputSink, redis: Redis, options: { ke
       }
       const p = redis.pipeline() as ReturnType<Redis['pipeline']> & { trustlinePutDecision(...args: string[]): unknown };
       for (const [key, e] of latest) {
-        p.trustlinePutDecision(key, ttl, e.trust ? String(e.trust.seq) : '', e.trust ? JSON.stringify(e.trust) : '', e.circuit ? String(e.circuit.seq) : '', e.circuit ? JSON.stringify(e.circuit) : '', e.circuit ? e.circuit.state : '');
+        p.trustlinePutDecision(key, ttl, e.trust ? String(e.trust.seq) : '', e.trust ? wireJson(e.trust) : '', e.circuit ? String(e.circuit.seq) : '', e.circuit ? wireJson(e.circuit) : '', e.circuit ? e.circuit.state : '');
       }
       let results: [Error | null, unknown][] | null;
       try {

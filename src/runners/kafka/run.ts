@@ -101,22 +101,27 @@ async function start(config: Config, log: Logger, hooks: KafkaRunnerHooks, opene
   }
 
   // An idempotent producer retries without limit; a batch waits for the broker rather than failing.
-  const producer: Producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    allowAutoTopicCreation: false,
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
-  });
-  opened.push(['producer', () => producer.disconnect()]);
-  await producer.connect();
+  // One per partition processed concurrently: an idempotent producer has one request in flight, so
+  // chunks of different partitions sharing one would queue behind each other's acks (docs/benchmarks.md, latency).
+  const producers: Producer[] = Array.from({ length: config.kafka.partitionsConcurrently }, () =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+    }),
+  );
+  opened.push(['producers', () => Promise.all(producers.map((p) => p.disconnect()))]);
+  await Promise.all(producers.map((p) => p.connect()));
+  const producer = producers[0]!;
   const consumer: Consumer = kafka.consumer({
     groupId: config.kafka.groupId,
     sessionTimeout: config.kafka.sessionTimeoutMs,
     heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeoutMs / 10)),
     allowAutoTopicCreation: false,
   });
-  const kafkaSink = new KafkaSink(producer, config.kafka.topics);
+  const kafkaSink = new KafkaSink(producers, config.kafka.topics);
   // Stateless gateways read each agent's latest signed records from Redis (docs/enforcers.md, "Redis mode").
   const sink = config.redis.decisionTtlMs > 0 ? withDecisionCache(kafkaSink, store.redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.redis.decisionTtlMs }) : kafkaSink;
   const deps = configuredDeps(config);
@@ -252,7 +257,7 @@ async function start(config: Config, log: Logger, hooks: KafkaRunnerHooks, opene
         // safe: its re-published control records are at-least-once and deduplicated by issuedAt.
         ['control relay', () => Promise.race([relay.stop(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())])],
         ['consumer', () => consumer.disconnect()], // stops fetching and waits for the running batch
-        ['producer', () => producer.disconnect()],
+        ['producer', () => Promise.all(producers.map((p) => p.disconnect()))],
         ['redis', () => store.close()],
         ['model', () => scorer.close()],
         ['http', () => http.close()],

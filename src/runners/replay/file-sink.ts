@@ -1,13 +1,14 @@
 /**
  * File sink for replay: `scores.jsonl`, `trust.jsonl`, `circuit.jsonl`, `escalations.jsonl`,
- * `audit.jsonl` and `dlq.jsonl` in one directory. Trust and circuit lines are the records exactly as they would be produced to
- * Kafka; dead letters use the DlqRecord JSON form.
+ * `audit.jsonl` and `dlq.jsonl` in one directory. Trust, circuit, escalation and audit lines are the records' wire JSON, exactly as produced to
+ * Kafka (src/outputs/wire.ts); dead letters use the DlqRecord JSON form.
  */
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { toDlqJson } from '../../contract/dlq.ts';
 import type { BatchOutputs, OutputSink } from '../../outputs/sink.ts';
+import { wireJson } from '../../outputs/wire.ts';
 
 export class FileSink implements OutputSink {
   private readonly streams: Record<'scores' | 'trust' | 'circuit' | 'escalations' | 'audit' | 'dlq', WriteStream>;
@@ -27,10 +28,10 @@ export class FileSink implements OutputSink {
       if (!this.streams[name].write(lines.join('\n') + '\n')) pending.push(once(this.streams[name], 'drain'));
     };
     put('scores', o.scores.map((r) => JSON.stringify(r)));
-    put('trust', o.trust.map((r) => JSON.stringify(r)));
-    put('circuit', o.circuit.map((r) => JSON.stringify(r)));
-    put('escalations', (o.escalations ?? []).map((r) => JSON.stringify(r)));
-    put('audit', (o.audit ?? []).map((r) => JSON.stringify(r)));
+    put('trust', o.trust.map(wireJson));
+    put('circuit', o.circuit.map(wireJson));
+    put('escalations', (o.escalations ?? []).map(wireJson));
+    put('audit', (o.audit ?? []).map(wireJson));
     put('dlq', o.dlq.map((d) => JSON.stringify(toDlqJson(d))));
     await Promise.all(pending);
   }

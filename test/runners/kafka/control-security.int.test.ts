@@ -16,7 +16,7 @@ import { createEnforcer, type Enforcer } from '../../../src/enforcer/index.ts';
 import { startKafkaRunner, type KafkaRunnerHandle } from '../../../src/runners/kafka/run.ts';
 import { createSigner, type SigningKey } from '../../../src/outputs/sign.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
-import { stateKey } from '../../../src/state/keys.ts';
+import { DEFAULT_STATE_BUCKETS, stateLocation } from '../../../src/state/keys.ts';
 import { cleanupTest, connectProducer, processorConfig, processorEnv, readTopic, uniqueNames } from '../../support/processor-harness.ts';
 import { describeIntegration, kafkaBrokers, waitFor, withRedis } from '../../support/services.ts';
 import { ev } from '../../support/events.ts';
@@ -46,7 +46,8 @@ describeIntegration('operator control: unsigned, forged and injected records cha
 
   const stateDigest = (): Promise<string> =>
     withRedis(async (r) => {
-      const v = await r.getBuffer(stateKey(names.prefix, { tenant: 'default', agentId }));
+      const loc = stateLocation(names.prefix, { tenant: 'default', agentId }, DEFAULT_STATE_BUCKETS);
+      const v = await r.hgetBuffer(loc.key, loc.field);
       return v === null ? 'none' : createHash('sha256').update(v).digest('hex');
     });
   const send = (topic: string, value: object): Promise<unknown> => producer.send({ topic, acks: -1, messages: [{ key: agentId, value: JSON.stringify(value) }] });
