@@ -60,7 +60,7 @@ export const ConfigSchema = z.strictObject({
   model: z
     .strictObject({
       /** Path of the model card (JSON); the ONNX file is named in it, relative to the card. */
-      card: z.string().min(1).default('models/trustline-iforest.json'),
+      card: z.string().min(1).default('models/trustline-tailsum.json'),
       intraOpThreads: positiveInt.default(1),
     })
     .prefault({}),

@@ -45,7 +45,7 @@ export const F = {
   sensRateSlow: 19, // tau = 1 h
   trust: 20,
   lastEmitTrust: 21,
-  anomalyFast: 22, // accumulated anomaly evidence (see judge.ts); intent falls as it grows
+  evidence: 22, // accumulated anomaly evidence in decades of rarity (a one-sided CUSUM, see judge.ts); intent falls as it grows
 } as const;
 const F_COUNT = 23;
 

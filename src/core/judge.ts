@@ -101,10 +101,10 @@ export function judge(s: AgentState, signals: Signals, anomaly: number, ts: numb
   const f = s.f;
   // Intent: anomaly evidence accumulates (one-sided CUSUM over rarity) and decays per event and over event time.
   const ev = p.evidence;
-  const prevE = first ? 0 : f[F.anomalyFast]!;
+  const prevE = first ? 0 : f[F.evidence]!;
   const excess = 4 * anomaly - ev.ref;
-  f[F.anomalyFast] = Math.min(ev.max, prevE * ev.perEvent * Math.exp(-dt / ev.tauMs) + (excess > 0 ? excess : 0));
-  const intent = Math.exp(-f[F.anomalyFast]! / ev.scale);
+  f[F.evidence] = Math.min(ev.max, prevE * ev.perEvent * Math.exp(-dt / ev.tauMs) + (excess > 0 ? excess : 0));
+  const intent = Math.exp(-f[F.evidence]! / ev.scale);
   const identity = signals.identity * (1 - signals.authFailRatio);
   const authorization = Math.max(0, 1 - 1.2 * Math.max(signals.scopeViolRatio, signals.forbidRatio));
   let target = (1 - p.weights.identity * (1 - identity) - p.weights.authorization * (1 - authorization)) * intent;
@@ -192,7 +192,7 @@ export function applyCircuitCommand(s: AgentState, cmd: CircuitCommand): { previ
   if (cmd === 'reset') {
     s.b[B.offences] = 0;
     setAnomalyBits(s, 0);
-    s.f[F.anomalyFast] = 0;
+    s.f[F.evidence] = 0;
   }
   return { previous, state };
 }

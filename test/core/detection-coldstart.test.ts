@@ -20,7 +20,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 let scorer: PipelineScorer;
 
 beforeAll(async () => {
-  scorer = await loadAnomalyScorer(join(ROOT, 'models/trustline-iforest.json'));
+  scorer = await loadAnomalyScorer(join(ROOT, 'models/trustline-tailsum.json'));
 });
 afterAll(async () => {
   await scorer?.close();
@@ -158,8 +158,8 @@ describe('benign hard cases of the validation fixtures', () => {
   });
 
   it('uses the committed model trained on this feature version', () => {
-    const card = JSON.parse(readFileSync(join(ROOT, 'models/trustline-iforest.json'), 'utf8')) as { family: string };
-    expect(scorer.modelId).toMatch(/^trustline-iforest@/);
+    const card = JSON.parse(readFileSync(join(ROOT, 'models/trustline-tailsum.json'), 'utf8')) as { family: string };
+    expect(scorer.modelId).toMatch(/^trustline-tailsum@/);
     expect(card.family).toBe('tail_sum');
   });
 });

@@ -308,7 +308,7 @@ describe('circuit breaker', () => {
       expect(applyCircuitCommand(a.s, 'reset')).toEqual({ previous: forced, state: 'closed' });
       expect(a.s.b[B.offences]).toBe(0);
       expect(anomalyBits(a.s)).toBe(0);
-      expect(a.s.f[F.anomalyFast]).toBe(0);
+      expect(a.s.f[F.evidence]).toBe(0);
     }
   });
 
