@@ -98,8 +98,9 @@ export const B = {
   homeNetCount: 32, // heavy-hitter counters of H.homeNet, H.homeUa, H.homeCountry
   homeUaCount: 33,
   homeCountryCount: 34,
+  trustOffences: 35, // times trust fell into restrict or block (saturates at 255); slows the evidence's decay (judge.ts)
 } as const;
-const B_COUNT = 35;
+const B_COUNT = 36;
 
 const D_BYTES = D_COUNT * 8;
 const F_BYTES = F_COUNT * 4;
@@ -107,7 +108,7 @@ const H_BYTES = H_COUNT * 2;
 /** Size of one encoded agent state (the stored record adds one layout-version byte). */
 export const STATE_BYTES = D_BYTES + F_BYTES + H_BYTES + B_COUNT;
 /** Layout version, stored first in every saved record; bump on any layout change. */
-export const STATE_LAYOUT_VERSION = 2;
+export const STATE_LAYOUT_VERSION = 3;
 
 /** A share field (see {@link R}) as a number in [0, 1]. */
 export function getShare(s: AgentState, r: number): number {
