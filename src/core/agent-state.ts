@@ -39,15 +39,16 @@ export const F = {
   lastId: 13, // last numeric path id modulo 2^24 (exact in float32); -1 = none
   lastStride: 14, // id step between the last two requests to the same route (mod 2^24, signed)
   sensHigh: 15, // decaying high-water mark of the sensitivity level 0..3 the agent uses
-  sensShareMid: 16, // EW share of high/critical actions, alpha >= 0.05
+  sensShareMid: 16, // EW share of high/critical actions, alpha >= 0.02
   sensShareLong: 17, // EW share of high/critical actions, alpha >= 0.003 (drift reference)
   sensRateFast: 18, // decayed count of high/critical actions, tau = 1 min
   sensRateSlow: 19, // tau = 1 h
   trust: 20,
   lastEmitTrust: 21,
   evidence: 22, // accumulated anomaly evidence in decades of rarity (a one-sided CUSUM, see judge.ts); intent falls as it grows
+  sensDriftVar: 23, // EW variance of the agent's own sensitive-share drift (mid − long): how much it usually swings
 } as const;
-const F_COUNT = 23;
+const F_COUNT = 24;
 
 /** 16-bit fields: hashes (0 = empty) and hash sets (recency ordered, most recent first). */
 export const H = {

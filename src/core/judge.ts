@@ -126,13 +126,12 @@ export function judge(s: AgentState, signals: Signals, anomaly: number, ts: numb
   // Intent: anomaly evidence accumulates (one-sided CUSUM over rarity) and decays per event and,
   // slowly, over idle event time; each trust offence halves the speed of that decay.
   const ev = p.evidence;
-  const prevE = first ? 0 : f[F.evidence]!;
-  const excess = 4 * anomaly - ev.ref;
   const trustOffences = s.b[B.trustOffences]!;
   const decay = (ev.perEvent * Math.exp(-dt / ev.tauMs)) ** (1 / 2 ** Math.min(trustOffences, 16));
-  const E = Math.min(ev.max, prevE * decay + (excess > 0 ? excess : 0));
-  f[F.evidence] = E;
-  const intent = Math.exp(-f[F.evidence]! / ev.scale);
+  const prevE = first ? 0 : f[F.evidence]!;
+  f[F.evidence] = Math.min(ev.max, prevE * decay + Math.max(0, 4 * anomaly - ev.ref));
+  const E = f[F.evidence]!;
+  const intent = Math.exp(-E / ev.scale);
   const identity = signals.identity * (1 - signals.authFailRatio);
   const authorization = Math.max(0, 1 - 1.2 * Math.max(signals.scopeViolRatio, signals.forbidRatio));
   let target = (1 - p.weights.identity * (1 - identity) - p.weights.authorization * (1 - authorization)) * intent;

@@ -28,7 +28,7 @@ import {
   type ControlTail,
   type EscalationSettings,
 } from './control.ts';
-import { observe, type Signals } from './features.ts';
+import { observe, type ObserveContext, type Signals } from './features.ts';
 import { hardSignalReasons, judge, r4, type Judgement, type Policy } from './judge.ts';
 import { explain, type FeatureStats } from './reasons.ts';
 
@@ -48,12 +48,12 @@ export type Observation = {
  * the baseline before this event) and folds the event into the baseline. Out-of-order time is
  * clamped forward, never backwards, so the agent's clock is monotonic.
  */
-export function observeEvent(s: AgentState, e: AgentRequestEvent, out: Float32Array, offset: number): Observation {
+export function observeEvent(s: AgentState, e: AgentRequestEvent, out: Float32Array, offset: number, ctx?: ObserveContext): Observation {
   const first = !isInitialised(s);
   const last = s.d[D.lastTs]!;
   const ts = first ? e.ts : e.ts > last ? e.ts : last;
   const dt = first ? 0 : ts - last;
-  const signals = observe(s, e, ts, out, offset);
+  const signals = observe(s, e, ts, out, offset, ctx);
   return { ts, dt, first, signals };
 }
 
