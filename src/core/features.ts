@@ -93,6 +93,14 @@ export type Signals = {
   privileged: boolean;
   /** Index of the route rule that made it privileged (routes.ts), -1 or absent when none (or when only its sensitivity did). */
   privilegedRule?: number;
+  /** The declared purpose differs from the one the agent first declared. */
+  purposeChanged?: boolean;
+  /**
+   * The comparisons behind the peer features, for explanations (absent from signals not built by
+   * `observe`): the agent's usual rate (requests/min) and its long-run error and privileged
+   * shares, each with the peer group's value.
+   */
+  peers?: { usualRate: number; peerRate: number; errShare: number; peerErrShare: number; privShare: number; peerPrivShare: number };
   /** Recent shares (including this event) of auth failures, scope violations and 403s — as of this event, not of later ones in the batch. */
   authFailRatio: number;
   scopeViolRatio: number;
@@ -478,10 +486,14 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const mPriv = betaStrength(prior.mean[Q.privShare]!, prior.variance[Q.privShare]!);
   const privUsual = shrinkShare(getShare(s, R.privSlow), Math.min(n - 1, N_SLOW), prior.mean[Q.privShare]!, mPriv);
   let purposeMismatch = privileged ? clamp(1 - 3 * privUsual, 0, 1) * privFast : 0;
+  let purposeChanged = false;
   if (ev.agent.purpose !== undefined) {
     const p = hash16(ev.agent.purpose);
     if (s.h[H.purpose] === 0) s.h[H.purpose] = p;
-    else if (s.h[H.purpose] !== p) purposeMismatch = 1;
+    else if (s.h[H.purpose] !== p) {
+      purposeMismatch = 1;
+      purposeChanged = true;
+    }
   }
   setShare(s, R.privFast, privFast);
   const privSlow = ewShare(s, R.privSlow, privileged ? 1 : 0, aSlow);
@@ -504,7 +516,8 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const c = prior.confidence;
   const rateVsPeers = (c * (Math.log10(1 + usualRate) - prior.mean[Q.logRate]!)) / Math.sqrt(prior.variance[Q.logRate]! + 0.01);
   const errVsPeers = c * shareZ(errPost, prior.mean[Q.errShare]!, mErr);
-  const privVsPeers = c * shareZ(shrinkShare(privSlow, Math.min(n, N_SLOW), prior.mean[Q.privShare]!, mPriv), prior.mean[Q.privShare]!, mPriv);
+  const privPost = shrinkShare(privSlow, Math.min(n, N_SLOW), prior.mean[Q.privShare]!, mPriv);
+  const privVsPeers = c * shareZ(privPost, prior.mean[Q.privShare]!, mPriv);
   if (ctx.peer !== null && reportsAt(n)) {
     const pr = PROFILE_SCRATCH;
     pr[Q.logRate] = Math.log10(1 + usualRate); // the agent's usual rate, as rate_vs_peers compares it
@@ -546,5 +559,17 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
 
   s.d[D.lastTs] = ts;
   s.d[D.seq] = n;
-  return { scopeViolation, failedSignature, authFailure, identity, privileged, privilegedRule, authFailRatio, scopeViolRatio, forbidRatio };
+  return {
+    scopeViolation,
+    failedSignature,
+    authFailure,
+    identity,
+    privileged,
+    privilegedRule,
+    purposeChanged,
+    peers: { usualRate, peerRate, errShare: errPost, peerErrShare: prior.mean[Q.errShare]!, privShare: privPost, peerPrivShare: prior.mean[Q.privShare]! },
+    authFailRatio,
+    scopeViolRatio,
+    forbidRatio,
+  };
 }

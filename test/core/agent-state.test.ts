@@ -169,7 +169,7 @@ describe('agent state is bounded', () => {
     for (const x of s.f) expect(Number.isFinite(x)).toBe(true);
     for (const x of s.d) expect(Number.isFinite(x)).toBe(true);
     for (const x of out) expect(Number.isFinite(x)).toBe(true);
-  });
+  }, 60_000); // 100,000 events: CPU-bound, slow on a loaded machine
 });
 
 describe('restart anywhere', () => {
