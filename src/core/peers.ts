@@ -72,6 +72,11 @@ export function newPeerState(): PeerState {
   return { watermark: -1, reports: 0, mean: new Float32Array(Q_COUNT), variance: new Float32Array(Q_COUNT) };
 }
 
+/** An independent copy (judging an event against a record that already holds it, without folding it in again). */
+export function clonePeerState(p: PeerState): PeerState {
+  return { watermark: p.watermark, reports: p.reports, mean: Float32Array.from(p.mean), variance: Float32Array.from(p.variance) };
+}
+
 export function encodePeerState(p: PeerState): Buffer {
   const out = Buffer.alloc(PEER_RECORD_BYTES);
   out[0] = PEER_LAYOUT_VERSION;
@@ -106,9 +111,9 @@ export function peerGroupOf(ev: AgentRequestEvent): string {
   return `${ev.tenant ?? 'default'}\u0000${ev.agent.purpose ?? ''}\u0000${ev.agent.auth.method}`;
 }
 
-/** The state-store key of a group's record in one source partition. */
-export function peerKeyOf(group: string, partition: number): { tenant: string; agentId: string } {
-  return { tenant: PEER_TENANT, agentId: `${partition}\u0000${group}` };
+/** The state-store key of the record of `ev`'s group in one source partition: `#peers` / `<partition>/<tenant>/<purpose>/<auth method>` (URI-encoded parts). */
+export function peerKeyOf(ev: AgentRequestEvent, partition: number): { tenant: string; agentId: string } {
+  return { tenant: PEER_TENANT, agentId: `${partition}/${encodeURIComponent(ev.tenant ?? 'default')}/${encodeURIComponent(ev.agent.purpose ?? '')}/${ev.agent.auth.method}` };
 }
 
 /** True when the agent reports to its group at its `n`-th event (8, 16, 32, …). */

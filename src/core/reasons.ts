@@ -8,7 +8,9 @@
  * Each feature reason also names the comparison that drove it (`basis`): the agent's own
  * baseline (`own`), its peer group (`peers`, see peers.ts), the fleet's usual values (`fleet`),
  * or a configured route rule (`rule`, with the rule's name in `rule`); and says it in words
- * (`text`), e.g. "usual rate 110/min, 39× its peers' 2.8/min" (docs/detection.md).
+ * (`text`), e.g. "usual rate 110/min, 39× its peers' 2.8/min" (docs/detection.md). Shares and
+ * rates in peer texts are the agent's posterior estimates (shrunk toward the peers while it is
+ * young), hence "~".
  */
 import type { Reason } from '../contract/schemas.ts';
 import { FEATURES, type Signals } from './features.ts';
@@ -76,12 +78,12 @@ const DESCRIBE: Record<string, { basis: Basis; text: (v: number, s: Signals) => 
   },
   error_vs_peers: {
     basis: 'peers',
-    text: (_v, s) => (s.peers ? `${pct(s.peers.errShare)} of its requests fail, ${times(s.peers.errShare, s.peers.peerErrShare)} its peers' ${pct(s.peers.peerErrShare)}` : 'failing requests far above its peers'),
+    text: (_v, s) => (s.peers ? `~${pct(s.peers.errShare)} of its requests fail, ${times(s.peers.errShare, s.peers.peerErrShare)} its peers' ${pct(s.peers.peerErrShare)}` : 'failing requests far above its peers'),
   },
   privileged_vs_peers: {
     basis: 'peers',
     text: (_v, s) =>
-      s.peers ? `${pct(s.peers.privShare)} of its requests to privileged surfaces, ${times(s.peers.privShare, s.peers.peerPrivShare)} its peers' ${pct(s.peers.peerPrivShare)}` : 'privileged requests far above its peers',
+      s.peers ? `~${pct(s.peers.privShare)} of its requests to privileged surfaces, ${times(s.peers.privShare, s.peers.peerPrivShare)} its peers' ${pct(s.peers.peerPrivShare)}` : 'privileged requests far above its peers',
   },
 };
 

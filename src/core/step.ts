@@ -31,6 +31,7 @@ import {
 import { observe, type ObserveContext, type Signals } from './features.ts';
 import { hardSignalReasons, judge, r4, type Judgement, type Policy } from './judge.ts';
 import { explain, type FeatureStats } from './reasons.ts';
+import type { CompiledRouteRules } from './routes.ts';
 
 /** What the second half of the step needs to know about the first. */
 export type Observation = {
@@ -64,6 +65,8 @@ export type StepSettings = {
   escalation: EscalationSettings | null;
   /** Per-feature fleet statistics of the model, for reasons. */
   featureStats: FeatureStats;
+  /** The route rules features were computed with, to name the matched rule in reasons (default: DEFAULT_ROUTE_RULES). */
+  rules?: CompiledRouteRules;
 };
 
 /** What one event makes due. */
@@ -97,7 +100,7 @@ export function stepEvent(
   const allowlistEnded = expireAllowlist(s, o.ts);
   const judgement = judge(s, o.signals, anomaly, o.ts, o.dt, o.first, settings.policy);
   if (allowlistEnded) judgement.circuitChange = judgement.circuitChange ? { ...judgement.circuitChange, previous: 'forced_closed' } : { previous: 'forced_closed', state: 'closed' };
-  const reasons = features ? explain(o.signals, features, offset, anomaly, settings.featureStats) : hardSignalReasons(o.signals);
+  const reasons = features ? explain(o.signals, features, offset, anomaly, settings.featureStats, settings.rules) : hardSignalReasons(o.signals);
   let escalation: EventStep['escalation'] = null;
   const rules = settings.escalation;
   if (rules && e?.action && !hasPendingEscalation(tail, o.ts)) {

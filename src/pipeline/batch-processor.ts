@@ -30,6 +30,8 @@ import { agentKeyOfControl, agentKeyOfEvent, agentKeyString, type AgentKey } fro
 import { D, STATE_BYTES, decodeState, encodeState, newAgentState, type AgentState } from '../core/agent-state.ts';
 import { DEFAULT_ESCALATION, emptyTail, escalationIdOf, joinStored, splitStored, type ControlEffect, type ControlTail, type EscalationSettings } from '../core/control.ts';
 import { FEATURE_COUNT } from '../core/features.ts';
+import { clonePeerState, decodePeerState, encodePeerState, newPeerState, peerGroupOf, peerKeyOf, type PeerState } from '../core/peers.ts';
+import { DEFAULT_COMPILED_RULES, type CompiledRouteRules } from '../core/routes.ts';
 import { r4, type Policy } from '../core/judge.ts';
 import { admitControl, observeEvent, stepControl, stepEvent, type EventStep, type Observation, type StepSettings } from '../core/step.ts';
 import { buildCircuitSignal, buildEscalation, buildTrustUpdate, type RecordContext } from '../outputs/records.ts';
@@ -57,6 +59,8 @@ export type PipelineDeps = {
   audit?: { topic: string; partitionOf?: (rec: InputRecord) => number } | null;
   /** Build one analyst row per applied event (`outputs.scores`, replay's scores.jsonl); default true. */
   scoreRows?: boolean;
+  /** Route rules (config `detection.routes`); default DEFAULT_ROUTE_RULES. */
+  rules?: CompiledRouteRules;
 };
 
 /** Time spent per stage (ms): `step` is trust, breaker, reasons and escalations; `sign` builds and signs the records; `audit` appends them to the chain. */
@@ -77,6 +81,8 @@ export type BatchResult = {
 };
 
 type AgentSlot = { key: AgentKey; state: AgentState; tail: ControlTail; touched: boolean };
+/** A peer-group record of one source partition (docs/detection.md, "Hierarchical baselines"). */
+type PeerSlot = { key: AgentKey; state: PeerState; touched: boolean };
 type Valid = { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; key: AgentKey } | { kind: 'control'; control: AgentControl; rec: InputRecord; key: AgentKey };
 type Pending =
   | { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot; obs: Observation; seq: number; row: number; step: EventStep | null }
@@ -84,6 +90,8 @@ type Pending =
 type Chain = { key: AuditChainKey; head: AuditRecord | { partition: number }; position: number; appended: boolean };
 
 const now = (): number => performance.now();
+/** The peer-group record an event of `rec`'s source partition folds into. */
+const peerSlotId = (e: AgentRequestEvent, rec: InputRecord): string => `${rec.source.partition}\u0000${peerGroupOf(e)}`;
 
 export class BatchProcessor {
   readonly times: StageTimes = zeroTimes();
@@ -94,6 +102,7 @@ export class BatchProcessor {
       policy: deps.policy,
       escalation: deps.escalation === undefined ? DEFAULT_ESCALATION : deps.escalation,
       featureStats: deps.scorer.featureStats,
+      rules: deps.rules ?? DEFAULT_COMPILED_RULES,
     };
   }
 
@@ -107,7 +116,8 @@ export class BatchProcessor {
     times.decode = now() - t;
 
     t = now();
-    const { slots, chains } = await this.load(records, valid);
+    const { slots, chains, peers } = await this.load(records, valid);
+    const rules = this.settings.rules ?? DEFAULT_COMPILED_RULES;
     times.load = now() - t;
 
     // Features in source order; what was already applied (position ≤ watermark) is skipped.
@@ -130,7 +140,15 @@ export class BatchProcessor {
         if (admitted) pending.push({ kind: 'control', control: v.control, rec: v.rec, slot, ts: admitted.ts, seq: admitted.seq, effect: null });
         continue;
       }
-      const obs = observeEvent(s, v.event, matrix, rows * FEATURE_COUNT);
+      // The agent's peer-group record of this partition, folded in source order; an event it already
+      // holds (saved before a crash, the agent's state not) is judged against it without folding it again.
+      const peer = peers.get(peerSlotId(v.event, v.rec))!;
+      const fresh = v.rec.position > peer.state.watermark;
+      if (fresh) {
+        peer.state.watermark = v.rec.position;
+        peer.touched = true;
+      }
+      const obs = observeEvent(s, v.event, matrix, rows * FEATURE_COUNT, { rules, peer: fresh ? peer.state : clonePeerState(peer.state) });
       pending.push({ kind: 'event', event: v.event, rec: v.rec, slot, obs, seq: s.d[D.seq]!, row: rows, step: null });
       rows++;
     }
@@ -175,6 +193,8 @@ export class BatchProcessor {
     t = now();
     const saves: SaveEntry[] = [];
     for (const slot of slots.values()) if (slot.touched) saves.push({ key: slot.key, watermark: slot.state.d[D.watermark]!, state: joinStored(encodeState(slot.state), slot.tail) });
+    const agentSaves = saves.length;
+    for (const peer of peers.values()) if (peer.touched) saves.push({ key: peer.key, watermark: peer.state.watermark, state: encodePeerState(peer.state) });
     const headSaves: AuditHeadSave[] = [];
     for (const c of chains.values()) {
       if (c.appended && 'hash' in c.head) headSaves.push({ chain: c.key, head: { position: c.position, partition: c.head.partition, index: c.head.index, hash: c.head.hash } });
@@ -183,7 +203,8 @@ export class BatchProcessor {
     times.save = now() - t;
 
     for (const k of Object.keys(times) as (keyof StageTimes)[]) this.times[k] += times[k];
-    return { applied: pending.length, skipped, dead: outputs.dlq.length, outputs, staleSaves: outcomes.filter((o) => o === 'stale').length, eventTimes, times };
+    // Peer records are saved too but are not agents: only the agents' outcomes count as stale saves.
+    return { applied: pending.length, skipped, dead: outputs.dlq.length, outputs, staleSaves: outcomes.slice(0, agentSaves).filter((o) => o === 'stale').length, eventTimes, times };
   }
 
   /** Decodes every record; bad ones (and control records that do not verify) become dead letters. */
@@ -200,15 +221,21 @@ export class BatchProcessor {
   }
 
   /** Loads the states of the batch's agents and the heads of its audit chains, in one round trip. */
-  private async load(records: readonly InputRecord[], valid: readonly Valid[]): Promise<{ slots: Map<string, AgentSlot>; chains: Map<number, Chain> }> {
+  private async load(records: readonly InputRecord[], valid: readonly Valid[]): Promise<{ slots: Map<string, AgentSlot>; chains: Map<number, Chain>; peers: Map<string, PeerSlot> }> {
     const { store } = this.deps;
     const audit = this.deps.audit ?? null;
     const slots = new Map<string, AgentSlot>();
+    const peers = new Map<string, PeerSlot>();
     for (const v of valid) {
       const id = agentKeyString(v.key.tenant, v.key.agentId);
       if (!slots.has(id)) slots.set(id, { key: v.key, state: newAgentState(), tail: emptyTail(), touched: false });
+      if (v.kind === 'event') {
+        const pid = peerSlotId(v.event, v.rec);
+        if (!peers.has(pid)) peers.set(pid, { key: peerKeyOf(v.event, v.rec.source.partition), state: newPeerState(), touched: false });
+      }
     }
     const slotList = [...slots.values()];
+    const peerList = [...peers.values()];
     // Audit chains of this chunk (normally one: a chunk comes from one source partition).
     const chains = new Map<number, Chain>();
     if (audit && store.loadAuditHeads) {
@@ -221,7 +248,7 @@ export class BatchProcessor {
     }
     const chainList = [...chains.values()];
     const [loaded, heads] = await Promise.all([
-      slotList.length ? store.loadMany(slotList.map((s) => s.key)) : Promise.resolve([]),
+      slotList.length ? store.loadMany([...slotList.map((s) => s.key), ...peerList.map((p) => p.key)]) : Promise.resolve([]),
       chainList.length ? store.loadAuditHeads!(chainList.map((c) => c.key)) : Promise.resolve([] as (StoredAuditHead | null)[]),
     ]);
     for (let i = 0; i < chainList.length; i++) {
@@ -240,7 +267,13 @@ export class BatchProcessor {
         slotList[i]!.tail = tail;
       }
     }
-    return { slots, chains };
+    for (let i = 0; i < peerList.length; i++) {
+      const bytes = loaded[slotList.length + i];
+      // An unreadable record restarts the group from the fleet prior.
+      const st = bytes ? decodePeerState(bytes) : null;
+      if (st) peerList[i]!.state = st;
+    }
+    return { slots, chains, peers };
   }
 
   /** Builds and signs the records the step made due, in source order; returns the audit entries to chain. */

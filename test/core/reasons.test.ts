@@ -101,7 +101,7 @@ describe('explanations name the comparison', () => {
     const reasons = explain(signals, row({ rate_vs_peers: 9, privileged_vs_peers: 5 }), 0, 0.9, STATS);
     expect(reasons).toEqual([
       { code: 'rate_above_peers', feature: 'rate_vs_peers', value: 9, baseline: 1, basis: 'peers', text: "usual rate 110/min, 39× its peers' 2.8/min" },
-      { code: 'privileged_above_peers', feature: 'privileged_vs_peers', value: 5, baseline: 1, basis: 'peers', rule: 'admin', text: "90 % of its requests to privileged surfaces, 90× its peers' 1.0 %" },
+      { code: 'privileged_above_peers', feature: 'privileged_vs_peers', value: 5, baseline: 1, basis: 'peers', rule: 'admin', text: "~90 % of its requests to privileged surfaces, 90× its peers' 1.0 %" },
     ]);
   });
 
