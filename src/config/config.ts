@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TrustlineError } from '../shared/errors.ts';
+import { RouteRulesSchema, defaultRouteRules } from '../core/routes.ts';
 
 const positiveInt = z.number().int().positive();
 const unit = z.number().min(0).max(1);
@@ -118,6 +119,8 @@ export const ConfigSchema = z.strictObject({
       denyPenalty: unit.default(0.3),
     })
     .prefault({}),
+  /** Detection rules: privileged route patterns and benign misses (src/core/routes.ts, docs/detection.md). */
+  detection: z.strictObject({ routes: RouteRulesSchema.prefault(defaultRouteRules) }).prefault({}),
   http: z
     .strictObject({
       host: z.string().default('127.0.0.1'),

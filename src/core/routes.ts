@@ -47,6 +47,11 @@ export const DEFAULT_ROUTE_RULES: RouteRules = {
   benignMisses: ['/favicon.ico', '/favicon*.png', '/apple-touch-icon*.png', '/robots.txt', '/sitemap*.xml', '/browserconfig.xml', '/site.webmanifest', '/manifest.json', '/.well-known/*', '/ads.txt', '/humans.txt'],
 };
 
+/** A fresh, mutable copy of the defaults (for configuration parsing). */
+export function defaultRouteRules(): { privileged: { name: string; segments: string[]; actions: string[] }[]; benignMisses: string[] } {
+  return { privileged: DEFAULT_ROUTE_RULES.privileged.map((r) => ({ name: r.name, segments: [...r.segments], actions: [...r.actions] })), benignMisses: [...DEFAULT_ROUTE_RULES.benignMisses] };
+}
+
 const CACHE_MAX = 4096;
 
 type Matcher = (segment: string) => boolean;

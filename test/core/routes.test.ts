@@ -55,3 +55,14 @@ describe('benign misses', () => {
     for (const p of ['/wp-login.php', '/admin/favicon.ico', '/.env', '/backup.sql', '/robots.txt.bak', '/']) expect(C.benignMiss(p), p).toBe(false);
   });
 });
+
+describe('route rules in the configuration', () => {
+  it('default to DEFAULT_ROUTE_RULES and can be replaced; a bad pattern is a configuration error', async () => {
+    const { ConfigSchema } = await import('../../src/config/config.ts');
+    expect(ConfigSchema.parse({}).detection.routes).toEqual(DEFAULT_ROUTE_RULES);
+    const custom = ConfigSchema.parse({ detection: { routes: { privileged: [{ name: 'billing', segments: ['invoices'] }], benignMisses: ['/favicon.ico'] } } }).detection.routes;
+    expect(custom).toEqual({ privileged: [{ name: 'billing', segments: ['invoices'], actions: [] }], benignMisses: ['/favicon.ico'] });
+    expect(() => ConfigSchema.parse({ detection: { routes: { privileged: [{ name: 'x', segments: ['a/b'] }], benignMisses: [] } } })).toThrow();
+    expect(() => ConfigSchema.parse({ detection: { nope: 1 } })).toThrow();
+  });
+});
