@@ -47,8 +47,12 @@ export const F = {
   lastEmitTrust: 21,
   evidence: 22, // accumulated anomaly evidence in decades of rarity (a one-sided CUSUM, see judge.ts); intent falls as it grows
   sensDriftVar: 23, // EW variance of the agent's own sensitive-share drift (mid − long): how much it usually swings
+  rateShiftMean: 24, // EW mean and variance of the agent's own log rate ratio (last minute vs usual): its usual swings
+  rateShiftVar: 25,
+  sensShiftMean: 26, // the same for the velocity of high/critical actions (sensitive_rate_shift)
+  sensShiftVar: 27,
 } as const;
-const F_COUNT = 24;
+const F_COUNT = 28;
 
 /** 16-bit fields: hashes (0 = empty) and hash sets (recency ordered, most recent first). */
 export const H = {

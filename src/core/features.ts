@@ -137,6 +137,10 @@ const A_SENS_MID = 0.02;
 const N_SENS_MID = 99;
 const N_SLOW = 199;
 const N_LONG = 665;
+/** The agent's own rate-ratio statistics: ~200 events, prior variance (0.2 decades)² worth 20 events. */
+const A_RATE_SHIFT = 0.005;
+const RATE_SHIFT_PRIOR_VAR = 0.04;
+const RATE_SHIFT_PRIOR_N = 20;
 /** Weight of the EW variance of the agent's own sensitive-share drift (~500 events). */
 const A_DRIFT_VAR = 0.002;
 
@@ -220,6 +224,24 @@ function clamp(x: number, lo: number, hi: number): number {
 function zscore(x: number, mean: number, variance: number, n: number, priorVar: number): number {
   if (n < 1) return 0;
   return clamp((x - mean) / Math.sqrt(variance + priorVar / (1 + n) + 0.01), -8, 8);
+}
+
+/**
+ * A log ratio as a significance against the agent's own past ratios: (x − own mean) / own sd, the
+ * variance starting from RATE_SHIFT_PRIOR_VAR worth RATE_SHIFT_PRIOR_N events; then the mean and
+ * variance learn x robustly (a deviation beyond 3 sd counts as 3 sd), weight max(1/n, A_RATE_SHIFT).
+ */
+function selfSignificance(s: AgentState, meanF: number, varF: number, x: number, n: number): number {
+  const f = s.f;
+  const mean = f[meanF]!;
+  const v = (n * f[varF]! + RATE_SHIFT_PRIOR_N * RATE_SHIFT_PRIOR_VAR) / (n + RATE_SHIFT_PRIOR_N);
+  const sd = Math.sqrt(v);
+  const z = (x - (n > 1 ? mean : 0)) / sd;
+  const a = Math.max(1 / n, A_RATE_SHIFT);
+  const d = clamp(x - mean, -3 * sd, 3 * sd);
+  f[meanF] = mean + a * d;
+  f[varF] = (1 - a) * (f[varF]! + a * d * d);
+  return z;
 }
 
 /** EW mean/variance update (West's weighted Welford), weight max(1/n, α). */
@@ -341,6 +363,12 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const usualRate = (rateSlow + peerRate * RATE_PRIOR_MINUTES) / (exposureMin + RATE_PRIOR_MINUTES);
   f[F.rateFast] = rateFast;
   f[F.rateSlow] = rateSlow;
+  // Rate shift as a significance: the log ratio of the last minute's rate to the usual one,
+  // against the agent's own past ratios (mean and variance, learnt robustly), so an agent that
+  // works in bursts — a nightly sync, a crawler's sessions — does not flag on a burst like the ones
+  // it has always made, while a steady agent's sudden burst stands out. The variance starts from
+  // RATE_SHIFT_PRIOR_VAR worth RATE_SHIFT_PRIOR_N events.
+  const rateShift = selfSignificance(s, F.rateShiftMean, F.rateShiftVar, Math.log10((perMinFast + 1) / (usualRate + 1)), n);
 
   // Inter-arrival (log10 seconds) against the agent's usual rhythm.
   const gapN = n - 1;
@@ -394,7 +422,9 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
 
   // Authorization: scopes and sensitivity.
   const required = action?.requiredScope;
-  const scopeViolation = required !== undefined && !(auth.scopes !== undefined && auth.scopes.includes(required));
+  // Judged only when the gateway reports a credential's grants: an unauthenticated request (method
+  // none) has no scopes to violate — a public endpoint that lists a scope is not an intrusion.
+  const scopeViolation = required !== undefined && auth.method !== 'none' && !(auth.scopes !== undefined && auth.scopes.includes(required));
   const scopeViolRatio = ewShare(s, R.scopeViolFast, scopeViolation ? 1 : 0, A_FAST);
   const level = action?.sensitivity !== undefined ? SENSITIVITY_LEVEL[action.sensitivity]! : 0;
   // Above the most sensitive level the agent uses (a slowly decaying high-water mark, learnt fully
@@ -405,7 +435,8 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const sensitive = level >= 2 && !transient ? 1 : 0;
   const sensFast = f[F.sensRateFast]! * Math.exp(-dt / MIN) + sensitive;
   const sensSlow = f[F.sensRateSlow]! * Math.exp(-dt / HOUR) + sensitive;
-  const sensShift = Math.log10((sensFast + 1) / ((sensSlow / ageMs) * MIN + 1)); // +1: one sensitive action is not a velocity
+  // +1: one sensitive action is not a velocity; as a significance against the agent's own past (see rate_shift).
+  const sensShift = selfSignificance(s, F.sensShiftMean, F.sensShiftVar, Math.log10((sensFast + 1) / ((sensSlow / ageMs) * MIN + 1)), n);
   f[F.sensRateFast] = sensFast;
   f[F.sensRateSlow] = sensSlow;
   // Drift: the recent (~20 requests) share of high/critical actions against the long-run share,
@@ -527,7 +558,7 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
     report(ctx.peer, pr);
   }
 
-  out[offset + I.rate_shift!] = Math.log10((perMinFast + 1) / (usualRate + 1));
+  out[offset + I.rate_shift!] = rateShift;
   out[offset + I.rate_level!] = Math.log10(1 + perMinFast);
   out[offset + I.burstiness!] = burst;
   out[offset + I.route_novelty!] = novelFast;

@@ -45,7 +45,7 @@ function oneAgentStream(n: number): AgentRequestEvent[] {
 describe('agent state layout', () => {
   it('has a fixed size that matches the sum of its typed-array views', () => {
     const s = newAgentState();
-    expect(STATE_BYTES).toBe(236);
+    expect(STATE_BYTES).toBe(252);
     expect(s.buf.byteLength).toBe(STATE_BYTES);
     expect(s.d.byteLength + s.f.byteLength + s.h.byteLength + s.b.byteLength).toBe(STATE_BYTES);
     // Views tile the one buffer without overlap, in the order d, f, h, b.

@@ -347,6 +347,26 @@ describe('rate and burstiness', () => {
     expect(v.rate_level).toBeGreaterThan(calm.rate_level!);
   });
 
+  it('significance, not a fixed threshold: a burst like the ones the agent has always made does not stand out, the same burst from a steady agent does', () => {
+    // A nightly-sync style agent: 30 runs of 60 requests a second apart, an hour of silence between them.
+    const batchy = new Agent();
+    const runShifts: number[] = [];
+    for (let run = 0; run < 30; run++) {
+      const start = batchy.ts + 3_600_000;
+      let peak = -Infinity;
+      for (let i = 0; i < 60; i++) peak = Math.max(peak, batchy.see({ ts: start + i * 1_000 }).rate_shift!);
+      runShifts.push(peak);
+    }
+    // The same 60-a-minute burst from an agent that has only ever made a request every few seconds.
+    const steady = new Agent().warm(600);
+    let steadyPeak = -Infinity;
+    const start = steady.ts + 5_000;
+    for (let i = 0; i < 60; i++) steadyPeak = Math.max(steadyPeak, steady.see({ ts: start + i * 1_000 }).rate_shift!);
+    expect(runShifts.at(-1)!).toBeLessThan(runShifts[1]! / 2); // it learnt its own swings
+    expect(runShifts.at(-1)!).toBeLessThan(2);
+    expect(steadyPeak).toBeGreaterThan(3);
+  });
+
   it('burstiness is high for a sudden short gap', () => {
     const a = new Agent().warm();
     expect(a.see({ ts: a.ts + 10 }).burstiness).toBeGreaterThan(3);
@@ -357,12 +377,12 @@ describe('cold start', () => {
   /** An established agent's single 404 gives an error_shift of about 0.17; enumeration gives 0.5+. */
   const SHIFT_BOUND = 0.3;
   /**
-   * A new agent's usual rate is shrunk toward its peers' (here the fleet prior, ~1 request a
-   * minute) until it has minutes of exposure (Gamma–Poisson, peers.ts), so an ordinary new agent at
-   * ~20 requests a minute starts up to ~0.4 decades above its "usual" rate, a 10-per-second poller
-   * up to ~0.5 in its first seconds — still far from a burst (a tenfold rate is a whole decade).
+   * rate_shift is a significance: the log ratio of the last minute's rate to the usual one (shrunk
+   * toward the peers' rate while the agent is young), in standard deviations of the agent's own
+   * past ratios (prior sd 0.2 decades). A tenfold burst of a steady agent is about 5; an ordinary
+   * new agent stays below half of that.
    */
-  const RATE_COLD_BOUND = 0.6;
+  const RATE_COLD_BOUND = 2.5;
 
   function coldStart(events: AgentRequestEvent[], n = 20): Record<string, number>[] {
     const a = new Agent();
