@@ -1,20 +1,28 @@
 /**
  * Feature extraction and baseline update — one pure step per event.
  *
- * `observe(state, event, ts, out, offset)` writes the event's feature vector (computed against
+ * `observe(state, event, ts, out, offset, ctx)` writes the event's feature vector (computed against
  * the agent's baseline BEFORE this event) into `out[offset … offset + FEATURE_COUNT)`, then
- * folds the event into the baseline. It is the only feature code path: training exports
- * (`trustline features`), replay and the Kafka processor all call it.
+ * folds the event into the baseline (and, at the agent's reporting events, its profile into its
+ * peer group's record, `ctx.peer`). It is the only feature code path: training exports
+ * (`trustline features`), replay and the Kafka processor all call it (through src/core/step.ts).
  *
  * Features are relative to the agent's own baseline wherever that is meaningful (recent vs
  * long-run shares and rates, above its own maxima, off its home network and client family), so
- * the model learns what is unusual for an agent, not what is unusual for a route or a product.
+ * the model learns what is unusual for an agent, not what is unusual for a route or a product —
+ * and that baseline is shrunk toward the agent's PEER GROUP (peers.ts: empirical Bayes, Beta for
+ * shares, Gamma–Poisson for the rate) while the agent has little evidence of its own, so a new
+ * agent, or one abnormal from its first request, is judged against its peers. Three features
+ * compare the agent with its peers directly. Drift and velocity are significances (standard
+ * deviations of the window's sampling noise or of the agent's own past swings), not raw
+ * differences. The design and its reasons: docs/detection.md.
  *
- * Cold start: every running statistic uses weight max(1/n, α), so a young agent's baseline is
- * its own running mean and "recent vs usual" shifts and drifts are 0 (both windows are updated
- * before they are compared); refusal ratios start from a prior of none; slow statistics start
- * from fleet priors; "above own maximum" features are damped by n/(n+10); the home network and
- * client are whatever the agent first used. Deterministic: event time only, no randomness.
+ * Cold start: the usual rate, error share and privileged share are posteriors shrunk toward the
+ * peers; other running statistics use weight max(1/n, α), so a young agent's baseline is its own
+ * running mean and its own "recent vs usual" drifts are 0 (both windows are updated before they
+ * are compared); refusal ratios start from a prior of none; "above own maximum" features are
+ * damped by n/(n+10); the home network and client are whatever the agent first used.
+ * Deterministic: event time only, no randomness.
  *
  * Cost: no allocation per event beyond the returned Signals (hashes are computed over the
  * strings in place; ids are parsed without regexes); ~1.5 µs per event (lab/eval/scripts/perf.ts).
