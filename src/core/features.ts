@@ -149,8 +149,8 @@ const N_LONG = 665;
 const A_RATE_SHIFT = 0.005;
 const RATE_SHIFT_PRIOR_VAR = 0.04;
 const RATE_SHIFT_PRIOR_N = 20;
-/** Weight of the EW variance of the agent's own sensitive-share drift (~500 events). */
-const A_DRIFT_VAR = 0.002;
+/** Weight of the EW variance of the agent's own sensitive-share drift (~200 events, the same memory as the rate significances). */
+const A_DRIFT_VAR = 0.005;
 
 // Scratch buffers (no allocation per event; observe is synchronous).
 const PRIOR_SCRATCH = newPrior();
