@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Policy } from '../core/judge.ts';
 import { agentKeyPattern, parseStateKey, stateKey } from '../state/keys.ts';
 import { listRowOf, matches, sortRows, viewFromStored, type AgentFilter, type AgentListRow, type AgentView } from './agent-view.ts';
+import { PEER_TENANT } from '../core/peers.ts';
 
 /** One agent's view, `null` when Redis holds no state for it (or a state of another layout). */
 export async function agentFromRedis(redis: Pick<Redis, 'getBuffer'>, prefix: string, key: { tenant: string; agentId: string }, policy: Policy): Promise<AgentView | null> {
@@ -26,7 +27,8 @@ export async function agentsFromRedis(redis: Pick<Redis, 'scanBuffer' | 'mgetBuf
   do {
     const [next, keys] = await redis.scanBuffer(cursor, 'MATCH', agentKeyPattern(prefix), 'COUNT', 1000);
     cursor = next.toString('latin1');
-    const parsed = keys.map((k) => ({ raw: k, key: parseStateKey(prefix, k.toString('utf8')) })).filter((k) => k.key !== null);
+    // Peer-group records (src/core/peers.ts) share the namespace but are not agents.
+    const parsed = keys.map((k) => ({ raw: k, key: parseStateKey(prefix, k.toString('utf8')) })).filter((k) => k.key !== null && k.key.tenant !== PEER_TENANT);
     if (!parsed.length) continue;
     const values = await redis.mgetBuffer(...parsed.map((k) => k.raw));
     parsed.forEach((k, i) => {
