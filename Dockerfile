@@ -33,7 +33,7 @@ RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean -
 COPY --from=build /app/dist dist
 COPY --from=build /app/packages/enforcer/dist packages/enforcer/dist
 COPY bin bin
-COPY models/trustline-iforest.json models/trustline-iforest.onnx models/
+COPY models/trustline-tailsum.json models/trustline-tailsum.onnx models/
 COPY fixtures/demo fixtures/demo
 COPY schemas schemas
 

@@ -37,7 +37,7 @@ function decideSection(config: Config, agents = 10_000, calls = 1_000_000): Reco
     const open = i % 10 === 9;
     const u = {
       v: 1 as const, tenant: 'default', agentId, seq: 1, eventId: `e-${i}`, ts, trust: 0.8, band: bands[i % 4]!, components: { identity: 0.65, intent: 0.9, authorization: 1 },
-      anomaly: 0.1, reasons: [{ code: 'rate_spike', feature: 'rate_ratio', value: 3, baseline: 1 }], circuit: open ? ('open' as const) : ('closed' as const), model: 'trustline-iforest@1', mode: 'enforce' as const, ttlMs: 3_600_000,
+      anomaly: 0.1, reasons: [{ code: 'rate_spike', feature: 'rate_ratio', value: 3, baseline: 1 }], circuit: open ? ('open' as const) : ('closed' as const), model: 'trustline-tailsum@3', mode: 'enforce' as const, ttlMs: 3_600_000,
     };
     core.ingest('trust', { ...u, sig: signer.sign(u) });
     if (open) {
@@ -90,7 +90,7 @@ export function decideContextSection(agents = 10_000, calls = 1_000_000): Record
     for (let i = 0; i < agents; i++) {
       const u = {
         v: 1 as const, tenant: i % 2 === 0 ? 'default' : 'acme', agentId: `agent-${String(i).padStart(5, '0')}`, seq: 1, eventId: `e-${i}`, ts, trust: 0.8, band: 'trusted' as const,
-        components: { identity: 0.65, intent: 0.9, authorization: 1 }, anomaly: 0.1, reasons: [], circuit: 'closed' as const, model: 'trustline-iforest@1', mode: 'enforce' as const, ttlMs: 3_600_000,
+        components: { identity: 0.65, intent: 0.9, authorization: 1 }, anomaly: 0.1, reasons: [], circuit: 'closed' as const, model: 'trustline-tailsum@3', mode: 'enforce' as const, ttlMs: 3_600_000,
       };
       core.ingest('trust', { ...u, sig: signer.sign(u) });
     }
@@ -129,7 +129,7 @@ export async function extraSections(config: Config): Promise<Record<string, unkn
   const verifier = createVerifier(config.signing.keys);
   const unsigned = {
     v: 1 as const, tenant: 'default', agentId: 'agent-bench', seq: 1, eventId: 'e-1', ts: 1_767_225_600_000, trust: 0.8123, band: 'trusted' as const,
-    components: { identity: 0.65, intent: 0.9, authorization: 1 }, anomaly: 0.12, reasons: [], circuit: 'closed' as const, model: 'trustline-iforest@1', mode: 'enforce' as const, ttlMs: 300_000,
+    components: { identity: 0.65, intent: 0.9, authorization: 1 }, anomaly: 0.12, reasons: [], circuit: 'closed' as const, model: 'trustline-tailsum@3', mode: 'enforce' as const, ttlMs: 300_000,
   };
   const record: TrustUpdate = { ...unsigned, sig: signer.sign(unsigned) };
   const n = 50_000;

@@ -612,8 +612,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     out.add_argument("--feature-version", help="feature-vector version the CSV was exported with (recorded in the card; "
                      "the processor refuses a model whose featureVersion differs from its own). "
                      "Default: FEATURE_VERSION of this checkout (src/core/features.ts)")
-    out.add_argument("--name", default="trustline-iforest")
-    out.add_argument("--model-version", default="2", help='card "version" (default 2)')
+    out.add_argument("--name", default="trustline-tailsum")
+    out.add_argument("--model-version", default="3", help='card "version" (default 3)')
     out.add_argument("--out-dir", type=Path, default=Path("models"))
     out.add_argument("--family", choices=("iforest", "tail_sum"), default="tail_sum",
                      help="model family: iforest (Isolation Forest) or tail_sum (ECOD-style per-feature tail scores); see models/README.md")

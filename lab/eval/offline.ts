@@ -11,6 +11,8 @@ import { newAgentState, type AgentState } from '../../src/core/agent-state.ts';
 import { emptyTail, type ControlTail } from '../../src/core/control.ts';
 import { FEATURE_COUNT, type Signals } from '../../src/core/features.ts';
 import { r4, type Judgement, type Policy } from '../../src/core/judge.ts';
+import { PeerBook } from '../../src/core/peers.ts';
+import { DEFAULT_COMPILED_RULES } from '../../src/core/routes.ts';
 import { observeEvent, stepEvent, type StepSettings } from '../../src/core/step.ts';
 import type { AnomalyScorer } from '../../src/pipeline/batch-processor.ts';
 import { readLines } from '../../src/runners/replay/file-source.ts';
@@ -57,6 +59,7 @@ export async function scoreEvents(
 ): Promise<ScoredFile> {
   const batch = options.batch ?? 1000;
   const states = new Map<string, AgentState>();
+  const peers = new PeerBook(); // as the pipeline keeps them for one source partition
   const events: ScoredEvent[] = [];
   const chunks: Float32Array[] = [];
   let matrix = new Float32Array(batch * FEATURE_COUNT);
@@ -73,7 +76,7 @@ export async function scoreEvents(
     const key = eventAgentKey(e);
     let s = states.get(key);
     if (!s) states.set(key, (s = newAgentState()));
-    const { ts, dt, first, signals } = observeEvent(s, e, matrix, rows * FEATURE_COUNT);
+    const { ts, dt, first, signals } = observeEvent(s, e, matrix, rows * FEATURE_COUNT, { rules: DEFAULT_COMPILED_RULES, peer: peers.get(e) });
     events.push({ key, agentId: e.agent.id, ts, dt, first, anomaly: 0, signals });
     if (++rows === batch) {
       await flush();

@@ -10,6 +10,8 @@ import { decodeEvent } from '../contract/decode.ts';
 import { eventAgentKey } from '../core/agent-key.ts';
 import { newAgentState, type AgentState } from '../core/agent-state.ts';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../core/features.ts';
+import { PeerBook } from '../core/peers.ts';
+import { DEFAULT_COMPILED_RULES } from '../core/routes.ts';
 import { observeEvent } from '../core/step.ts';
 import { checkInputs, checkOutFile, describeFsError, readLines } from '../runners/replay/file-source.ts';
 import { TrustlineError } from '../shared/errors.ts';
@@ -70,6 +72,8 @@ export async function exportFeatures(files: readonly string[], out: string, opti
   let excluded = 0;
   for (const file of files) {
     const agents = new Map<string, AgentState>();
+    // Peer-group records as the pipeline keeps them for one source partition (a file replays as partition 0).
+    const peers = new PeerBook();
     const labels = labelsOf.get(file) ?? null;
     let chunk: string[] = [];
     for await (const { bytes } of readLines(file)) {
@@ -83,7 +87,7 @@ export async function exportFeatures(files: readonly string[], out: string, opti
       const id = eventAgentKey(ev);
       let s = agents.get(id);
       if (!s) agents.set(id, (s = newAgentState()));
-      const { ts } = observeEvent(s, ev, vec, 0);
+      const { ts } = observeEvent(s, ev, vec, 0, { rules: DEFAULT_COMPILED_RULES, peer: peers.get(ev) });
       const label = labels?.agents[ev.agent.id];
       if (label?.malicious && label.attackStartTs !== null && ev.ts >= label.attackStartTs) {
         excluded++;

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TrustlineError } from '../shared/errors.ts';
 import { BUNDLED_MODEL_CARD } from '../shared/package-files.ts';
+import { RouteRulesSchema, defaultRouteRules } from '../core/routes.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -85,7 +86,7 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /**
        * Path of the model card (JSON); the ONNX file is named in it, relative to the card. Default: the
-       * model that ships with the package (models/trustline-iforest.json of the package, whatever the cwd).
+       * model that ships with the package (models/trustline-tailsum.json of the package, whatever the cwd).
        */
       card: z.string().min(1).default(BUNDLED_MODEL_CARD),
       intraOpThreads: positiveInt.default(1),
@@ -152,6 +153,8 @@ export const ConfigSchema = z.strictObject({
       denyPenalty: unit.default(0.3),
     })
     .prefault({}),
+  /** Detection rules: privileged route patterns and benign misses (src/core/routes.ts, docs/detection.md). */
+  detection: z.strictObject({ routes: RouteRulesSchema.prefault(defaultRouteRules) }).prefault({}),
   http: z
     .strictObject({
       host: z.string().default('127.0.0.1'),

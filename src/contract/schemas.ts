@@ -93,6 +93,12 @@ export const ReasonSchema = Type.Object(
     feature: Type.Optional(Type.String()),
     value: Type.Optional(Type.Number()),
     baseline: Type.Optional(Type.Number()),
+    /** What the agent was compared with: its own baseline, its peer group, the fleet, or a configured rule. */
+    basis: Type.Optional(StringEnum(['own', 'peers', 'fleet', 'rule'] as const)),
+    /** The configured route rule that matched (purpose reasons). */
+    rule: Type.Optional(Type.String({ maxLength: 64 })),
+    /** The comparison in words, e.g. "usual rate 110/min, 39× its peers' 2.8/min". */
+    text: Type.Optional(Type.String({ maxLength: 200 })),
   },
   { additionalProperties: false },
 );

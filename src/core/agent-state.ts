@@ -39,15 +39,20 @@ export const F = {
   lastId: 13, // last numeric path id modulo 2^24 (exact in float32); -1 = none
   lastStride: 14, // id step between the last two requests to the same route (mod 2^24, signed)
   sensHigh: 15, // decaying high-water mark of the sensitivity level 0..3 the agent uses
-  sensShareMid: 16, // EW share of high/critical actions, alpha >= 0.05
+  sensShareMid: 16, // EW share of high/critical actions, alpha >= 0.02
   sensShareLong: 17, // EW share of high/critical actions, alpha >= 0.003 (drift reference)
   sensRateFast: 18, // decayed count of high/critical actions, tau = 1 min
   sensRateSlow: 19, // tau = 1 h
   trust: 20,
   lastEmitTrust: 21,
-  anomalyFast: 22, // accumulated anomaly evidence (see judge.ts); intent falls as it grows
+  evidence: 22, // accumulated anomaly evidence in decades of rarity (a one-sided CUSUM, see judge.ts); intent falls as it grows
+  sensDriftVar: 23, // EW variance of the agent's own sensitive-share drift (mid − long): how much it usually swings
+  rateShiftMean: 24, // EW mean and variance of the agent's own log rate ratio (last minute vs usual): its usual swings
+  rateShiftVar: 25,
+  sensShiftMean: 26, // the same for the velocity of high/critical actions (sensitive_rate_shift)
+  sensShiftVar: 27,
 } as const;
-const F_COUNT = 23;
+const F_COUNT = 28;
 
 /** 16-bit fields: hashes (0 = empty) and hash sets (recency ordered, most recent first). */
 export const H = {
@@ -98,8 +103,9 @@ export const B = {
   homeNetCount: 32, // heavy-hitter counters of H.homeNet, H.homeUa, H.homeCountry
   homeUaCount: 33,
   homeCountryCount: 34,
+  trustOffences: 35, // times trust fell into restrict or block (saturates at 255); slows the evidence's decay (judge.ts)
 } as const;
-const B_COUNT = 35;
+const B_COUNT = 36;
 
 const D_BYTES = D_COUNT * 8;
 const F_BYTES = F_COUNT * 4;
@@ -107,7 +113,7 @@ const H_BYTES = H_COUNT * 2;
 /** Size of one encoded agent state (the stored record adds one layout-version byte). */
 export const STATE_BYTES = D_BYTES + F_BYTES + H_BYTES + B_COUNT;
 /** Layout version, stored first in every saved record; bump on any layout change. */
-export const STATE_LAYOUT_VERSION = 2;
+export const STATE_LAYOUT_VERSION = 3;
 
 /** A share field (see {@link R}) as a number in [0, 1]. */
 export function getShare(s: AgentState, r: number): number {

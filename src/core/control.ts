@@ -176,12 +176,12 @@ export function applyControl(s: AgentState, tail: ControlTail, c: AgentControl, 
       if (c.decision === 'approve') {
         // A human vouched for the action: a small credit, and half the accumulated anomaly evidence forgiven.
         f[F.trust] = Math.min(1, f[F.trust]! + esc.approveCredit);
-        f[F.anomalyFast] = f[F.anomalyFast]! * 0.5;
+        f[F.evidence] = f[F.evidence]! * 0.5;
         return { outcome: 'applied', circuitChange: null, offences: offencesNow(), decision: { ...decided, status: 'approved' } };
       }
       // Denied: a penalty, more evidence, and the circuit opens unless an operator forced it.
       f[F.trust] = Math.max(0, f[F.trust]! - esc.denyPenalty);
-      f[F.anomalyFast] = Math.min(p.evidence.max, f[F.anomalyFast]! + 5);
+      f[F.evidence] = Math.min(p.evidence.max, f[F.evidence]! + 5);
       const previous = CIRCUIT_CODES[s.b[B.circuit]!]!;
       let circuitChange: CircuitChange | null = null;
       if (previous === 'closed' || previous === 'half_open' || previous === 'open') {

@@ -1,29 +1,47 @@
 /**
  * Feature extraction and baseline update — one pure step per event.
  *
- * `observe(state, event, ts, out, offset)` writes the event's feature vector (computed against
+ * `observe(state, event, ts, out, offset, ctx)` writes the event's feature vector (computed against
  * the agent's baseline BEFORE this event) into `out[offset … offset + FEATURE_COUNT)`, then
- * folds the event into the baseline. It is the only feature code path: training exports
- * (`trustline features`), replay and the Kafka processor all call it.
+ * folds the event into the baseline (and, at the agent's reporting events, its profile into its
+ * peer group's record, `ctx.peer`). It is the only feature code path: training exports
+ * (`trustline features`), replay and the Kafka processor all call it (through src/core/step.ts).
  *
  * Features are relative to the agent's own baseline wherever that is meaningful (recent vs
  * long-run shares and rates, above its own maxima, off its home network and client family), so
- * the model learns what is unusual for an agent, not what is unusual for a route or a product.
+ * the model learns what is unusual for an agent, not what is unusual for a route or a product —
+ * and that baseline is shrunk toward the agent's PEER GROUP (peers.ts: empirical Bayes, Beta for
+ * shares, Gamma–Poisson for the rate) while the agent has little evidence of its own, so a new
+ * agent, or one abnormal from its first request, is judged against its peers. Three features
+ * compare the agent with its peers directly. Drift and velocity are significances (standard
+ * deviations of the window's sampling noise or of the agent's own past swings), not raw
+ * differences. The design and its reasons: docs/detection.md.
  *
- * Cold start: every running statistic uses weight max(1/n, α), so a young agent's baseline is
- * its own running mean and "recent vs usual" shifts and drifts are 0 (both windows are updated
- * before they are compared); refusal ratios start from a prior of none; slow statistics start
- * from fleet priors; "above own maximum" features are damped by n/(n+10); the home network and
- * client are whatever the agent first used. Deterministic: event time only, no randomness.
+ * Cold start: the usual rate, error share and privileged share are posteriors shrunk toward the
+ * peers; other running statistics use weight max(1/n, α), so a young agent's baseline is its own
+ * running mean and its own "recent vs usual" drifts are 0 (both windows are updated before they
+ * are compared); refusal ratios start from a prior of none; "above own maximum" features are
+ * damped by n/(n+10); the home network and client are whatever the agent first used.
+ * Deterministic: event time only, no randomness.
  *
  * Cost: no allocation per event beyond the returned Signals (hashes are computed over the
  * strings in place; ids are parsed without regexes); ~1.5 µs per event (lab/eval/scripts/perf.ts).
  */
 import type { AgentRequestEvent } from '../contract/schemas.ts';
 import { B, D, F, H, R, getShare, setShare, type AgentState } from './agent-state.ts';
+import { Q, Q_COUNT, RATE_PRIOR_MINUTES, betaStrength, newPrior, priorOf, report, reportsAt, shareZ, shrinkShare, type PeerState } from './peers.ts';
+import { DEFAULT_COMPILED_RULES, type CompiledRouteRules } from './routes.ts';
 
 /** Bump when any feature's meaning changes; the model card must carry the same version. */
-export const FEATURE_VERSION = 2;
+export const FEATURE_VERSION = 3;
+
+/**
+ * What an event is judged against besides the agent's own state: the route rules and the
+ * agent's peer-group record (null: the fleet prior alone). `observe` folds the agent's profile
+ * into `peer` at its reporting events (see peers.ts).
+ */
+export type ObserveContext = { rules: CompiledRouteRules; peer: PeerState | null };
+const NO_CONTEXT: ObserveContext = { rules: DEFAULT_COMPILED_RULES, peer: null };
 
 /**
  * How a feature relates to risk, for reasons: +1 high is risky, 0 context only. `family` groups
@@ -31,7 +49,7 @@ export const FEATURE_VERSION = 2;
  * docs/evaluation.md).
  */
 type FeatureSpec = { name: string; risk: 0 | 1; reason: string; family: FeatureFamily };
-export type FeatureFamily = 'rate' | 'rhythm' | 'routes' | 'errors' | 'auth' | 'authorization' | 'sensitivity' | 'drift' | 'amount' | 'bytes' | 'client' | 'identity' | 'purpose' | 'time';
+export type FeatureFamily = 'rate' | 'rhythm' | 'routes' | 'errors' | 'auth' | 'authorization' | 'sensitivity' | 'drift' | 'amount' | 'bytes' | 'client' | 'identity' | 'purpose' | 'time' | 'peers';
 
 /** Feature names in vector order (the model's input order). */
 export const FEATURES: readonly FeatureSpec[] = [
@@ -61,6 +79,9 @@ export const FEATURES: readonly FeatureSpec[] = [
   { name: 'purpose_mismatch', risk: 1, reason: 'purpose_mismatch', family: 'purpose' },
   { name: 'off_hours', risk: 1, reason: 'off_hours', family: 'time' },
   { name: 'agent_age', risk: 0, reason: 'agent_age', family: 'time' },
+  { name: 'rate_vs_peers', risk: 1, reason: 'rate_above_peers', family: 'peers' },
+  { name: 'error_vs_peers', risk: 1, reason: 'errors_above_peers', family: 'peers' },
+  { name: 'privileged_vs_peers', risk: 1, reason: 'privileged_above_peers', family: 'peers' },
 ];
 export const FEATURE_NAMES: readonly string[] = FEATURES.map((f) => f.name);
 export const FEATURE_COUNT = FEATURES.length;
@@ -78,6 +99,16 @@ export type Signals = {
   identity: number;
   /** The request touched a privileged surface (credentials, payouts, admin…). */
   privileged: boolean;
+  /** Index of the route rule that made it privileged (routes.ts), -1 or absent when none (or when only its sensitivity did). */
+  privilegedRule?: number;
+  /** The declared purpose differs from the one the agent first declared. */
+  purposeChanged?: boolean;
+  /**
+   * The comparisons behind the peer features, for explanations (absent from signals not built by
+   * `observe`): the agent's usual rate (requests/min) and its long-run error and privileged
+   * shares, each with the peer group's value.
+   */
+  peers?: { usualRate: number; peerRate: number; errShare: number; peerErrShare: number; privShare: number; peerPrivShare: number };
   /** Recent shares (including this event) of auth failures, scope violations and 403s — as of this event, not of later ones in the batch. */
   authFailRatio: number;
   scopeViolRatio: number;
@@ -86,8 +117,6 @@ export type Signals = {
 
 const IDENTITY_STRENGTH: Record<string, number> = { http_signature: 1, mtls: 0.85, oauth2: 0.65, api_key: 0.4, none: 0.1 };
 const SENSITIVITY_LEVEL: Record<string, number> = { low: 0, medium: 1, high: 2, critical: 3 };
-/** Privileged surfaces, by words in the route or action name — generic, not per purpose. */
-const PRIVILEGED = /admin|passw|credential|secret|payout|withdraw|bank|iban|role|permission|privilege|api[-_]?key|token|mfa|2fa|sudo|impersonat|security|owner|delete[-_]?account/i;
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -110,6 +139,22 @@ const BYTES_MAX_LEARN = 20;
 const BYTES_MAX_FOLLOW = 0.25;
 /** Numeric ids are compared modulo 2^24 (exact in float32); strides are signed in (-2^23, 2^23]. */
 const ID_MOD = 16_777_216;
+/** Effective sample sizes of the EW windows (about (2 − α)/α events, fewer while the agent is younger). */
+/** The sensitive-share drift window: ~100 requests (α 0.02), long enough that a sustained shift is significant while a chance swing over a few sessions is not. */
+const A_SENS_MID = 0.02;
+const N_SENS_MID = 99;
+const N_SLOW = 199;
+const N_LONG = 665;
+/** The agent's own rate-ratio statistics: ~200 events, prior variance (0.2 decades)² worth 20 events. */
+const A_RATE_SHIFT = 0.005;
+const RATE_SHIFT_PRIOR_VAR = 0.04;
+const RATE_SHIFT_PRIOR_N = 20;
+/** Weight of the EW variance of the agent's own sensitive-share drift (~200 events, the same memory as the rate significances). */
+const A_DRIFT_VAR = 0.005;
+
+// Scratch buffers (no allocation per event; observe is synchronous).
+const PRIOR_SCRATCH = newPrior();
+const PROFILE_SCRATCH = new Float64Array(Q_COUNT);
 
 /** FNV-1a folded to 16 bits, never 0 (0 marks an empty slot). */
 export function hash16(s: string): number {
@@ -187,6 +232,24 @@ function clamp(x: number, lo: number, hi: number): number {
 function zscore(x: number, mean: number, variance: number, n: number, priorVar: number): number {
   if (n < 1) return 0;
   return clamp((x - mean) / Math.sqrt(variance + priorVar / (1 + n) + 0.01), -8, 8);
+}
+
+/**
+ * A log ratio as a significance against the agent's own past ratios: (x − own mean) / own sd, the
+ * variance starting from RATE_SHIFT_PRIOR_VAR worth RATE_SHIFT_PRIOR_N events; then the mean and
+ * variance learn x robustly (a deviation beyond 3 sd counts as 3 sd), weight max(1/n, A_RATE_SHIFT).
+ */
+function selfSignificance(s: AgentState, meanF: number, varF: number, x: number, n: number): number {
+  const f = s.f;
+  const mean = f[meanF]!;
+  const v = (n * f[varF]! + RATE_SHIFT_PRIOR_N * RATE_SHIFT_PRIOR_VAR) / (n + RATE_SHIFT_PRIOR_N);
+  const sd = Math.sqrt(v);
+  const z = (x - (n > 1 ? mean : 0)) / sd;
+  const a = Math.max(1 / n, A_RATE_SHIFT);
+  const d = clamp(x - mean, -3 * sd, 3 * sd);
+  f[meanF] = mean + a * d;
+  f[varF] = (1 - a) * (f[varF]! + a * d * d);
+  return z;
 }
 
 /** EW mean/variance update (West's weighted Welford), weight max(1/n, α). */
@@ -277,8 +340,9 @@ function lastNumericId(path: string | undefined): number {
  * `offset`, then update the baseline. `ts` is the event time already clamped forward
  * (never before the agent's last event).
  */
-export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: Float32Array, offset: number): Signals {
+export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: Float32Array, offset: number, ctx: ObserveContext = NO_CONTEXT): Signals {
   const f = s.f;
+  const prior = priorOf(ctx.peer, PRIOR_SCRATCH);
   const first = (s.b[B.flags]! & 1) === 0;
   const n = s.d[D.seq]! + 1; // events including this one
   if (first) {
@@ -299,9 +363,20 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const rateSlow = f[F.rateSlow]! * Math.exp(-dt / HOUR) + 1;
   const ageMs = Math.min(Math.max(ts - s.d[D.firstTs]!, MIN), HOUR);
   const perMinFast = rateFast; // events in the last ~minute
-  const perMinSlow = (rateSlow / ageMs) * MIN; // average events per minute over the last ~hour
+  // The usual rate, Gamma–Poisson: the last hour's count over its exposure, with the peers'
+  // typical rate as a prior worth RATE_PRIOR_MINUTES of exposure — a new agent is compared with
+  // its peers, an old one with itself.
+  const peerRate = 10 ** prior.mean[Q.logRate]! - 1;
+  const exposureMin = Math.min(ts - s.d[D.firstTs]!, HOUR) / MIN;
+  const usualRate = (rateSlow + peerRate * RATE_PRIOR_MINUTES) / (exposureMin + RATE_PRIOR_MINUTES);
   f[F.rateFast] = rateFast;
   f[F.rateSlow] = rateSlow;
+  // Rate shift as a significance: the log ratio of the last minute's rate to the usual one,
+  // against the agent's own past ratios (mean and variance, learnt robustly), so an agent that
+  // works in bursts — a nightly sync, a crawler's sessions — does not flag on a burst like the ones
+  // it has always made, while a steady agent's sudden burst stands out. The variance starts from
+  // RATE_SHIFT_PRIOR_VAR worth RATE_SHIFT_PRIOR_N events.
+  const rateShift = selfSignificance(s, F.rateShiftMean, F.rateShiftVar, Math.log10((perMinFast + 1) / (usualRate + 1)), n);
 
   // Inter-arrival (log10 seconds) against the agent's usual rhythm.
   const gapN = n - 1;
@@ -314,7 +389,6 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const routePos = touch(s.h, H.routes, H.routesLen, routeHash);
   const aFast = Math.max(1 / n, A_FAST);
   const aSlow = Math.max(1 / n, A_SLOW);
-  const aMid = Math.max(1 / n, A_MID);
   const aLong = Math.max(1 / n, A_LONG);
   const novel = routePos === -1 ? 1 : 0;
   const novelFast = ewShare(s, R.novelFast, novel, aFast);
@@ -341,9 +415,14 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const transient = status === 429 || status === 408 || status >= 500;
   const authFailure = status === 401 || (!auth.verified && auth.method !== 'none');
   const forbidden = status === 403;
-  const error = !authFailure && !forbidden && !transient && status >= 400 ? 1 : 0;
+  // A miss on a path clients fetch on their own (favicon, touch icon, robots.txt: routes.ts) is not an error.
+  const error = !authFailure && !forbidden && !transient && status >= 400 && !(status === 404 || status === 410 ? ctx.rules.benignMiss(req.path ?? req.route) : false) ? 1 : 0;
   const errFast = ewShare(s, R.errFast, error, aFast);
-  const errShift = errFast - ewShare(s, R.errSlow, error, aSlow);
+  const errSlow = ewShare(s, R.errSlow, error, aSlow);
+  // Against the usual error share shrunk toward the peers' (Beta prior): a new agent's errors are judged against its peers'.
+  const mErr = betaStrength(prior.mean[Q.errShare]!, prior.variance[Q.errShare]!);
+  const errPost = shrinkShare(errSlow, Math.min(n, N_SLOW), prior.mean[Q.errShare]!, mErr);
+  const errShift = errFast - errPost;
   // Refusals start from a prior of none (fixed weight, no 1/n): a new agent's first 401 or 403 is
   // one refusal in five, not "all of its requests refused".
   const authFailRatio = ewShare(s, R.authFailFast, authFailure ? 1 : 0, A_FAST);
@@ -351,7 +430,9 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
 
   // Authorization: scopes and sensitivity.
   const required = action?.requiredScope;
-  const scopeViolation = required !== undefined && !(auth.scopes !== undefined && auth.scopes.includes(required));
+  // Judged only when the gateway reports a credential's grants: an unauthenticated request (method
+  // none) has no scopes to violate — a public endpoint that lists a scope is not an intrusion.
+  const scopeViolation = required !== undefined && auth.method !== 'none' && !(auth.scopes !== undefined && auth.scopes.includes(required));
   const scopeViolRatio = ewShare(s, R.scopeViolFast, scopeViolation ? 1 : 0, A_FAST);
   const level = action?.sensitivity !== undefined ? SENSITIVITY_LEVEL[action.sensitivity]! : 0;
   // Above the most sensitive level the agent uses (a slowly decaying high-water mark, learnt fully
@@ -362,14 +443,26 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const sensitive = level >= 2 && !transient ? 1 : 0;
   const sensFast = f[F.sensRateFast]! * Math.exp(-dt / MIN) + sensitive;
   const sensSlow = f[F.sensRateSlow]! * Math.exp(-dt / HOUR) + sensitive;
-  const sensShift = Math.log10((sensFast + 1) / ((sensSlow / ageMs) * MIN + 1)); // +1: one sensitive action is not a velocity
+  // +1: one sensitive action is not a velocity; as a significance against the agent's own past (see rate_shift).
+  const sensShift = selfSignificance(s, F.sensShiftMean, F.sensShiftVar, Math.log10((sensFast + 1) / ((sensSlow / ageMs) * MIN + 1)), n);
   f[F.sensRateFast] = sensFast;
   f[F.sensRateSlow] = sensSlow;
-  // Drift: the recent (~20 requests) share of high/critical actions against the long-run share.
-  // Both windows include this event, so while the agent is young (weights 1/n) they agree and the drift is 0.
-  f[F.sensShareMid] = ew(f[F.sensShareMid]!, sensitive, aMid);
+  // Drift: the recent (~20 requests) share of high/critical actions against the long-run share,
+  // as a significance — the drift over its standard deviation, the larger of the binomial
+  // sampling deviation of the recent window around the long-run share (shrunk toward the peers')
+  // and the agent's own past swings — so a swing of the size the agent has shown before does not
+  // stand out. Both windows include this event, so while the agent is young (weights 1/n) they
+  // agree and the drift is 0.
+  f[F.sensShareMid] = ew(f[F.sensShareMid]!, sensitive, Math.max(1 / n, A_SENS_MID));
   f[F.sensShareLong] = ew(f[F.sensShareLong]!, sensitive, aLong);
-  const sensDrift = f[F.sensShareMid]! - f[F.sensShareLong]!;
+  const drift = f[F.sensShareMid]! - f[F.sensShareLong]!;
+  const mSens = betaStrength(prior.mean[Q.sensShare]!, prior.variance[Q.sensShare]!);
+  const pLong = shrinkShare(f[F.sensShareLong]!, Math.min(n, N_LONG), prior.mean[Q.sensShare]!, mSens);
+  const driftVar = Math.max((pLong * (1 - pLong)) / Math.min(n, N_SENS_MID), f[F.sensDriftVar]!);
+  const sensDrift = drift / Math.sqrt(driftVar + 1e-4);
+  // The agent's own swings, learnt slowly and robustly: a drift beyond 3 standard deviations counts
+  // as 3, so a sustained shift (low and slow) cannot quickly redefine what a usual swing is.
+  f[F.sensDriftVar] = ew(f[F.sensDriftVar]!, Math.min(drift * drift, 9 * driftVar), Math.max(1 / n, A_DRIFT_VAR));
 
   // Amount and bytes out against the agent's own distribution.
   let amountZ = 0;
@@ -423,17 +516,26 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const identity = auth.verified ? (IDENTITY_STRENGTH[auth.method] ?? 0) : 0;
   const failedSignature = !auth.verified && (auth.method === 'http_signature' || auth.method === 'mtls');
 
-  // Purpose: privileged surfaces the agent does not normally touch, or a changed declared purpose.
-  const privileged = level === 3 || PRIVILEGED.test(req.route) || (action?.name !== undefined && PRIVILEGED.test(action.name));
+  // Purpose: privileged surfaces (route rules, routes.ts) the agent does not normally touch — its
+  // usual privileged share shrunk toward its peers', so an agent that goes for the admin pages from
+  // its first request is not its own normal — or a changed declared purpose.
+  const privilegedRule = ctx.rules.privileged(req.route, action?.name);
+  const privileged = level === 3 || privilegedRule >= 0;
   const privFast = ew(getShare(s, R.privFast), privileged ? 1 : 0, aFast);
-  let purposeMismatch = privileged ? clamp(1 - 3 * getShare(s, R.privSlow), 0, 1) * privFast : 0;
+  const mPriv = betaStrength(prior.mean[Q.privShare]!, prior.variance[Q.privShare]!);
+  const privUsual = shrinkShare(getShare(s, R.privSlow), Math.min(n - 1, N_SLOW), prior.mean[Q.privShare]!, mPriv);
+  let purposeMismatch = privileged ? clamp(1 - 3 * privUsual, 0, 1) * privFast : 0;
+  let purposeChanged = false;
   if (ev.agent.purpose !== undefined) {
     const p = hash16(ev.agent.purpose);
     if (s.h[H.purpose] === 0) s.h[H.purpose] = p;
-    else if (s.h[H.purpose] !== p) purposeMismatch = 1;
+    else if (s.h[H.purpose] !== p) {
+      purposeMismatch = 1;
+      purposeChanged = true;
+    }
   }
   setShare(s, R.privFast, privFast);
-  ewShare(s, R.privSlow, privileged ? 1 : 0, aSlow);
+  const privSlow = ewShare(s, R.privSlow, privileged ? 1 : 0, aSlow);
 
   // Hour-of-day profile (UTC): relative activity per hour, halved when a bucket saturates.
   const hour = Math.floor((ts % 86_400_000) / HOUR);
@@ -446,7 +548,25 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
 
   const tokenAge = auth.tokenAgeS !== undefined ? clamp(Math.log10(1 + auth.tokenAgeS) / 6, 0, 1) : 0;
 
-  out[offset + I.rate_shift!] = Math.log10((perMinFast + 1) / (perMinSlow + 1));
+  // Against the peers: the agent's usual rate and its long-run error and privileged shares
+  // (posterior means, so a young agent's few requests move them only as far as they are
+  // evidence), in standard deviations of the peer group's distribution, weighted by how much
+  // the group has seen (peers.ts).
+  const c = prior.confidence;
+  const rateVsPeers = (c * (Math.log10(1 + usualRate) - prior.mean[Q.logRate]!)) / Math.sqrt(prior.variance[Q.logRate]! + 0.01);
+  const errVsPeers = c * shareZ(errPost, prior.mean[Q.errShare]!, mErr);
+  const privPost = shrinkShare(privSlow, Math.min(n, N_SLOW), prior.mean[Q.privShare]!, mPriv);
+  const privVsPeers = c * shareZ(privPost, prior.mean[Q.privShare]!, mPriv);
+  if (ctx.peer !== null && reportsAt(n)) {
+    const pr = PROFILE_SCRATCH;
+    pr[Q.logRate] = Math.log10(1 + usualRate); // the agent's usual rate, as rate_vs_peers compares it
+    pr[Q.errShare] = errSlow;
+    pr[Q.privShare] = privSlow;
+    pr[Q.sensShare] = f[F.sensShareLong]!;
+    report(ctx.peer, pr);
+  }
+
+  out[offset + I.rate_shift!] = rateShift;
   out[offset + I.rate_level!] = Math.log10(1 + perMinFast);
   out[offset + I.burstiness!] = burst;
   out[offset + I.route_novelty!] = novelFast;
@@ -472,8 +592,23 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   out[offset + I.purpose_mismatch!] = purposeMismatch;
   out[offset + I.off_hours!] = offHours;
   out[offset + I.agent_age!] = clamp(Math.log10(1 + n) / 3, 0, 1);
+  out[offset + I.rate_vs_peers!] = rateVsPeers;
+  out[offset + I.error_vs_peers!] = errVsPeers;
+  out[offset + I.privileged_vs_peers!] = privVsPeers;
 
   s.d[D.lastTs] = ts;
   s.d[D.seq] = n;
-  return { scopeViolation, failedSignature, authFailure, identity, privileged, authFailRatio, scopeViolRatio, forbidRatio };
+  return {
+    scopeViolation,
+    failedSignature,
+    authFailure,
+    identity,
+    privileged,
+    privilegedRule,
+    purposeChanged,
+    peers: { usualRate, peerRate, errShare: errPost, peerErrShare: prior.mean[Q.errShare]!, privShare: privPost, peerPrivShare: prior.mean[Q.privShare]! },
+    authFailRatio,
+    scopeViolRatio,
+    forbidRatio,
+  };
 }

@@ -6,16 +6,24 @@
  * 403s); intent multiplies it down as anomaly evidence accumulates, so how much evidence puts an
  * agent into restrict or block hardly depends on how it authenticates. Intent falls with the
  * agent's accumulated anomaly EVIDENCE: each event adds how far its calibrated rarity exceeds a
- * reference (a one-sided CUSUM in "nines" of rarity, see {@link Policy.evidence}), and the
- * evidence decays per event and over event time. DEFAULT_POLICY was chosen on training-kind data
- * only (lab/eval/tune.ts, models/EVALUATION.md). One rare
- * event lowers trust; only several (or one far beyond anything seen in training, together with
- * others) push an agent into restrict — which is what keeps cold starts, network moves and
- * benign bursts, each of which can produce an odd event or two, out of restrict and block.
- * Trust falls at once and recovers with a time constant in event time. The breaker opens on
- * k-of-n anomalous events or a `block` band, stays open for a cooldown that doubles with each
- * offence, then lets a probe budget through half-open before closing. Forced states change only
- * by operator control.
+ * reference (a one-sided CUSUM in "nines" of rarity, see {@link Policy.evidence}).
+ *
+ * Recovery is bounded by evidence (docs/detection.md): the evidence decays per EVENT (each
+ * ordinary request the agent makes is evidence that it behaves again), and only slowly over
+ * idle event time, so an attacker that pauses between bursts does not come back trusted a few
+ * minutes later. Every time trust falls into restrict or block counts as a trust offence, and
+ * each offence halves the speed of that decay (the trust counterpart of the breaker's doubling
+ * cooldown). Trust falls at once and climbs back toward its target by a fixed fraction per
+ * event.
+ *
+ * The breaker opens at once on `block`, or on k-of-n anomalous events (hard signals — failed
+ * signature, scope violation — count as anomalous) CORROBORATED by trust: trust is in restrict
+ * or block (hard signals cap it there), or the accumulated evidence has reached the level at
+ * which it alone takes a fully trusted agent out of `watch` ({@link corroboratingEvidence}). A short run of odd events that trust has
+ * weighed and discounted therefore never cuts an agent off, while a run that is rare enough to
+ * matter does, within the same events. The circuit stays open for a cooldown that doubles with
+ * each offence, then lets a probe budget through half-open before closing. Forced states change
+ * only by operator control. DEFAULT_POLICY: docs/detection.md explains where each value comes from.
  */
 import type { Band, CircuitState, Reason } from '../contract/schemas.ts';
 import { B, D, F, anomalyBits, setAnomalyBits, type AgentState } from './agent-state.ts';
@@ -28,15 +36,22 @@ export type Policy = {
   bands: { trusted: number; watch: number; restrict: number };
   /**
    * Anomaly evidence E, in decades of rarity ("nines"): with L = 4 · anomaly (the event's
-   * calibrated rarity, −log10 of its tail probability among benign training events, capped at 4),
-   * E ← min(max, E · perEvent · exp(−dt / tauMs) + max(0, L − ref)); intent = exp(−E / scale).
+   * calibrated rarity, −log10 of its tail probability among benign training events, capped at 4)
+   * and o the agent's trust offences,
+   * E ← min(max, E · (perEvent · exp(−dt / tauMs))^(1 / 2^o) + max(0, L − ref)); intent = exp(−E / scale).
+   * `perEvent` is the decay per request (recovery by evidence), `tauMs` the much slower forgetting
+   * over idle event time.
    */
   evidence: { ref: number; perEvent: number; tauMs: number; max: number; scale: number };
-  /** Event-time constant of trust recovery, ms. */
-  recoverMs: number;
+  /** Trust climbs back toward its target by 1/`recoverEvents` of the gap per event (falls at once). */
+  recoverEvents: number;
   /** An event counts as anomalous for the breaker at or above this calibrated anomaly. */
   anomalousAt: number;
-  breaker: { k: number; n: number; baseCooldownMs: number; maxCooldownMs: number; probeBudget: number };
+  /**
+   * k-of-n anomalous events open the circuit only when trust is below `bands.watch` or the evidence
+   * is at least `corroborate` (see {@link corroboratingEvidence}); `block` opens it regardless.
+   */
+  breaker: { k: number; n: number; corroborate: number; baseCooldownMs: number; maxCooldownMs: number; probeBudget: number };
   caps: { failedSignature: number; scopeViolation: number };
   emit: { delta: number; heartbeatMs: number };
 };
@@ -44,10 +59,10 @@ export type Policy = {
 export const DEFAULT_POLICY: Policy = {
   weights: { identity: 0.15, authorization: 0.3 },
   bands: { trusted: 0.7, watch: 0.5, restrict: 0.3 },
-  evidence: { ref: 2.5, perEvent: 0.95, tauMs: 120_000, max: 30, scale: 8 },
-  recoverMs: 300_000,
+  evidence: { ref: 2.5, perEvent: 0.95, tauMs: 3_600_000, max: 30, scale: 8 },
+  recoverEvents: 5,
   anomalousAt: 0.85,
-  breaker: { k: 4, n: 10, baseCooldownMs: 60_000, maxCooldownMs: 3_600_000, probeBudget: 5 },
+  breaker: { k: 4, n: 10, corroborate: 8 * Math.LN2, baseCooldownMs: 60_000, maxCooldownMs: 3_600_000, probeBudget: 5 },
   caps: { failedSignature: 0.25, scopeViolation: 0.45 },
   emit: { delta: 0.05, heartbeatMs: 60_000 },
 };
@@ -83,6 +98,15 @@ function popcount(x: number): number {
   return c;
 }
 
+/**
+ * The evidence at which intent alone takes a fully trusted agent (base 1) out of `watch`:
+ * scale · ln(1 / bands.watch) — 8 · ln 2 ≈ 5.5 with the default policy, the level every attack
+ * of the evaluation reaches within its first events. Use it as `breaker.corroborate`.
+ */
+export function corroboratingEvidence(p: Pick<Policy, 'evidence' | 'bands'>): number {
+  return p.evidence.scale * Math.log(1 / p.bands.watch);
+}
+
 /** Round for output: stable text, no float noise. */
 export function r4(x: number): number {
   return Math.round(x * 10_000) / 10_000;
@@ -99,21 +123,26 @@ export function cooldownUntil(ts: number, offences: number, p: Policy): number {
  */
 export function judge(s: AgentState, signals: Signals, anomaly: number, ts: number, dt: number, first: boolean, p: Policy): Judgement {
   const f = s.f;
-  // Intent: anomaly evidence accumulates (one-sided CUSUM over rarity) and decays per event and over event time.
+  // Intent: anomaly evidence accumulates (one-sided CUSUM over rarity) and decays per event and,
+  // slowly, over idle event time; each trust offence halves the speed of that decay.
   const ev = p.evidence;
-  const prevE = first ? 0 : f[F.anomalyFast]!;
-  const excess = 4 * anomaly - ev.ref;
-  f[F.anomalyFast] = Math.min(ev.max, prevE * ev.perEvent * Math.exp(-dt / ev.tauMs) + (excess > 0 ? excess : 0));
-  const intent = Math.exp(-f[F.anomalyFast]! / ev.scale);
+  const trustOffences = s.b[B.trustOffences]!;
+  const decay = (ev.perEvent * Math.exp(-dt / ev.tauMs)) ** (1 / 2 ** Math.min(trustOffences, 16));
+  const prevE = first ? 0 : f[F.evidence]!;
+  f[F.evidence] = Math.min(ev.max, prevE * decay + Math.max(0, 4 * anomaly - ev.ref));
+  const E = f[F.evidence]!;
+  const intent = Math.exp(-E / ev.scale);
   const identity = signals.identity * (1 - signals.authFailRatio);
   const authorization = Math.max(0, 1 - 1.2 * Math.max(signals.scopeViolRatio, signals.forbidRatio));
   let target = (1 - p.weights.identity * (1 - identity) - p.weights.authorization * (1 - authorization)) * intent;
   if (signals.failedSignature) target = Math.min(target, p.caps.failedSignature);
   if (signals.scopeViolation) target = Math.min(target, p.caps.scopeViolation);
   const prevTrust = f[F.trust]!;
-  f[F.trust] = first || target <= prevTrust ? target : prevTrust + (target - prevTrust) * (1 - Math.exp(-dt / p.recoverMs));
+  f[F.trust] = first || target <= prevTrust ? target : prevTrust + (target - prevTrust) / p.recoverEvents;
   const trust = f[F.trust]!;
   const band = bandOf(trust, p);
+  // A trust offence: falling into restrict or block from above.
+  if (trust < p.bands.watch && (first || prevTrust >= p.bands.watch)) s.b[B.trustOffences] = Math.min(trustOffences + 1, 255);
 
   // Breaker.
   const flagged = anomaly >= p.anomalousAt || signals.failedSignature || signals.scopeViolation;
@@ -131,7 +160,9 @@ export function judge(s: AgentState, signals: Signals, anomaly: number, ts: numb
   };
   const bad = flagged || band === 'block';
   if (previous === 'closed') {
-    if (popcount(bits & ((1 << p.breaker.n) - 1)) >= p.breaker.k || band === 'block') open();
+    const run = popcount(bits & ((1 << p.breaker.n) - 1)) >= p.breaker.k;
+    const corroborated = trust < p.bands.watch || E >= p.breaker.corroborate;
+    if (band === 'block' || (run && corroborated)) open();
   } else if (previous === 'open') {
     // The first event after the cooldown decides: a bad one re-opens with a longer cooldown,
     // a clean one turns the circuit half-open with the full probe budget still to come.
@@ -191,8 +222,9 @@ export function applyCircuitCommand(s: AgentState, cmd: CircuitCommand): { previ
   s.b[B.circuit] = CIRCUIT_CODES.indexOf(state);
   if (cmd === 'reset') {
     s.b[B.offences] = 0;
+    s.b[B.trustOffences] = 0;
     setAnomalyBits(s, 0);
-    s.f[F.anomalyFast] = 0;
+    s.f[F.evidence] = 0;
   }
   return { previous, state };
 }

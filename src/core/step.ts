@@ -28,9 +28,10 @@ import {
   type ControlTail,
   type EscalationSettings,
 } from './control.ts';
-import { observe, type Signals } from './features.ts';
+import { observe, type ObserveContext, type Signals } from './features.ts';
 import { hardSignalReasons, judge, r4, type Judgement, type Policy } from './judge.ts';
 import { explain, type FeatureStats } from './reasons.ts';
+import type { CompiledRouteRules } from './routes.ts';
 
 /** What the second half of the step needs to know about the first. */
 export type Observation = {
@@ -48,12 +49,12 @@ export type Observation = {
  * the baseline before this event) and folds the event into the baseline. Out-of-order time is
  * clamped forward, never backwards, so the agent's clock is monotonic.
  */
-export function observeEvent(s: AgentState, e: AgentRequestEvent, out: Float32Array, offset: number): Observation {
+export function observeEvent(s: AgentState, e: AgentRequestEvent, out: Float32Array, offset: number, ctx?: ObserveContext): Observation {
   const first = !isInitialised(s);
   const last = s.d[D.lastTs]!;
   const ts = first ? e.ts : e.ts > last ? e.ts : last;
   const dt = first ? 0 : ts - last;
-  const signals = observe(s, e, ts, out, offset);
+  const signals = observe(s, e, ts, out, offset, ctx);
   return { ts, dt, first, signals };
 }
 
@@ -64,6 +65,8 @@ export type StepSettings = {
   escalation: EscalationSettings | null;
   /** Per-feature fleet statistics of the model, for reasons. */
   featureStats: FeatureStats;
+  /** The route rules features were computed with, to name the matched rule in reasons (default: DEFAULT_ROUTE_RULES). */
+  rules?: CompiledRouteRules;
 };
 
 /** What one event makes due. */
@@ -97,7 +100,7 @@ export function stepEvent(
   const allowlistEnded = expireAllowlist(s, o.ts);
   const judgement = judge(s, o.signals, anomaly, o.ts, o.dt, o.first, settings.policy);
   if (allowlistEnded) judgement.circuitChange = judgement.circuitChange ? { ...judgement.circuitChange, previous: 'forced_closed' } : { previous: 'forced_closed', state: 'closed' };
-  const reasons = features ? explain(o.signals, features, offset, anomaly, settings.featureStats) : hardSignalReasons(o.signals);
+  const reasons = features ? explain(o.signals, features, offset, anomaly, settings.featureStats, settings.rules) : hardSignalReasons(o.signals);
   let escalation: EventStep['escalation'] = null;
   const rules = settings.escalation;
   if (rules && e?.action && !hasPendingEscalation(tail, o.ts)) {

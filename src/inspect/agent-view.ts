@@ -113,7 +113,7 @@ function baselineOf(s: AgentState): BaselineSummary {
     typicalBytesOut: Math.round(f[F.volLong]!),
     typicalAmount: f[F.amountN]! > 0 ? r4(10 ** f[F.amountMean]! - 1) : null,
     activeHoursUtc: peak > 0 ? hours.flatMap((v, h) => (v * 2 >= peak ? [h] : [])) : [],
-    anomalyEvidence: r4(f[F.anomalyFast]!),
+    anomalyEvidence: r4(f[F.evidence]!),
     anomalousOfLast16: anomalous,
   };
 }
@@ -144,7 +144,7 @@ export function viewFromStored(key: { tenant: string; agentId: string }, stored:
     circuit: { state: circuit, until: until > 0 ? until : null, offences: s.b[B.offences]!, probesLeft: circuit === 'half_open' ? s.b[B.probes]! : null },
     components: {
       identity: null,
-      intent: r4(Math.exp(-f[F.anomalyFast]! / policy.evidence.scale)),
+      intent: r4(Math.exp(-f[F.evidence]! / policy.evidence.scale)),
       authorization: r4(Math.max(0, 1 - 1.2 * Math.max(getShare(s, R.scopeViolFast), getShare(s, R.forbidFast)))),
     },
     baseline: baselineOf(s),

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Policy } from '../core/judge.ts';
 import { DEFAULT_STATE_BUCKETS, agentKeyPattern, decodeKeyPart, parseStateBucketKey, stateLocation } from '../state/keys.ts';
 import { listRowOf, matches, sortRows, viewFromStored, type AgentFilter, type AgentListRow, type AgentView } from './agent-view.ts';
+import { PEER_TENANT } from '../core/peers.ts';
 
 /** One agent's view, `null` when Redis holds no state for it (or a state of another layout). */
 export async function agentFromRedis(redis: Pick<Redis, 'hgetBuffer'>, prefix: string, key: { tenant: string; agentId: string }, policy: Policy, buckets = DEFAULT_STATE_BUCKETS): Promise<AgentView | null> {
@@ -28,7 +29,8 @@ export async function agentsFromRedis(redis: Pick<Redis, 'scanBuffer' | 'pipelin
   do {
     const [next, keys] = await redis.scanBuffer(cursor, 'MATCH', agentKeyPattern(prefix), 'COUNT', 1000);
     cursor = next.toString('latin1');
-    const parsed = keys.map((k) => ({ raw: k, bucket: parseStateBucketKey(prefix, k.toString('utf8')) })).filter((k) => k.bucket !== null);
+    // Peer-group records (src/core/peers.ts) share the namespace but are not agents.
+    const parsed = keys.map((k) => ({ raw: k, bucket: parseStateBucketKey(prefix, k.toString('utf8')) })).filter((k) => k.bucket !== null && k.bucket.tenant !== PEER_TENANT);
     if (!parsed.length) continue;
     const pipeline = redis.pipeline();
     for (const k of parsed) pipeline.hgetallBuffer(k.raw);

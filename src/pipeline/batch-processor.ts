@@ -30,6 +30,8 @@ import { DEFAULT_TENANT, agentKeyOfControl, agentKeyOfEvent, agentKeyString, eve
 import { D, STATE_BYTES, decodeState, encodeState, newAgentState, type AgentState } from '../core/agent-state.ts';
 import { DEFAULT_ESCALATION, emptyTail, escalationIdOf, joinStored, splitStored, type ControlEffect, type ControlTail, type EscalationSettings } from '../core/control.ts';
 import { FEATURE_COUNT } from '../core/features.ts';
+import { clonePeerState, decodePeerState, encodePeerState, newPeerState, peerGroupOf, peerKeyOf, type PeerState } from '../core/peers.ts';
+import { DEFAULT_COMPILED_RULES, type CompiledRouteRules } from '../core/routes.ts';
 import { r4, type Policy } from '../core/judge.ts';
 import { admitControl, observeEvent, stepControl, stepEvent, type EventStep, type Observation, type StepSettings } from '../core/step.ts';
 import { buildCircuitSignal, buildEscalation, buildTrustUpdate, trustAuditEntry, type RecordContext } from '../outputs/records.ts';
@@ -57,6 +59,8 @@ export type PipelineDeps = {
   audit?: { topic: string; partitionOf?: (rec: InputRecord) => number } | null;
   /** Build one analyst row per applied event (`outputs.scores`, replay's scores.jsonl); default true. */
   scoreRows?: boolean;
+  /** Route rules (config `detection.routes`); default DEFAULT_ROUTE_RULES. */
+  rules?: CompiledRouteRules;
 };
 
 /** Time spent per stage (ms): `step` is trust, breaker, reasons and escalations; `sign` builds and signs the records; `audit` appends them to the chain. */
@@ -83,6 +87,8 @@ type AgentSlot = { key: AgentKey; state: AgentState; tail: ControlTail; touched:
  * `slot`; the features stage sets `obs`, `seq` and `row` (events) or `ts` and `seq` (admitted
  * controls); the step sets `step` or `effect`.
  */
+/** A peer-group record of one source partition (docs/detection.md, "Hierarchical baselines"). */
+type PeerSlot = { key: AgentKey; state: PeerState; touched: boolean };
 type Pending =
   | { kind: 'event'; event: AgentRequestEvent; rec: InputRecord; slot: AgentSlot; obs: Observation; seq: number; row: number; step: EventStep | null }
   | { kind: 'control'; control: AgentControl; rec: InputRecord; slot: AgentSlot; ts: number; seq: number; effect: ControlEffect | null };
@@ -93,6 +99,8 @@ const NO_OBS: Observation = { ts: 0, dt: 0, first: true, signals: {} as Observat
 type Chain = { key: AuditChainKey; head: AuditRecord | { partition: number }; position: number; appended: boolean };
 
 const now = (): number => performance.now();
+/** The peer-group record an event of `rec`'s source partition folds into. */
+const peerSlotId = (e: AgentRequestEvent, rec: InputRecord): string => `${rec.source.partition}\u0000${peerGroupOf(e)}`;
 
 export class BatchProcessor {
   readonly times: StageTimes = zeroTimes();
@@ -103,6 +111,7 @@ export class BatchProcessor {
       policy: deps.policy,
       escalation: deps.escalation === undefined ? DEFAULT_ESCALATION : deps.escalation,
       featureStats: deps.scorer.featureStats,
+      rules: deps.rules ?? DEFAULT_COMPILED_RULES,
     };
   }
 
@@ -116,7 +125,8 @@ export class BatchProcessor {
     times.decode = now() - t;
 
     t = now();
-    const { slots, chains } = await this.load(records, valid);
+    const { slots, chains, peers } = await this.load(records, valid);
+    const rules = this.settings.rules ?? DEFAULT_COMPILED_RULES;
     times.load = now() - t;
 
     // Features in source order; what was already applied (position ≤ watermark) is skipped.
@@ -143,7 +153,15 @@ export class BatchProcessor {
         }
         continue;
       }
-      v.obs = observeEvent(s, v.event, matrix, rows * FEATURE_COUNT);
+      // The agent's peer-group record of this partition, folded in source order; an event it already
+      // holds (saved before a crash, the agent's state not) is judged against it without folding it again.
+      const peer = peers.get(peerSlotId(v.event, v.rec))!;
+      const fresh = v.rec.position > peer.state.watermark;
+      if (fresh) {
+        peer.state.watermark = v.rec.position;
+        peer.touched = true;
+      }
+      v.obs = observeEvent(s, v.event, matrix, rows * FEATURE_COUNT, { rules, peer: fresh ? peer.state : clonePeerState(peer.state) });
       v.seq = s.d[D.seq]!;
       v.row = rows;
       pending.push(v);
@@ -190,6 +208,8 @@ export class BatchProcessor {
     t = now();
     const saves: SaveEntry[] = [];
     for (const slot of slots.values()) if (slot.touched) saves.push({ key: slot.key, watermark: slot.state.d[D.watermark]!, state: joinStored(encodeState(slot.state), slot.tail) });
+    const agentSaves = saves.length;
+    for (const peer of peers.values()) if (peer.touched) saves.push({ key: peer.key, watermark: peer.state.watermark, state: encodePeerState(peer.state) });
     const headSaves: AuditHeadSave[] = [];
     for (const c of chains.values()) {
       if (c.appended && 'hash' in c.head) headSaves.push({ chain: c.key, head: { position: c.position, partition: c.head.partition, index: c.head.index, hash: c.head.hash } });
@@ -198,7 +218,8 @@ export class BatchProcessor {
     times.save = now() - t;
 
     for (const k of Object.keys(times) as (keyof StageTimes)[]) this.times[k] += times[k];
-    return { applied: pending.length, skipped, dead: outputs.dlq.length, outputs, staleSaves: outcomes.filter((o) => o === 'stale').length, eventTimes, times };
+    // Peer records are saved too but are not agents: only the agents' outcomes count as stale saves.
+    return { applied: pending.length, skipped, dead: outputs.dlq.length, outputs, staleSaves: outcomes.slice(0, agentSaves).filter((o) => o === 'stale').length, eventTimes, times };
   }
 
   /** Decodes every record; bad ones (and control records that do not verify) become dead letters. */
@@ -215,18 +236,24 @@ export class BatchProcessor {
   }
 
   /** Loads the states of the batch's agents and the heads of its audit chains, in one round trip. */
-  private async load(records: readonly InputRecord[], valid: readonly Valid[]): Promise<{ slots: Map<string, AgentSlot>; chains: Map<number, Chain> }> {
+  private async load(records: readonly InputRecord[], valid: readonly Valid[]): Promise<{ slots: Map<string, AgentSlot>; chains: Map<number, Chain>; peers: Map<string, PeerSlot> }> {
     const { store } = this.deps;
     const audit = this.deps.audit ?? null;
     const slots = new Map<string, AgentSlot>();
+    const peers = new Map<string, PeerSlot>();
     for (const v of valid) {
       // The agent key object is made once per agent of the batch, not per record.
       const id = v.kind === 'event' ? eventAgentKey(v.event) : agentKeyString(v.control.tenant ?? DEFAULT_TENANT, v.control.agentId);
       let slot = slots.get(id);
       if (!slot) slots.set(id, (slot = { key: v.kind === 'event' ? agentKeyOfEvent(v.event) : agentKeyOfControl(v.control), state: newAgentState(), tail: emptyTail(), touched: false }));
       v.slot = slot;
+      if (v.kind === 'event') {
+        const pid = peerSlotId(v.event, v.rec);
+        if (!peers.has(pid)) peers.set(pid, { key: peerKeyOf(v.event, v.rec.source.partition), state: newPeerState(), touched: false });
+      }
     }
     const slotList = [...slots.values()];
+    const peerList = [...peers.values()];
     // Audit chains of this chunk (normally one: a chunk comes from one source partition).
     const chains = new Map<number, Chain>();
     if (audit && store.loadAuditHeads) {
@@ -239,7 +266,7 @@ export class BatchProcessor {
     }
     const chainList = [...chains.values()];
     const [loaded, heads] = await Promise.all([
-      slotList.length ? store.loadMany(slotList.map((s) => s.key)) : Promise.resolve([]),
+      slotList.length ? store.loadMany([...slotList.map((s) => s.key), ...peerList.map((p) => p.key)]) : Promise.resolve([]),
       chainList.length ? store.loadAuditHeads!(chainList.map((c) => c.key)) : Promise.resolve([] as (StoredAuditHead | null)[]),
     ]);
     for (let i = 0; i < chainList.length; i++) {
@@ -258,7 +285,13 @@ export class BatchProcessor {
         slotList[i]!.tail = tail;
       }
     }
-    return { slots, chains };
+    for (let i = 0; i < peerList.length; i++) {
+      const bytes = loaded[slotList.length + i];
+      // An unreadable record restarts the group from the fleet prior.
+      const st = bytes ? decodePeerState(bytes) : null;
+      if (st) peerList[i]!.state = st;
+    }
+    return { slots, chains, peers };
   }
 
   /** Builds and signs the records the step made due, in source order; returns the audit entries to chain. */

@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/config.ts';
 import { DEFAULT_POLICY, type Policy } from '../core/judge.ts';
+import { CompiledRouteRules } from '../core/routes.ts';
 import { createSigner, createVerifier } from '../outputs/sign.ts';
 import type { PipelineDeps } from './batch-processor.ts';
 
@@ -20,5 +21,6 @@ export function configuredDeps(config: Config): Omit<PipelineDeps, 'store' | 'sc
     ttlMs: config.trust.ttlMs,
     controlVerifier: config.control.keys.length ? createVerifier(config.control.keys) : null,
     escalation: { rules: config.escalation.rules, ttlMs: config.escalation.ttlMs, approveCredit: config.escalation.approveCredit, denyPenalty: config.escalation.denyPenalty },
+    rules: new CompiledRouteRules(config.detection.routes),
   };
 }

@@ -22,10 +22,10 @@ function findPackageRoot(): string {
 /** Absolute path of the trustline package (the repository root in a clone). */
 export const PACKAGE_ROOT = findPackageRoot();
 
-/** Absolute path of a file shipped with the package, e.g. `packageFile('models/trustline-iforest.json')`. */
+/** Absolute path of a file shipped with the package, e.g. `packageFile('models/trustline-tailsum.json')`. */
 export function packageFile(relativePath: string): string {
   return join(PACKAGE_ROOT, relativePath);
 }
 
 /** The model card that ships with trustline (config `model.card` default). */
-export const BUNDLED_MODEL_CARD = packageFile('models/trustline-iforest.json');
+export const BUNDLED_MODEL_CARD = packageFile('models/trustline-tailsum.json');

@@ -3,11 +3,14 @@
  * CAS semantics as the Redis store; holds copies, never the caller's buffers.
  */
 import { agentKeyString } from '../core/agent-key.ts';
+import { PEER_TENANT } from '../core/peers.ts';
 import { watermarkOf, type AgentKey, type AuditChainKey, type AuditHeadSave, type SaveEntry, type SaveOutcome, type StateStore, type StoredAuditHead } from './store.ts';
 
 function id(k: AgentKey): string {
   return agentKeyString(k.tenant, k.agentId);
 }
+
+const PEER_PREFIX = agentKeyString(PEER_TENANT, '');
 
 export class MemoryStateStore implements StateStore {
   private readonly states = new Map<string, Uint8Array>();
@@ -41,9 +44,11 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  /** Number of agents held. */
+  /** Number of agents held (peer-group records, src/core/peers.ts, are not agents). */
   get size(): number {
-    return this.states.size;
+    let n = 0;
+    for (const k of this.states.keys()) if (!k.startsWith(PEER_PREFIX)) n++;
+    return n;
   }
 
   /** Every (key, state) pair, sorted by key — for digests and exports. */

@@ -52,7 +52,7 @@ describe('signing keys from the environment', () => {
 
   it('the model card defaults to the one shipped with the package, whatever the working directory', () => {
     const card = loadConfig({ env: {} }).model.card;
-    expect(card).toMatch(/[\\/]models[\\/]trustline-iforest\.json$/);
+    expect(card).toMatch(/[\\/]models[\\/]trustline-tailsum\.json$/);
     expect(card.startsWith('/') || /^[A-Z]:/.test(card)).toBe(true);
   });
 });

@@ -44,8 +44,8 @@ class Agent {
 
 describe('feature set', () => {
   it('has fixed, named, ordered features matching FEATURES', () => {
-    expect(FEATURE_VERSION).toBe(2);
-    expect(FEATURE_COUNT).toBe(26);
+    expect(FEATURE_VERSION).toBe(3);
+    expect(FEATURE_COUNT).toBe(29);
     expect(FEATURE_NAMES).toEqual(FEATURES.map((f) => f.name));
     expect(new Set(FEATURE_NAMES).size).toBe(FEATURE_COUNT);
     // The model's input order; changing it (or a meaning) requires bumping FEATURE_VERSION.
@@ -76,6 +76,9 @@ describe('feature set', () => {
       'purpose_mismatch',
       'off_hours',
       'agent_age',
+      'rate_vs_peers',
+      'error_vs_peers',
+      'privileged_vs_peers',
     ]);
     expect(new Set(FEATURES.map((f) => f.reason)).size).toBe(FEATURE_COUNT);
   });
@@ -344,6 +347,26 @@ describe('rate and burstiness', () => {
     expect(v.rate_level).toBeGreaterThan(calm.rate_level!);
   });
 
+  it('significance, not a fixed threshold: a burst like the ones the agent has always made does not stand out, the same burst from a steady agent does', () => {
+    // A nightly-sync style agent: 30 runs of 60 requests a second apart, an hour of silence between them.
+    const batchy = new Agent();
+    const runShifts: number[] = [];
+    for (let run = 0; run < 30; run++) {
+      const start = batchy.ts + 3_600_000;
+      let peak = -Infinity;
+      for (let i = 0; i < 60; i++) peak = Math.max(peak, batchy.see({ ts: start + i * 1_000 }).rate_shift!);
+      runShifts.push(peak);
+    }
+    // The same 60-a-minute burst from an agent that has only ever made a request every few seconds.
+    const steady = new Agent().warm(600);
+    let steadyPeak = -Infinity;
+    const start = steady.ts + 5_000;
+    for (let i = 0; i < 60; i++) steadyPeak = Math.max(steadyPeak, steady.see({ ts: start + i * 1_000 }).rate_shift!);
+    expect(runShifts.at(-1)!).toBeLessThan(runShifts[1]! / 2); // it learnt its own swings
+    expect(runShifts.at(-1)!).toBeLessThan(2);
+    expect(steadyPeak).toBeGreaterThan(3);
+  });
+
   it('burstiness is high for a sudden short gap', () => {
     const a = new Agent().warm();
     expect(a.see({ ts: a.ts + 10 }).burstiness).toBeGreaterThan(3);
@@ -353,25 +376,32 @@ describe('rate and burstiness', () => {
 describe('cold start', () => {
   /** An established agent's single 404 gives an error_shift of about 0.17; enumeration gives 0.5+. */
   const SHIFT_BOUND = 0.3;
+  /**
+   * rate_shift is a significance: the log ratio of the last minute's rate to the usual one (shrunk
+   * toward the peers' rate while the agent is young), in standard deviations of the agent's own
+   * past ratios (prior sd 0.2 decades). A tenfold burst of a steady agent is about 5; an ordinary
+   * new agent stays below half of that.
+   */
+  const RATE_COLD_BOUND = 2.5;
 
   function coldStart(events: AgentRequestEvent[], n = 20): Record<string, number>[] {
     const a = new Agent();
     return events.slice(0, n).map((e) => a.seeEvent(e));
   }
 
-  /** Ordinary first 20 events of new agents: three seeds, a slow and a fast (10/s) cadence, one starting with a 404. */
-  function newAgents(): Record<string, number>[][] {
+  /** Ordinary first 20 events of new agents: three seeds, a slow and a fast (10/s) cadence, one starting with a 404 (unless `without404`). */
+  function newAgents(without404 = false): Record<string, number>[][] {
     const runs = [1, 2, 3].map((seed) => coldStart(ordinaryTraffic('new-agent', 20, { seed })));
     runs.push(coldStart(ordinaryTraffic('new-agent', 20, { seed: 5, gapMs: 100 })));
     runs.push(coldStart(ordinaryTraffic('new-agent', 20, { seed: 6, gapMs: 120_000 })));
     const first404 = ordinaryTraffic('new-agent', 20, { seed: 4 });
     first404[0] = { ...first404[0]!, request: { ...first404[0]!.request, status: 404 } };
-    runs.push(coldStart(first404));
+    if (!without404) runs.push(coldStart(first404));
     return runs;
   }
 
-  function expectBounded(feature: string, lo: number, hi: number): void {
-    newAgents().forEach((run, r) =>
+  function expectBounded(feature: string, lo: number, hi: number, without404 = false): void {
+    newAgents(without404).forEach((run, r) =>
       run.forEach((v, i) => {
         expect(v[feature], `${feature} of run ${r}, event ${i + 1}`).toBeGreaterThanOrEqual(lo);
         expect(v[feature], `${feature} of run ${r}, event ${i + 1}`).toBeLessThanOrEqual(hi);
@@ -379,9 +409,27 @@ describe('cold start', () => {
     );
   }
 
-  it('rate_shift stays modest', () => expectBounded('rate_shift', -SHIFT_BOUND, SHIFT_BOUND));
+  it('rate_shift stays modest', () => expectBounded('rate_shift', -RATE_COLD_BOUND, RATE_COLD_BOUND));
   it('route_novelty_shift stays modest, including on the first event', () => expectBounded('route_novelty_shift', -1, SHIFT_BOUND));
-  it('error_shift stays modest, also when the first request is a 404', () => expectBounded('error_shift', -1, SHIFT_BOUND));
+  it('error_shift stays modest for ordinary new agents once they have a few requests (an occasional 404 among the first two is judged against the peers)', () => {
+    newAgents(true).forEach((run, r) =>
+      run.slice(4).forEach((v, i) => {
+        expect(v.error_shift, `error_shift of run ${r}, event ${i + 5}`).toBeGreaterThanOrEqual(-1);
+        expect(v.error_shift, `error_shift of run ${r}, event ${i + 5}`).toBeLessThanOrEqual(SHIFT_BOUND);
+      }),
+    );
+  });
+
+  it('a first request that is a 404 is judged against the peers, not against the agent itself, and fades as ordinary requests follow', () => {
+    const first404 = ordinaryTraffic('new-agent', 20, { seed: 4 });
+    first404[0] = { ...first404[0]!, request: { ...first404[0]!.request, status: 404 } };
+    const run = coldStart(first404);
+    // Against itself (the old cold start) one 404 in one request is its normal: shift 0. Against
+    // its peers' few percent of errors it stands out at once …
+    expect(run[0]!.error_shift).toBeGreaterThan(0.5);
+    // … and no longer after a handful of ordinary requests.
+    for (const v of run.slice(5)) expect(v.error_shift).toBeLessThanOrEqual(SHIFT_BOUND);
+  });
   it('sensitive_rate_shift stays modest', () => expectBounded('sensitive_rate_shift', -SHIFT_BOUND, SHIFT_BOUND));
   it('burstiness stays modest, also for a fast poller from its second request on', () => expectBounded('burstiness', -8, 2));
   it('network, user agent and off-hours features stay at zero', () => {

@@ -102,7 +102,7 @@ describeIntegration('metrics, dashboards and alerts', () => {
     expect([...fams.keys()].filter((n) => /_ms$|_ms_|trustline_process_/.test(n))).toEqual([]);
     expect(fams.get('process_cpu_seconds_total')?.type).toBe('counter');
     expect(fams.get('trustline_event_to_emit_seconds')?.type).toBe('histogram');
-    expect(text).toMatch(/^trustline_build_info\{version="\d+\.\d+\.\d+[^"]*",model="trustline-iforest@\d+"\} 1$/m);
+    expect(text).toMatch(/^trustline_build_info\{version="\d+\.\d+\.\d+[^"]*",model="trustline-tailsum@\d+"\} 1$/m);
     expect(text).toMatch(new RegExp(`^trustline_consumer_lag\\{topic="${names.requests.replace(/\./g, '\\.')}",partition="[01]"\\} \\d+$`, 'm'));
     expect(text).toMatch(/^trustline_ready 1$/m);
     expect(text).toMatch(/^trustline_control_total\{action="force_open",outcome="applied"\} 1$/m);

@@ -45,7 +45,7 @@ function reasons(i: number): Reason[] {
 describe('one-pass record encoding', () => {
   it('trust updates: wire = JSON.stringify, signature over canonicalize, verifiable', () => {
     for (let i = 0; i < 200; i++) {
-      const ctx: RecordContext = { tenant: i % 3 ? 'default' : 'acme.prod', agentId: STRINGS[i % STRINGS.length]!, seq: i + 1, eventId: STRINGS[(i + 2) % STRINGS.length]!, ts: 1_767_225_600_000 + i, model: 'trustline-iforest@2', mode: i % 2 ? 'enforce' : 'shadow' };
+      const ctx: RecordContext = { tenant: i % 3 ? 'default' : 'acme.prod', agentId: STRINGS[i % STRINGS.length]!, seq: i + 1, eventId: STRINGS[(i + 2) % STRINGS.length]!, ts: 1_767_225_600_000 + i, model: 'trustline-tailsum@2', mode: i % 2 ? 'enforce' : 'shadow' };
       const tu = buildTrustUpdate(ctx, judgement(i), NUMBERS[i % NUMBERS.length]! / 3, reasons(i), 300_000, signer);
       expect(wireJson(tu)).toBe(JSON.stringify(tu));
       expect(tu.sig).toEqual(signer.sign(tu));

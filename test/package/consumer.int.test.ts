@@ -122,7 +122,7 @@ describe('the packed package, installed into a scratch project', () => {
 
   it('the tarballs hold what users run: compiled code, the model, the demo fixture — no sources, tests or CI', () => {
     const paths = full.files.map((f) => f.path);
-    expect(paths).toEqual(expect.arrayContaining(['bin/trustline.js', 'dist/src/cli/main.js', 'dist/src/enforcer/index.d.ts', 'dist/src/state/lua/save-state-1.lua', 'models/trustline-iforest.onnx', 'fixtures/demo/demo.jsonl']));
+    expect(paths).toEqual(expect.arrayContaining(['bin/trustline.js', 'dist/src/cli/main.js', 'dist/src/enforcer/index.d.ts', 'dist/src/state/lua/save-many.lua', 'models/trustline-tailsum.onnx', 'fixtures/demo/demo.jsonl']));
     for (const p of paths) expect(p).not.toMatch(/^(src|test|lab|bench|\.ci|scripts|examples)\/|^fixtures\/(train|validation)|\.ts$(?<!\.d\.ts$)|tsbuildinfo/);
     expect(full.size).toBeLessThan(2_000_000);
     for (const p of sdk.files.map((f) => f.path)) expect(p).toMatch(/^(dist\/|package\.json$|README\.md$)/);
@@ -150,7 +150,7 @@ describe('the packed package, installed into a scratch project', () => {
 
     it('one replay of the shipped demo fixture, from a directory outside the package (model found relative to the package)', async () => {
       const { stdout } = await run('npx', ['--no-install', 'trustline', 'replay', 'node_modules/trustline/fixtures/demo/demo.jsonl', '--out', 'out'], app);
-      expect(stdout).toMatch(/^replayed 4877 records \(4877 scored, 0 to dlq\) of 33 agents with trustline-iforest@\d+/);
+      expect(stdout).toMatch(/^replayed 4877 records \(4877 scored, 0 to dlq\) of 33 agents with trustline-tailsum@\d+/);
       expect(stdout).toMatch(/audit\.jsonl \(\d+\), escalations\.jsonl \(\d+\)/);
       expect(readFileSync(join(app, 'out/trust.jsonl'), 'utf8').split('\n').filter(Boolean).length).toBeGreaterThan(100);
     });

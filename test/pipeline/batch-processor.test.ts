@@ -10,6 +10,7 @@ import { BatchProcessor, type InputRecord } from '../../src/pipeline/batch-proce
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import type { AgentKey, SaveEntry, SaveOutcome, StateStore } from '../../src/state/store.ts';
 import { watermarkOf } from '../../src/state/store.ts';
+import { PEER_TENANT } from '../../src/core/peers.ts';
 import { T0, ev, mixedStream, toRecords } from '../support/events.ts';
 import { FakeScorer } from '../support/fake-scorer.ts';
 
@@ -58,6 +59,11 @@ function outputText(o: BatchOutputs): string {
     scores: o.scores,
     dlq: o.dlq.map((d) => ({ ...d, value: d.value?.toString('base64') ?? null, key: d.key?.toString('base64') ?? null })),
   });
+}
+
+/** The agents' records in the store (it also holds the peer-group records, src/core/peers.ts). */
+function agentEntries(store: MemoryStateStore): [string, Uint8Array][] {
+  return store.entries().filter(([k]) => !k.startsWith(`${PEER_TENANT}\u0000`));
 }
 
 function stateText(store: MemoryStateStore): string {
@@ -300,7 +306,7 @@ describe('BatchProcessor', () => {
     await processor.process(toRecords(events));
     expect((store as MemoryStateStore).size).toBe(2);
     expect(sink.all.scores.map((s) => s.seq)).toEqual([1, 1, 2]);
-    for (const [, bytes] of (store as MemoryStateStore).entries()) {
+    for (const [, bytes] of agentEntries(store as MemoryStateStore)) {
       expect(bytes.byteLength).toBe(STATE_BYTES + 1);
       expect(decodeState(bytes)!.d[D.watermark]).toBeGreaterThan(0);
     }
@@ -318,7 +324,12 @@ describe('BatchProcessor', () => {
       lastPos.set(`${e.tenant ?? 'default'}\u0000${e.agent.id}`, r.position);
     }
     expect(lastPos.size).toBe(6);
-    for (const [id, bytes] of (store as MemoryStateStore).entries()) expect(watermarkOf(bytes), id).toBe(lastPos.get(id));
+    for (const [id, bytes] of agentEntries(store as MemoryStateStore)) expect(watermarkOf(bytes), id).toBe(lastPos.get(id));
+    // A peer-group record's watermark is the position of the last event of its group.
+    const peerEntries = (store as MemoryStateStore).entries().filter(([k]) => k.startsWith(`${PEER_TENANT}\u0000`));
+    expect(peerEntries.length).toBeGreaterThan(0);
+    for (const [id, bytes] of peerEntries) expect(watermarkOf(bytes), id).toBeLessThanOrEqual(Math.max(...lastPos.values()));
+    expect(Math.max(...peerEntries.map(([, b]) => watermarkOf(b)))).toBe(Math.max(...lastPos.values()));
   });
 
   it('the outputs of an event do not depend on the events after it in the same batch', async () => {

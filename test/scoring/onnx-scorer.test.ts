@@ -15,9 +15,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TINY_DIR = join(ROOT, 'test/fixtures/model-tiny');
 const TINY_CARD = join(TINY_DIR, 'tiny-iforest.json');
 /** The committed production model, once trained on real fixtures. */
-const REAL_CARD = join(ROOT, 'models/trustline-iforest.json');
-const REAL_ONNX = join(ROOT, 'models/trustline-iforest.onnx');
-const REAL_REFERENCE = join(ROOT, 'models/trustline-iforest.reference.json');
+const REAL_CARD = join(ROOT, 'models/trustline-tailsum.json');
+const REAL_ONNX = join(ROOT, 'models/trustline-tailsum.onnx');
+const REAL_REFERENCE = join(ROOT, 'models/trustline-tailsum.reference.json');
 
 type Reference = { model: string; onnxSha256: string; features: string[]; tolerance: { relative: number }; source: string[]; rows: number[][]; raw: number[] };
 
@@ -269,7 +269,7 @@ describe('scorer on the tiny fixture model', () => {
   });
 });
 
-describe('committed model models/trustline-iforest', () => {
+describe('committed model models/trustline-tailsum', () => {
 
   it('has its card, ONNX file and reference file together', () => {
     // Fails (never skips) when any of the three is committed without the others.

@@ -39,7 +39,7 @@ import type { AgentKey } from '../../src/state/store.ts';
 import { createTopic, kafkaBrokers, newKafka, redisUrl, uniqueName, waitFor, withAdmin } from './services.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const MODEL_CARD = path.join(ROOT, 'models', 'trustline-iforest.json');
+export const MODEL_CARD = path.join(ROOT, 'models', 'trustline-tailsum.json');
 export const TRAIN_DIR = path.join(ROOT, 'fixtures', 'train');
 const BIN = path.join(ROOT, 'bin', 'trustline.js');
 

@@ -2,7 +2,7 @@
  * Quick check of the current code, policy and a model card on the training and validation
  * fixtures (offline: features and scores once, then trust and breaker under DEFAULT_POLICY).
  *
- * Usage: npx tsx lab/eval/scripts/check.ts [--card models/trustline-iforest.json] [--sets train,validation]
+ * Usage: npx tsx lab/eval/scripts/check.ts [--card models/trustline-tailsum.json] [--sets train,validation]
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLICY } from '../../../src/core/judge.ts';
@@ -12,7 +12,7 @@ import { judgeScored, scoreFile } from '../offline.ts';
 import { formatSummary } from '../replay-eval.ts';
 import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 
-const { values } = parseArgs({ options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, sets: { type: 'string', default: 'train,validation' }, evidence: { type: 'string' }, brief: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { card: { type: 'string', default: 'models/trustline-tailsum.json' }, sets: { type: 'string', default: 'train,validation' }, evidence: { type: 'string' }, brief: { type: 'boolean', default: false } } });
 /** `--evidence '{"ref":2.5}'` overrides DEFAULT_POLICY.evidence (analysis only). */
 const POLICY = { ...DEFAULT_POLICY, evidence: { ...DEFAULT_POLICY.evidence, ...(values.evidence ? (JSON.parse(values.evidence) as object) : {}) } };
 const SETS: Record<string, string[]> = {

@@ -19,7 +19,7 @@ import { readLines } from '../../../src/runners/replay/file-source.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, agent: { type: 'string' }, evidence: { type: 'string' }, scenario: { type: 'string' }, near: { type: 'string' }, before: { type: 'string', default: '5' }, after: { type: 'string', default: '25' } },
+  options: { card: { type: 'string', default: 'models/trustline-tailsum.json' }, agent: { type: 'string' }, evidence: { type: 'string' }, scenario: { type: 'string' }, near: { type: 'string' }, before: { type: 'string', default: '5' }, after: { type: 'string', default: '25' } },
 });
 const file = positionals[0];
 if (!file) throw new Error('usage: eval-inspect <file> [--card c] [--agent prefix]');
@@ -58,7 +58,7 @@ for (const a of pick) {
   let anchor = a.attackStartTs !== null ? idx.findIndex((i) => scored.events[i]!.ts >= a.attackStartTs!) : -1;
   const judged = idx.map((i) => {
     const e = scored.events[i]!;
-    return { i, j: judge(s, e.signals, e.anomaly, e.ts, e.dt, e.first, POLICY), E: s.f[F.anomalyFast]! };
+    return { i, j: judge(s, e.signals, e.anomaly, e.ts, e.dt, e.first, POLICY), E: s.f[F.evidence]! };
   });
   if (anchor < 0) anchor = Math.max(0, judged.findIndex((x) => isFlagged(x.j.band, x.j.circuit)));
   if (a.attackStartTs === null && a.flaggedEvents === 0) anchor = judged.reduce((m, x, k) => (x.j.trust < judged[m]!.j.trust ? k : m), 0);

@@ -5,7 +5,7 @@
  *    as the pipeline does), target ≤ 2.5 µs;
  *  - the model's ONNX time per 1000-row batch with 1 intra-op thread, target ≤ 4 ms.
  *
- * Usage: npx tsx lab/eval/scripts/perf.ts [--card models/trustline-iforest.json] [files…]
+ * Usage: npx tsx lab/eval/scripts/perf.ts [--card models/trustline-tailsum.json] [files…]
  */
 import { parseArgs } from 'node:util';
 import type { AgentRequestEvent } from '../../../src/contract/schemas.ts';
@@ -15,7 +15,7 @@ import { FEATURE_COUNT, FEATURE_NAMES, observe } from '../../../src/core/feature
 import { loadScorer } from '../../../src/scoring/onnx-scorer.ts';
 import { readLines } from '../../../src/runners/replay/file-source.ts';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, rounds: { type: 'string', default: '7' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { card: { type: 'string', default: 'models/trustline-tailsum.json' }, rounds: { type: 'string', default: '7' } } });
 const files = positionals.length ? positionals : ['fixtures/validation/validation-a.jsonl.gz', 'fixtures/validation/validation-b.jsonl.gz'];
 
 const events: AgentRequestEvent[] = [];

@@ -3,7 +3,7 @@
  * fixtures), the reasons of its FIRST detecting record, and whether they name the expected
  * cause (lab/eval/explanations.ts). Prints the misses and a per-scenario tally.
  *
- * Usage: npx tsx lab/eval/scripts/reasons.ts [--card models/trustline-iforest.json] [files…]
+ * Usage: npx tsx lab/eval/scripts/reasons.ts [--card models/trustline-tailsum.json] [files…]
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLICY } from '../../../src/core/judge.ts';
@@ -13,7 +13,7 @@ import { loadLabels, sidecarOf } from '../labels.ts';
 import { judgeScored, scoreFile } from '../offline.ts';
 import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { card: { type: 'string', default: 'models/trustline-iforest.json' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { card: { type: 'string', default: 'models/trustline-tailsum.json' } } });
 const files = positionals.length ? positionals : ['a', 'b', 'c'].map((x) => `fixtures/validation/validation-${x}.jsonl.gz`);
 const scorer = await loadAnomalyScorer(values.card!);
 const ev = new DetectionEvaluator();

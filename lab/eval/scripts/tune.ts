@@ -4,7 +4,7 @@
  * (e.g. validation) are evaluated with the chosen policy afterwards, as a check — never used to
  * choose.
  *
- * Usage: npx tsx lab/eval/scripts/tune.ts [--card models/trustline-iforest.json] [--tune <file>]… [--check <file>]… [--show 15]
+ * Usage: npx tsx lab/eval/scripts/tune.ts [--card models/trustline-tailsum.json] [--tune <file>]… [--check <file>]… [--show 15]
  * Default tuning files: fixtures/train/*.jsonl.gz plus models/.cache/sim/train-adhoc-*.jsonl.gz
  * (extra training-kind sets from the simulator, see lab/eval/scripts/report.ts).
  */
@@ -17,7 +17,7 @@ import { evaluatePolicy, tunePolicy } from '../tune.ts';
 import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 
 const { values } = parseArgs({
-  options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, show: { type: 'string', default: '15' }, tune: { type: 'string', multiple: true }, check: { type: 'string', multiple: true } },
+  options: { card: { type: 'string', default: 'models/trustline-tailsum.json' }, show: { type: 'string', default: '15' }, tune: { type: 'string', multiple: true }, check: { type: 'string', multiple: true } },
 });
 const extra = existsSync('models/.cache/sim') ? readdirSync('models/.cache/sim').filter((f) => /^train-adhoc-.*\.jsonl\.gz$/.test(f)).map((f) => `models/.cache/sim/${f}`) : [];
 const TUNE = values.tune ?? ['fixtures/train/train.jsonl.gz', ...extra.sort()];

@@ -16,6 +16,7 @@ import { readRecordBatches } from './file-source.ts';
 import { MemoryStateStore } from '../../state/memory-store.ts';
 import { BatchProcessor, type StageTimes } from '../../pipeline/batch-processor.ts';
 import { configuredDeps } from '../../pipeline/configure.ts';
+import { PEER_TENANT } from '../../core/peers.ts';
 
 export type ReplaySummary = {
   files: string[];
@@ -63,6 +64,7 @@ export async function replayFiles(
     const lines: string[] = [];
     for (const [key, bytes] of store.entries()) {
       const [tenant, agentId] = key.split('\u0000') as [string, string];
+      if (tenant === PEER_TENANT) continue; // peer-group records (src/core/peers.ts) are not agents
       lines.push(JSON.stringify({ file, tenant, agentId, state: Buffer.from(bytes).toString('base64') }) + '\n');
       if (lines.length >= 10_000) appendFileSync(statePath, lines.splice(0).join(''));
     }
