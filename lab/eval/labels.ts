@@ -4,32 +4,29 @@
  * event time its attack starts. Validated on load; unknown fields are ignored.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { Type, type Static } from '@sinclair/typebox';
 import { TrustlineError } from '../../src/shared/errors.ts';
+import { parseWith } from '../../src/shared/schema.ts';
 
-const AgentLabelSchema = z
-  .object({
-    malicious: z.boolean(),
-    scenario: z.string().min(1),
-    attackStartTs: z.number().nullable(),
-    tenant: z.string().optional(),
-    profile: z.string().optional(),
-    traits: z.array(z.string()).optional(),
-  })
-  .superRefine((l, ctx) => {
-    if (l.malicious && l.attackStartTs === null) ctx.addIssue({ code: 'custom', message: 'a malicious agent needs an attackStartTs' });
-  });
+const AgentLabelSchema = Type.Object({
+  malicious: Type.Boolean(),
+  scenario: Type.String({ minLength: 1 }),
+  attackStartTs: Type.Union([Type.Number(), Type.Null()]),
+  tenant: Type.Optional(Type.String()),
+  profile: Type.Optional(Type.String()),
+  traits: Type.Optional(Type.Array(Type.String())),
+});
 
-const LabelsSchema = z.object({
-  set: z.string().optional(),
-  seed: z.number().optional(),
-  agents: z.record(z.string(), AgentLabelSchema),
+const LabelsSchema = Type.Object({
+  set: Type.Optional(Type.String()),
+  seed: Type.Optional(Type.Number()),
+  agents: Type.Record(Type.String(), AgentLabelSchema),
 });
 
 /** One agent's label. */
-export type AgentLabel = z.infer<typeof AgentLabelSchema>;
+export type AgentLabel = Static<typeof AgentLabelSchema>;
 /** A whole labels file. */
-export type Labels = z.infer<typeof LabelsSchema>;
+export type Labels = Static<typeof LabelsSchema>;
 
 /** The labels sidecar of an event file: `x.jsonl` or `x.jsonl.gz` → `x.labels.json`. */
 export function sidecarOf(file: string): string {
@@ -42,15 +39,10 @@ export function sidecarOf(file: string): string {
  * @throws TrustlineError `INPUT_INVALID` naming the source and the offending fields
  */
 export function parseLabels(json: unknown, source: string): Labels {
-  const r = LabelsSchema.safeParse(json);
-  if (!r.success) {
-    const issues = r.error.issues
-      .slice(0, 5)
-      .map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`)
-      .join('; ');
-    throw new TrustlineError('INPUT_INVALID', `${source}: not a valid labels file: ${issues}`);
-  }
-  return r.data;
+  const r = parseWith(LabelsSchema, json);
+  const problems = r.ok ? Object.entries(r.value.agents).flatMap(([id, l]) => (l.malicious && l.attackStartTs === null ? [`agents.${id}: a malicious agent needs an attackStartTs`] : [])) : r.problems;
+  if (!r.ok || problems.length) throw new TrustlineError('INPUT_INVALID', `${source}: not a valid labels file: ${problems.slice(0, 5).join('; ')}`);
+  return r.value;
 }
 
 /**

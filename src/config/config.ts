@@ -6,12 +6,11 @@
  * rejected with the name of the wrong setting. Nothing else in trustline reads `process.env`.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { Type, type Static, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox';
 import { TrustlineError } from '../shared/errors.ts';
 import { BUNDLED_MODEL_CARD } from '../shared/package-files.ts';
 import { RouteRulesSchema, defaultRouteRules } from '../core/routes.ts';
-
-const positiveInt = z.number().int().positive();
+import { parseWith, type DeepPartial } from '../shared/schema.ts';
 
 /** The built-in development signing key: replays and the demo sign with it; `trustline run` only with `insecureDevKeys`. */
 export const DEV_SIGNING_KEY = Object.freeze({ kid: 'dev', alg: 'HS256' as const, secret: 'trustline-dev-signing-key-NOT-FOR-PRODUCTION' });
@@ -35,140 +34,138 @@ function parseKeyRing(v: string): unknown {
     return { kid, alg: 'HS256', secret };
   });
 }
-const unit = z.number().min(0).max(1);
+const positiveInt = (def: number) => Type.Integer({ minimum: 1, default: def });
+const unit = (def: number) => Type.Number({ minimum: 0, maximum: 1, default: def });
+const name = (def: string) => Type.String({ minLength: 1, default: def });
+/** A section: unknown keys rejected, missing means all defaults. */
+const section = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false, default: {} });
+const oneOf = <const T extends readonly string[]>(values: T, def?: T[number]): TUnion<TLiteral<T[number]>[]> =>
+  Type.Union(values.map((v) => Type.Literal(v as T[number])), def === undefined ? {} : { default: def });
 
-const signingKey = z.strictObject({
-  kid: z.string().min(1).max(64),
-  alg: z.enum(['HS256', 'Ed25519']).default('HS256'),
-  /** HS256: the shared secret. Ed25519: the PKCS#8 PEM private key (public key derived). */
-  secret: z.string().min(16, 'signing secrets must be at least 16 characters'),
-});
+const SigningKeySchema = Type.Object(
+  {
+    kid: Type.String({ minLength: 1, maxLength: 64 }),
+    alg: oneOf(['HS256', 'Ed25519'] as const, 'HS256'),
+    /** HS256: the shared secret. Ed25519: the PKCS#8 PEM private key (public key derived). */
+    secret: Type.String({ minLength: 16, errorMessage: 'signing secrets must be at least 16 characters' }),
+  },
+  { additionalProperties: false },
+);
+const BANDS = ['trusted', 'watch', 'restrict', 'block'] as const;
 
-export const ConfigSchema = z.strictObject({
-  kafka: z
-    .strictObject({
-      brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:9092']),
-      clientId: z.string().min(1).default('trustline'),
-      groupId: z.string().min(1).default('trustline'),
-      fromBeginning: z.boolean().default(true),
-      topics: z
-        .strictObject({
-          requests: z.string().min(1).default('agent.requests'),
-          trust: z.string().min(1).default('agent.trust'),
-          circuit: z.string().min(1).default('agent.circuit'),
-          dlq: z.string().min(1).default('agent.requests.dlq'),
-          escalations: z.string().min(1).default('agent.escalations'),
-          control: z.string().min(1).default('agent.control'),
-          audit: z.string().min(1).default('agent.audit'),
-        })
-        .prefault({}),
+export const ConfigSchema = Type.Object(
+  {
+    kafka: section({
+      brokers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, default: ['127.0.0.1:9092'] }),
+      clientId: name('trustline'),
+      groupId: name('trustline'),
+      fromBeginning: Type.Boolean({ default: true }),
+      topics: section({
+        requests: name('agent.requests'),
+        trust: name('agent.trust'),
+        circuit: name('agent.circuit'),
+        dlq: name('agent.requests.dlq'),
+        escalations: name('agent.escalations'),
+        control: name('agent.control'),
+        audit: name('agent.audit'),
+      }),
       /** Topics are created with this many partitions when missing. */
-      partitions: positiveInt.default(6),
-      maxBatchEvents: positiveInt.default(2000),
+      partitions: positiveInt(6),
+      maxBatchEvents: positiveInt(2000),
       /** Partitions processed at the same time by one instance (their agents are disjoint). */
-      partitionsConcurrently: positiveInt.default(3),
+      partitionsConcurrently: positiveInt(3),
       /** Consumer group session timeout: how long a crashed instance holds its partitions. */
-      sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
-    })
-    .prefault({}),
-  redis: z
-    .strictObject({
-      url: z.string().min(1).default('redis://127.0.0.1:6379'),
-      keyPrefix: z.string().max(32).regex(/^[^{}]*$/, 'must not contain { or } (they would break the Redis Cluster hash tag)').default('tl'),
+      sessionTimeoutMs: Type.Integer({ minimum: 6_000, maximum: 300_000, default: 30_000 }),
+    }),
+    redis: section({
+      url: name('redis://127.0.0.1:6379'),
+      keyPrefix: Type.String({ maxLength: 32, pattern: '^[^{}]*$', default: 'tl', errorMessage: 'at most 32 characters, and no { or } (they would break the Redis Cluster hash tag)' }),
       /**
        * Expiry of the per-agent decision key (latest signed TrustUpdate and CircuitSignal) that
        * stateless gateways read (docs/enforcers.md, "Redis mode"), wall-clock ms; 0 = do not write it.
        */
-      decisionTtlMs: z.number().int().min(0).default(604_800_000),
-    })
-    .prefault({}),
-  model: z
-    .strictObject({
+      decisionTtlMs: Type.Integer({ minimum: 0, default: 604_800_000 }),
+    }),
+    model: section({
       /**
        * Path of the model card (JSON); the ONNX file is named in it, relative to the card. Default: the
        * model that ships with the package (models/trustline-tailsum.json of the package, whatever the cwd).
        */
-      card: z.string().min(1).default(BUNDLED_MODEL_CARD),
-      intraOpThreads: positiveInt.default(1),
-    })
-    .prefault({}),
-  mode: z.enum(['enforce', 'shadow']).default('enforce'),
-  trust: z
-    .strictObject({
+      card: name(BUNDLED_MODEL_CARD),
+      intraOpThreads: positiveInt(1),
+    }),
+    mode: oneOf(['enforce', 'shadow'] as const, 'enforce'),
+    trust: section({
       /** Emit a TrustUpdate when trust moved more than this since the last emitted one. */
-      emitDelta: unit.default(0.05),
+      emitDelta: unit(0.05),
       /** Emit at least once per this much event time per agent. */
-      heartbeatMs: positiveInt.default(60_000),
+      heartbeatMs: positiveInt(60_000),
       /** How long an enforcer may rely on a TrustUpdate. */
-      ttlMs: positiveInt.default(300_000),
-    })
-    .prefault({}),
-  signing: z
-    .strictObject({
+      ttlMs: positiveInt(300_000),
+    }),
+    signing: section({
       /** The kid new records are signed with. Default: the first key of `keys`. */
-      activeKid: z.string().min(1).default(DEV_SIGNING_KEY.kid),
+      activeKid: name(DEV_SIGNING_KEY.kid),
       /**
        * Default: the built-in development key, which replays and the demo sign with. `trustline run`
        * refuses it unless `insecureDevKeys` is set (docs/operations.md, "Signing keys").
        */
-      keys: z.array(signingKey).min(1).default([DEV_SIGNING_KEY]),
+      keys: Type.Array(SigningKeySchema, { minItems: 1, default: [DEV_SIGNING_KEY] }),
       /** Let `trustline run` sign with the built-in development key (warned on every start). Never in production. */
-      insecureDevKeys: z.boolean().default(false),
-    })
-    .prefault({}),
-  /**
-   * Operator control (`agent.control`): the key ring operators sign control records with —
-   * separate from `signing.keys`. Without keys every control record is dead-lettered.
-   */
-  control: z
-    .strictObject({
-      keys: z.array(signingKey).default([]),
-    })
-    .prefault({}),
-  /** Human in the loop: which actions are escalated to `agent.escalations`, and for how long a decision is awaited. */
-  escalation: z
-    .strictObject({
+      insecureDevKeys: Type.Boolean({ default: false }),
+    }),
+    /**
+     * Operator control (`agent.control`): the key ring operators sign control records with —
+     * separate from `signing.keys`. Without keys every control record is dead-lettered.
+     */
+    control: section({ keys: Type.Array(SigningKeySchema, { default: [] }) }),
+    /** Human in the loop: which actions are escalated to `agent.escalations`, and for how long a decision is awaited. */
+    escalation: section({
       /** An action is escalated when ANY rule matches (every condition of that rule holds). */
-      rules: z
-        .array(
-          z.strictObject({
+      rules: Type.Array(
+        Type.Object(
+          {
             /** Action amount at or above this. */
-            minAmount: z.number().min(0).optional(),
+            minAmount: Type.Optional(Type.Number({ minimum: 0 })),
             /** Action sensitivity is one of these. */
-            sensitivities: z.array(z.enum(['low', 'medium', 'high', 'critical'])).min(1).optional(),
+            sensitivities: Type.Optional(Type.Array(oneOf(['low', 'medium', 'high', 'critical'] as const), { minItems: 1 })),
             /** Action name is one of these. */
-            actions: z.array(z.string().min(1)).min(1).optional(),
+            actions: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
             /** The agent's band after the event is one of these (default: every band but trusted). */
-            bands: z.array(z.enum(['trusted', 'watch', 'restrict', 'block'])).min(1).default(['watch', 'restrict', 'block']),
-          }),
-        )
-        .default([
-          { minAmount: 1000, bands: ['watch', 'restrict', 'block'] },
-          { sensitivities: ['critical'], bands: ['watch', 'restrict', 'block'] },
-        ]),
+            bands: Type.Array(oneOf(BANDS), { minItems: 1, default: ['watch', 'restrict', 'block'] }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          default: [
+            { minAmount: 1000, bands: ['watch', 'restrict', 'block'] },
+            { sensitivities: ['critical'], bands: ['watch', 'restrict', 'block'] },
+          ],
+        },
+      ),
       /** How long an escalation waits for a decision (event time). */
-      ttlMs: positiveInt.default(900_000),
+      ttlMs: positiveInt(900_000),
       /** Trust credit of an approval and penalty of a denial. */
-      approveCredit: unit.default(0.05),
-      denyPenalty: unit.default(0.3),
-    })
-    .prefault({}),
-  /** Detection rules: privileged route patterns and benign misses (src/core/routes.ts, docs/detection.md). */
-  detection: z.strictObject({ routes: RouteRulesSchema.prefault(defaultRouteRules) }).prefault({}),
-  http: z
-    .strictObject({
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(9464),
+      approveCredit: unit(0.05),
+      denyPenalty: unit(0.3),
+    }),
+    /** Detection rules: privileged route patterns and benign misses (src/core/routes.ts, docs/detection.md). */
+    detection: section({ routes: Type.Object(RouteRulesSchema.properties, { additionalProperties: false, default: defaultRouteRules() }) }),
+    http: section({
+      host: Type.String({ default: '127.0.0.1' }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
       /** Who may read `GET /agents/<id>` (agent state, read-only): loopback clients only, any client, or nobody. */
-      agents: z.enum(['loopback', 'any', 'off']).default('loopback'),
-    })
-    .prefault({}),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
-  shutdownDeadlineMs: positiveInt.default(15_000),
-});
+      agents: oneOf(['loopback', 'any', 'off'] as const, 'loopback'),
+    }),
+    log: section({ level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info') }),
+    shutdownDeadlineMs: positiveInt(15_000),
+  },
+  { additionalProperties: false },
+);
 
-export type Config = z.infer<typeof ConfigSchema>;
-export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = Static<typeof ConfigSchema>;
+/** What a config file, the environment or CLI flags may give: any part of the tree. */
+export type ConfigInput = DeepPartial<Config>;
 
 /** Environment variables and where they go in the config tree. */
 const ENV_MAP: Record<string, { path: string[]; parse: (v: string) => unknown }> = {
@@ -255,16 +252,10 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; ov
     else if (name.startsWith('TRUSTLINE_') && !ENV_KNOWN_ELSEWHERE.has(name)) problems.push(`unknown environment variable ${name}`);
   }
   if (options.overrides) deepMerge(raw, options.overrides as Record<string, unknown>);
-  const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const where = issue.path.join('.') || '(root)';
-      const keys = 'keys' in issue && Array.isArray(issue.keys) ? ` ${issue.keys.join(', ')}` : '';
-      problems.push(`${where}${keys}: ${issue.message}`);
-    }
-  }
-  if (problems.length) throw new TrustlineError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
-  const config = parsed.data!;
+  const parsed = parseWith(ConfigSchema, raw);
+  if (!parsed.ok) problems.push(...parsed.problems);
+  if (problems.length || !parsed.ok) throw new TrustlineError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  const config = parsed.value;
   // Without an explicit activeKid, sign with the first key of the ring.
   const given = raw.signing as { activeKid?: unknown } | undefined;
   if (given?.activeKid === undefined) config.signing.activeKid = config.signing.keys[0]!.kid;

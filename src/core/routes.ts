@@ -18,23 +18,32 @@
  * Pure and deterministic; a match costs one cached map lookup per distinct route (the cache
  * holds at most {@link CACHE_MAX} routes and is simply cleared when full).
  */
-import { z } from 'zod';
+import { Type } from '@sinclair/typebox';
 
 export type RouteRule = { name: string; segments: readonly string[]; actions: readonly string[] };
 export type RouteRules = { privileged: readonly RouteRule[]; benignMisses: readonly string[] };
 
-const Pattern = z.string().min(1).max(64).regex(/^[^/]+$/, 'one path segment: no "/"');
+const Pattern = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^/]+$', errorMessage: 'one path segment: no "/"' });
 
-/** The `detection.routes` configuration section. */
-export const RouteRulesSchema = z
-  .object({
-    privileged: z
-      .array(z.object({ name: z.string().regex(/^[a-z0-9_]{1,32}$/, 'lowercase a-z 0-9 _'), segments: z.array(Pattern).default([]), actions: z.array(Pattern).default([]) }).strict())
-      .max(64),
+/** The `detection.routes` configuration section (TypeBox, read by src/config/config.ts). */
+export const RouteRulesSchema = Type.Object(
+  {
+    privileged: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ pattern: '^[a-z0-9_]{1,32}$', errorMessage: 'lowercase a-z 0-9 _' }),
+          segments: Type.Array(Pattern, { default: [] }),
+          actions: Type.Array(Pattern, { default: [] }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 64 },
+    ),
     /** Whole paths (no query), `*` allowed inside a segment; e.g. `/favicon.ico`, `/apple-touch-icon*.png`, `/.well-known/*`. */
-    benignMisses: z.array(z.string().regex(/^\/.{0,200}$/, 'a path starting with "/"')).max(64),
-  })
-  .strict();
+    benignMisses: Type.Array(Type.String({ pattern: '^/.{0,200}$', errorMessage: 'a path starting with "/"' }), { maxItems: 64 }),
+  },
+  { additionalProperties: false },
+);
 
 /**
  * Defaults for agent APIs. Words that sites commonly use for ordinary content are left out (a blog's

@@ -7,77 +7,71 @@
  * the offending fields. Unknown fields are ignored (newer trainers may add figures).
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { Type, type Static } from '@sinclair/typebox';
 import { TrustlineError } from '../shared/errors.ts';
+import { parseWith } from '../shared/schema.ts';
 import { calibrationProblems, type Calibration } from './calibration.ts';
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (sha256)');
+const hex64 = Type.String({ pattern: '^[0-9a-f]{64}$', errorMessage: 'must be 64 lowercase hex digits (sha256)' });
+const nonEmpty = Type.String({ minLength: 1 });
 
-const CalibrationSchema = z
-  .object({
-    method: z.literal('empirical_tail'),
-    rows: z.number().int().positive(),
-    probabilities: z.array(z.number()).min(2),
-    scores: z.array(z.number()).min(2),
-  })
-  .superRefine((c, ctx) => {
-    for (const message of calibrationProblems(c)) ctx.addIssue({ code: 'custom', message });
-  });
+const CalibrationSchema = Type.Object({
+  method: Type.Literal('empirical_tail'),
+  rows: Type.Integer({ minimum: 1 }),
+  probabilities: Type.Array(Type.Number(), { minItems: 2 }),
+  scores: Type.Array(Type.Number(), { minItems: 2 }),
+});
 
-const FeatureStatSchema = z.object({ p50: z.number(), p90: z.number(), p99: z.number(), max: z.number() });
+const FeatureStatSchema = Type.Object({ p50: Type.Number(), p90: Type.Number(), p99: Type.Number(), max: Type.Number() });
 
-export const ModelCardSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1..128 of A-Z a-z 0-9 . _ -'),
-    version: z.string().min(1).max(64),
-    family: z.string().min(1),
-    /** Version of the feature vector the model was trained on; must equal the code's. */
-    featureVersion: z.string().min(1),
-    /** Feature names in model input order. */
-    features: z.array(z.string().min(1)).min(1),
-    /** ONNX file, relative to the card's directory. */
-    onnx: z.string().min(1),
-    /** sha256 of the ONNX file bytes; the loader refuses a file that does not match. */
-    onnxSha256: hex64,
-    /** Name of the float32 [rows, features.length] input. */
-    input: z.string().min(1),
-    /** Name of the float32 [rows] (or [rows, 1]) raw-score output; higher = more anomalous. */
-    output: z.string().min(1),
-    calibration: CalibrationSchema,
-    /** Training-row statistics per feature (fleet baseline for reasons). */
-    featureStats: z.record(z.string(), FeatureStatSchema),
-    trainingData: z.object({
-      files: z.array(z.string()),
-      rows: z.number().int().positive(),
-      sha256: hex64,
-      synthetic: z.boolean().optional(),
-    }),
-    params: z.record(z.string(), z.unknown()),
-    evaluation: z.record(z.string(), z.unknown()).optional(),
-    toolchain: z.record(z.string(), z.string()).optional(),
-    seed: z.number().int(),
-    createdBy: z.string().min(1),
-  })
-  .superRefine((card, ctx) => {
-    const seen = new Set<string>();
-    card.features.forEach((f, i) => {
-      if (seen.has(f)) ctx.addIssue({ code: 'custom', path: ['features', i], message: `duplicate feature name "${f}"` });
-      seen.add(f);
-      if (!Object.hasOwn(card.featureStats, f)) ctx.addIssue({ code: 'custom', path: ['featureStats'], message: `missing stats for feature "${f}"` });
-    });
-  });
+export const ModelCardSchema = Type.Object({
+  name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$', errorMessage: 'must be 1..128 of A-Z a-z 0-9 . _ -' }),
+  version: Type.String({ minLength: 1, maxLength: 64 }),
+  family: nonEmpty,
+  /** Version of the feature vector the model was trained on; must equal the code's. */
+  featureVersion: nonEmpty,
+  /** Feature names in model input order. */
+  features: Type.Array(nonEmpty, { minItems: 1 }),
+  /** ONNX file, relative to the card's directory. */
+  onnx: nonEmpty,
+  /** sha256 of the ONNX file bytes; the loader refuses a file that does not match. */
+  onnxSha256: hex64,
+  /** Name of the float32 [rows, features.length] input. */
+  input: nonEmpty,
+  /** Name of the float32 [rows] (or [rows, 1]) raw-score output; higher = more anomalous. */
+  output: nonEmpty,
+  calibration: CalibrationSchema,
+  /** Training-row statistics per feature (fleet baseline for reasons). */
+  featureStats: Type.Record(Type.String(), FeatureStatSchema),
+  trainingData: Type.Object({
+    files: Type.Array(Type.String()),
+    rows: Type.Integer({ minimum: 1 }),
+    sha256: hex64,
+    synthetic: Type.Optional(Type.Boolean()),
+  }),
+  params: Type.Record(Type.String(), Type.Unknown()),
+  evaluation: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  toolchain: Type.Optional(Type.Record(Type.String(), Type.String())),
+  seed: Type.Integer(),
+  createdBy: nonEmpty,
+});
 
 /** A validated model card. */
-export type ModelCard = z.infer<typeof ModelCardSchema> & { calibration: Calibration };
+export type ModelCard = Static<typeof ModelCardSchema> & { calibration: Calibration };
 
 /** Statistics of one feature over the training rows. */
-export type FeatureStat = z.infer<typeof FeatureStatSchema>;
+export type FeatureStat = Static<typeof FeatureStatSchema>;
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 10)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(card)'}: ${i.message}`)
-    .join('; ');
+/** What the schema cannot say: a sound calibration, unique feature names, stats for every feature. */
+function crossFieldProblems(card: Static<typeof ModelCardSchema>): string[] {
+  const out = calibrationProblems(card.calibration).map((m) => `calibration: ${m}`);
+  const seen = new Set<string>();
+  card.features.forEach((f, i) => {
+    if (seen.has(f)) out.push(`features.${i}: duplicate feature name "${f}"`);
+    seen.add(f);
+    if (!Object.hasOwn(card.featureStats, f)) out.push(`featureStats: missing stats for feature "${f}"`);
+  });
+  return out;
 }
 
 /**
@@ -87,9 +81,10 @@ function describeIssues(error: z.ZodError): string {
  * @throws TrustlineError `MODEL_INVALID` listing the offending fields
  */
 export function parseModelCard(json: unknown, source: string): ModelCard {
-  const r = ModelCardSchema.safeParse(json);
-  if (!r.success) throw new TrustlineError('MODEL_INVALID', `invalid model card ${source}: ${describeIssues(r.error)}`);
-  return r.data as ModelCard;
+  const r = parseWith(ModelCardSchema, json);
+  const problems = r.ok ? crossFieldProblems(r.value) : r.problems;
+  if (!r.ok || problems.length) throw new TrustlineError('MODEL_INVALID', `invalid model card ${source}: ${problems.slice(0, 10).join('; ')}`);
+  return r.value as ModelCard;
 }
 
 /**

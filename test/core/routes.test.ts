@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CompiledRouteRules, DEFAULT_COMPILED_RULES as C, DEFAULT_ROUTE_RULES, RouteRulesSchema } from '../../src/core/routes.ts';
+import { parseOrThrow } from '../../src/shared/schema.ts';
+
+const parseRules = (raw: unknown) => parseOrThrow(RouteRulesSchema, raw, 'route rules');
 
 const name = (i: number): string | null => (i < 0 ? null : C.ruleName(i));
 
@@ -38,14 +41,14 @@ describe('privileged route rules', () => {
   });
 
   it('come from configuration: custom rules replace the defaults, and the first matching rule is reported', () => {
-    const rules = RouteRulesSchema.parse({ privileged: [{ name: 'billing', segments: ['invoices'] }, { name: 'ops', segments: ['internal*'] }], benignMisses: [] });
+    const rules = parseRules({ privileged: [{ name: 'billing', segments: ['invoices'] }, { name: 'ops', segments: ['internal*'] }], benignMisses: [] });
     const c = new CompiledRouteRules(rules);
     expect(c.ruleName(c.privileged('/internal/invoices', undefined))).toBe('billing');
     expect(c.ruleName(c.privileged('/internal-tools/x', undefined))).toBe('ops');
     expect(c.privileged('/v2/admin/users', undefined)).toBe(-1);
-    expect(() => RouteRulesSchema.parse({ privileged: [{ name: 'x', segments: ['a/b'] }], benignMisses: [] })).toThrow();
-    expect(() => RouteRulesSchema.parse({ privileged: [{ name: 'Bad Name', segments: ['a'] }], benignMisses: [] })).toThrow();
-    expect(RouteRulesSchema.parse(DEFAULT_ROUTE_RULES)).toEqual(DEFAULT_ROUTE_RULES);
+    expect(() => parseRules({ privileged: [{ name: "x", segments: ["a/b"] }], benignMisses: [] })).toThrow(/one path segment/);
+    expect(() => parseRules({ privileged: [{ name: 'Bad Name', segments: ['a'] }], benignMisses: [] })).toThrow();
+    expect(parseRules(DEFAULT_ROUTE_RULES)).toEqual(DEFAULT_ROUTE_RULES);
   });
 });
 
@@ -60,11 +63,12 @@ describe('benign misses', () => {
 
 describe('route rules in the configuration', () => {
   it('default to DEFAULT_ROUTE_RULES and can be replaced; a bad pattern is a configuration error', async () => {
-    const { ConfigSchema } = await import('../../src/config/config.ts');
-    expect(ConfigSchema.parse({}).detection.routes).toEqual(DEFAULT_ROUTE_RULES);
-    const custom = ConfigSchema.parse({ detection: { routes: { privileged: [{ name: 'billing', segments: ['invoices'] }], benignMisses: ['/favicon.ico'] } } }).detection.routes;
+    const { loadConfig } = await import('../../src/config/config.ts');
+    const load = (overrides: object) => loadConfig({ env: {}, overrides });
+    expect(load({}).detection.routes).toEqual(DEFAULT_ROUTE_RULES);
+    const custom = load({ detection: { routes: { privileged: [{ name: 'billing', segments: ['invoices'] }], benignMisses: ['/favicon.ico'] } } }).detection.routes;
     expect(custom).toEqual({ privileged: [{ name: 'billing', segments: ['invoices'], actions: [] }], benignMisses: ['/favicon.ico'] });
-    expect(() => ConfigSchema.parse({ detection: { routes: { privileged: [{ name: 'x', segments: ['a/b'] }], benignMisses: [] } } })).toThrow();
-    expect(() => ConfigSchema.parse({ detection: { nope: 1 } })).toThrow();
+    expect(() => load({ detection: { routes: { privileged: [{ name: 'x', segments: ['a/b'] }], benignMisses: [] } } })).toThrow(/detection\.routes\.privileged\.0\.segments\.0: one path segment: no "\/"/);
+    expect(() => load({ detection: { nope: 1 } })).toThrow(/detection\.nope: Unexpected property/);
   });
 });
