@@ -21,7 +21,7 @@ import { DEMO_ROUTES } from '../../examples/gateway/demo-api.ts';
 import { startGateway, type Gateway } from '../../examples/gateway/gateway.ts';
 import { signRequest } from '../../examples/gateway/http-signature.ts';
 import { cleanupTest, connectProducer, processorConfig, processorEnv, sleep, uniqueNames } from '../support/processor-harness.ts';
-import { describeIntegration, kafkaBrokers, waitFor } from '../support/services.ts';
+import { describeIntegration, kafkaBrokers, sharedCluster, waitFor } from '../support/services.ts';
 
 /** The gateway must refuse the malicious agent within this many of its malicious requests. */
 const REFUSAL_BOUND = 20;
@@ -30,7 +30,7 @@ const OP: SigningKey = { kid: 'ops-e2e', alg: 'HS256', secret: 'operator key for
 describeIntegration('enforcement end to end: gateway + SDK + processor', () => {
   const names = uniqueNames('e2e');
   const config = processorConfig(
-    processorEnv(names, {
+    processorEnv(sharedCluster(), names, {
       TRUSTLINE_PARTITIONS: '1',
       TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`,
       TRUSTLINE_LOG_LEVEL: 'warn',
@@ -47,7 +47,7 @@ describeIntegration('enforcement end to end: gateway + SDK + processor', () => {
 
   beforeAll(async () => {
     processor = await startKafkaRunner(config, createLogger({ level: 'warn' }));
-    producer = await connectProducer();
+    producer = await connectProducer(sharedCluster());
     enforcer = createEnforcer({
       kafka: { brokers: kafkaBrokers(), topics: { trust: names.trust, circuit: names.circuit, escalations: names.escalations }, groupId: `${names.group}-enf` },
       keys: config.signing.keys,
@@ -72,7 +72,7 @@ describeIntegration('enforcement end to end: gateway + SDK + processor', () => {
     await enforcer?.close();
     await producer?.disconnect();
     await processor?.stop('test end');
-    await cleanupTest(names);
+    await cleanupTest(sharedCluster(), names);
   });
 
   async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {

@@ -13,8 +13,8 @@
  * - every reference dead letter is in the DLQ topic (again possibly more than once), and nothing else.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,8 @@ import type { Admin, IHeaders, Producer } from 'kafkajs';
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import { fromDlqKafkaMessage } from '../../src/contract/dlq.ts';
 import { startKafkaRunner, type KafkaRunnerHandle } from '../../src/runners/kafka/run.ts';
-import type { CircuitSignal, DlqRecord, TrustUpdate } from '../../src/contract/schemas.ts';
+import type { CircuitSignal, DlqRecord, Escalation, TrustUpdate } from '../../src/contract/schemas.ts';
+import { createAuditChainVerifier, type AuditRecord } from '../../src/audit/chain.ts';
 import { outputKey } from '../../src/outputs/records.ts';
 import type { BatchOutputs, DeadLetter, OutputSink } from '../../src/outputs/sink.ts';
 import { BatchProcessor, type InputRecord } from '../../src/pipeline/batch-processor.ts';
@@ -36,7 +37,7 @@ import { agentKeyPattern } from '../../src/state/keys.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import type { AgentKey } from '../../src/state/store.ts';
-import { createTopic, kafkaBrokers, newKafka, redisUrl, uniqueName, waitFor, withAdmin } from './services.ts';
+import { createTopicOn, kafkaOf, uniqueId as uniqueName, waitUntil as waitFor, withAdminOf, type Cluster } from './cluster.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MODEL_CARD = path.join(ROOT, 'models', 'trustline-tailsum.json');
@@ -61,7 +62,7 @@ export function prng(seed: number): () => number {
 // Input
 
 /** A record to produce to the requests topic. `tag` is test bookkeeping, never sent. */
-export type SourceRecord = { key: Buffer | null; value: Buffer | null; tag?: string };
+export type SourceRecord = { key: Buffer | null; value: Buffer | null; tag?: string; partition?: number };
 
 /**
  * `count` consecutive events of the training fixtures (fixtures/train/*.jsonl.gz, files in name
@@ -170,8 +171,8 @@ export function interleavePoison(good: readonly SourceRecord[], every: number, s
 }
 
 /** A connected idempotent producer on the test broker. */
-export async function connectProducer(): Promise<Producer> {
-  const producer = newKafka(uniqueName('tl-feed')).producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+export async function connectProducer(cluster: Cluster): Promise<Producer> {
+  const producer = kafkaOf(cluster, uniqueName('tl-feed')).producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   return producer;
 }
@@ -183,11 +184,12 @@ export async function connectProducer(): Promise<Producer> {
  * `onProgress` gets the number of records acknowledged so far.
  */
 export async function producePaced(
+  cluster: Cluster,
   topic: string,
   records: readonly SourceRecord[],
   opts: { durationMs: number; sliceMs?: number; onProgress?: (sent: number) => void; producer?: Producer },
 ): Promise<void> {
-  const producer = opts.producer ?? (await connectProducer());
+  const producer = opts.producer ?? (await connectProducer(cluster));
   const sliceMs = opts.sliceMs ?? 200;
   const slices = Math.max(1, Math.ceil(opts.durationMs / sliceMs));
   const per = Math.ceil(records.length / slices);
@@ -198,7 +200,7 @@ export async function producePaced(
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait);
       const slice = records.slice(i, i + per);
-      await producer.send({ topic, acks: -1, messages: slice.map((m) => ({ key: m.key, value: m.value })) });
+      await producer.send({ topic, acks: -1, messages: slice.map((m) => ({ key: m.key, value: m.value, ...(m.partition !== undefined ? { partition: m.partition } : {}) })) });
       opts.onProgress?.(i + slice.length);
     }
   } finally {
@@ -241,37 +243,41 @@ export function uniqueNames(tag: string): Names {
 }
 
 /** Creates the requests, trust (compacted), circuit and DLQ topics, like `ensureTopics` would. */
-export async function createProcessorTopics(names: Names, partitions: number): Promise<void> {
-  await createTopic(names.requests, partitions);
-  await createTopic(names.trust, partitions, { 'cleanup.policy': 'compact' });
-  await createTopic(names.circuit, partitions, { 'cleanup.policy': 'compact,delete' });
-  await createTopic(names.dlq, partitions);
+export async function createProcessorTopics(cluster: Cluster, names: Names, partitions: number): Promise<void> {
+  await createTopicOn(cluster, names.requests, partitions);
+  await createTopicOn(cluster, names.trust, partitions, { 'cleanup.policy': 'compact' });
+  await createTopicOn(cluster, names.circuit, partitions, { 'cleanup.policy': 'compact,delete' });
+  await createTopicOn(cluster, names.dlq, partitions);
+  await createTopicOn(cluster, names.escalations, partitions, { 'cleanup.policy': 'compact,delete' });
+  // One audit chain per requests partition (src/runners/kafka/run.ts).
+  await createTopicOn(cluster, names.audit, partitions);
+  await createTopicOn(cluster, names.control, 1);
 }
 
 /** Best effort: deletes the test's topics and consumer group, and its agent states in the shared Redis. */
-export async function cleanupTest(names: Names): Promise<void> {
-  await withAdmin(async (admin) => {
-    await admin.deleteGroups([names.group]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [names.requests, names.trust, names.circuit, names.dlq], timeout: 30_000 }).catch(() => undefined);
+export async function cleanupTest(cluster: Cluster, names: Names): Promise<void> {
+  await withAdminOf(cluster, async (admin) => {
+    await admin.deleteGroups([names.group, `${names.group}.control`]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [names.requests, names.trust, names.circuit, names.dlq, names.escalations, names.audit, names.control], timeout: 30_000 }).catch(() => undefined);
   }).catch(() => undefined);
-  const store = new RedisStateStore({ url: redisUrl(), keyPrefix: names.prefix, maxRetriesPerRequest: 2 });
+  const store = new RedisStateStore({ url: cluster.redisUrl, keyPrefix: names.prefix, maxRetriesPerRequest: 2 });
   await store.clear().catch(() => undefined);
   await store.close();
 }
 
 /** partition → next offset to be written (high watermark). `admin`: a connected admin to reuse. */
-export async function endOffsets(topic: string, admin?: Admin): Promise<Map<number, number>> {
+export async function endOffsets(cluster: Cluster, topic: string, admin?: Admin): Promise<Map<number, number>> {
   const run = async (a: Admin): Promise<Map<number, number>> => new Map((await a.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-  return admin ? run(admin) : withAdmin(run);
+  return admin ? run(admin) : withAdminOf(cluster, run);
 }
 
 /** partition → committed offset of `group` on `topic` (-1 = none). `admin`: a connected admin to reuse. */
-export async function committedOffsets(group: string, topic: string, admin?: Admin): Promise<Map<number, number>> {
+export async function committedOffsets(cluster: Cluster, group: string, topic: string, admin?: Admin): Promise<Map<number, number>> {
   const run = async (a: Admin): Promise<Map<number, number>> => {
     const res = await a.fetchOffsets({ groupId: group, topics: [topic] });
     return new Map((res[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   };
-  return admin ? run(admin) : withAdmin(run);
+  return admin ? run(admin) : withAdminOf(cluster, run);
 }
 
 /** Sum over partitions of the committed offsets (a partition without a commit counts 0). */
@@ -286,27 +292,28 @@ export function totalOf(offsets: Map<number, number>): number {
  * commits are read first, so the figure is never negative (it may include records that arrived
  * while it was being measured).
  */
-export async function groupLag(group: string, topic: string, admin?: Admin): Promise<number> {
-  const committed = await committedOffsets(group, topic, admin);
-  const ends = await endOffsets(topic, admin);
+export async function groupLag(cluster: Cluster, group: string, topic: string, admin?: Admin): Promise<number> {
+  const committed = await committedOffsets(cluster, group, topic, admin);
+  const ends = await endOffsets(cluster, topic, admin);
   let lag = 0;
   for (const [p, end] of ends) lag += end - Math.max(0, committed.get(p) ?? -1);
   return lag;
 }
 
 /** A connected admin client for tight polling loops; close it with `disconnect()`. */
-export async function connectAdmin(): Promise<Admin> {
-  const admin = newKafka(uniqueName('tl-watch')).admin();
+export async function connectAdmin(cluster: Cluster): Promise<Admin> {
+  const admin = kafkaOf(cluster, uniqueName('tl-watch')).admin();
   await admin.connect();
   return admin;
 }
 
 /** Waits until `group` has committed every offset of `topic` (each partition's committed = high watermark). */
-export async function waitForAllCommitted(group: string, topic: string, timeoutMs: number): Promise<void> {
+export async function waitForAllCommitted(cluster: Cluster, group: string, topic: string, timeoutMs: number): Promise<void> {
   let last = -1;
   await waitFor(
     async () => {
-      last = await groupLag(group, topic);
+      last = await groupLag(cluster, group, topic).catch(() => -1);
+      if (last === -1) return false;
       if (last > 0) await sleep(250);
       return last === 0;
     },
@@ -322,14 +329,14 @@ export type TopicRecord = { partition: number; offset: string; key: Buffer | nul
  * Every record of `topic` from the beginning up to its current high watermarks, sorted by
  * (partition, offset). Uses a throw-away consumer group that never commits.
  */
-export async function readTopic(topic: string, timeoutMs = 60_000): Promise<TopicRecord[]> {
-  const offsets = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
+export async function readTopic(cluster: Cluster, topic: string, timeoutMs = 60_000): Promise<TopicRecord[]> {
+  const offsets = await withAdminOf(cluster, (admin) => admin.fetchTopicOffsets(topic));
   const ends = new Map(offsets.map((p) => [p.partition, Number(p.high)]));
   // Partitions to read to their end; one whose records were all removed (retention) has low = high.
   const pending = new Set(offsets.filter((p) => Number(p.high) > Number(p.low)).map((p) => p.partition));
   const out: TopicRecord[] = [];
   if (pending.size === 0) return out;
-  const consumer = newKafka(uniqueName('tl-reader')).consumer({ groupId: uniqueName('tl-reader'), maxWaitTimeInMs: 100, sessionTimeout: 10_000, rebalanceTimeout: 10_000 });
+  const consumer = kafkaOf(cluster, uniqueName('tl-reader')).consumer({ groupId: uniqueName('tl-reader'), maxWaitTimeInMs: 100, sessionTimeout: 10_000, rebalanceTimeout: 10_000 });
   await consumer.connect();
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
@@ -412,10 +419,10 @@ function readKString(buf: Buffer, at: number): [string | null, number] {
  * member is exactly the coordinator's expiry, only earlier; nothing about delivery changes.
  * Returns the member ids the coordinator removed.
  */
-export async function evictGroupMembers(group: string, memberIds?: readonly string[]): Promise<string[]> {
-  const ids = memberIds ?? (await withAdmin(async (admin) => (await admin.describeGroups([group])).groups[0]?.members.map((m) => m.memberId) ?? []));
+export async function evictGroupMembers(cluster: Cluster, group: string, memberIds?: readonly string[]): Promise<string[]> {
+  const ids = memberIds ?? (await withAdminOf(cluster, async (admin) => (await admin.describeGroups([group])).groups[0]?.members.map((m) => m.memberId) ?? []));
   if (!ids.length) return [];
-  const [bootHost, bootPort] = kafkaBrokers()[0]!.split(':') as [string, string];
+  const [bootHost, bootPort] = cluster.brokers[0]!.split(':') as [string, string];
   // Retriable group errors: COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
   const transient = new Set([14, 15, 16]);
   let lg: Buffer | null = null;
@@ -460,10 +467,10 @@ export async function evictGroupMembers(group: string, memberIds?: readonly stri
 // The processor
 
 /** Environment for `trustline run` (and, through `processorConfig`, the in-process twin). */
-export function processorEnv(names: Names, extra: Record<string, string> = {}): Record<string, string> {
+export function processorEnv(cluster: Cluster, names: Names, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    REDIS_URL: redisUrl(),
+    KAFKA_BROKERS: cluster.brokers.join(','),
+    REDIS_URL: cluster.redisUrl,
     TRUSTLINE_CLIENT_ID: names.clientId,
     TRUSTLINE_GROUP_ID: names.group,
     TRUSTLINE_TOPIC_REQUESTS: names.requests,
@@ -668,6 +675,8 @@ export type Reference = {
   store: MemoryStateStore;
   trust: TrustUpdate[];
   circuit: CircuitSignal[];
+  escalations: Escalation[];
+  audit: AuditRecord[];
   dlq: DeadLetter[];
   records: number;
   applied: number;
@@ -677,10 +686,14 @@ export type Reference = {
 class CapturingSink implements OutputSink {
   readonly trust: TrustUpdate[] = [];
   readonly circuit: CircuitSignal[] = [];
+  readonly escalations: Escalation[] = [];
+  readonly audit: AuditRecord[] = [];
   readonly dlq: DeadLetter[] = [];
   async write(o: BatchOutputs): Promise<void> {
     this.trust.push(...o.trust);
     this.circuit.push(...o.circuit);
+    this.escalations.push(...(o.escalations ?? []));
+    this.audit.push(...(o.audit ?? []));
     this.dlq.push(...o.dlq);
   }
   async close(): Promise<void> {}
@@ -692,6 +705,7 @@ class CapturingSink implements OutputSink {
  * policy, mode and TTL as `config`, an in-memory store and a capturing sink.
  */
 export async function runReference(config: Config, topic: string, records: readonly TopicRecord[], batchSize = 500): Promise<Reference> {
+  // Like `trustline run`: the audit chain of requests partition p is written to audit partition p.
   const scorer = await loadAnomalyScorer(config.model.card, config.model.intraOpThreads);
   const store = new MemoryStateStore();
   const sink = new CapturingSink();
@@ -700,6 +714,7 @@ export async function runReference(config: Config, topic: string, records: reado
     scorer,
     sink,
     ...configuredDeps(config),
+    audit: { topic: config.kafka.topics.audit },
   });
   let applied = 0;
   let skipped = 0;
@@ -719,7 +734,7 @@ export async function runReference(config: Config, topic: string, records: reado
   } finally {
     await scorer.close();
   }
-  return { store, trust: sink.trust, circuit: sink.circuit, dlq: sink.dlq, records: records.length, applied, skipped };
+  return { store, trust: sink.trust, circuit: sink.circuit, escalations: sink.escalations, audit: sink.audit, dlq: sink.dlq, records: records.length, applied, skipped };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -807,8 +822,9 @@ export type OutputComparison = {
  * Compares the trust or circuit records in a topic with the reference: every reference record
  * present with byte-identical JSON (as `KafkaSink` writes it), duplicates allowed, nothing else.
  */
-export function compareOutputs(topic: string, reference: readonly (TrustUpdate | CircuitSignal)[], read: readonly TopicRecord[]): OutputComparison {
-  const id = (r: { tenant: string; agentId: string; seq: number }): string => `${r.tenant}/${r.agentId}#${r.seq}`;
+export function compareOutputs(topic: string, reference: readonly (TrustUpdate | CircuitSignal | Escalation)[], read: readonly TopicRecord[]): OutputComparison {
+  // An escalation is decided by a later record of the same seq: its identity includes the status.
+  const id = (r: { tenant: string; agentId: string; seq: number; status?: unknown }): string => `${r.tenant}/${r.agentId}#${r.seq}${typeof r.status === 'string' ? `:${r.status}` : ''}`;
   const want = new Map<string, string>();
   for (const r of reference) {
     const k = id(r);
@@ -819,7 +835,7 @@ export function compareOutputs(topic: string, reference: readonly (TrustUpdate |
   const res: OutputComparison = { topic, expected: want.size, read: read.length, duplicates: 0, missing: [], different: [], unexpected: [], wrongKey: [] };
   for (const m of read) {
     const text = m.value?.toString('utf8') ?? '';
-    let rec: { tenant: string; agentId: string; seq: number };
+    let rec: { tenant: string; agentId: string; seq: number; status?: unknown };
     try {
       rec = JSON.parse(text) as typeof rec;
     } catch {
@@ -881,28 +897,105 @@ export function compareDlq(reference: readonly DeadLetter[], read: readonly Topi
   return res;
 }
 
-/** The full set of §2 checks, computed in one go; assert on the result in the test. */
-export type DeliveryReport = { state: StateComparison; trust: OutputComparison; circuit: OutputComparison; dlq: DlqComparison; reference: Reference; requests: TopicRecord[] };
+export type AuditComparison = {
+  /** The project's verifier (src/audit) over the topic, partition by partition in offset order. */
+  verdict: string;
+  ok: boolean;
+  /** Exact re-emissions the verifier skipped (a chunk re-processed after a crash). */
+  duplicates: number;
+  expected: number;
+  /** Distinct links read. */
+  links: number;
+  /** Reference links absent from the topic, or present with other bytes, `partition:index`. */
+  missing: string[];
+  different: string[];
+  /** Links in the topic beyond the reference chain. */
+  unexpected: string[];
+};
 
-/** Reads back the requests topic, runs the reference and compares Redis state and all output topics. */
-export async function checkDelivery(names: Names, config: Config, url: string): Promise<DeliveryReport> {
-  const requests = await readTopic(names.requests);
+/**
+ * The audit topic against the reference chains: the project's chain verifier must accept the
+ * topic as read (re-emissions of a link, byte for byte, are allowed), and the distinct links must
+ * be exactly the reference's, byte for byte.
+ */
+export function compareAudit(reference: readonly AuditRecord[], read: readonly TopicRecord[]): AuditComparison {
+  const verifier = createAuditChainVerifier();
+  const links = new Map<string, string>();
+  let parseError = '';
+  for (const m of read) {
+    const text = m.value?.toString('utf8') ?? '';
+    let rec: unknown;
+    try {
+      rec = JSON.parse(text);
+    } catch {
+      parseError ||= `unparseable audit record @${m.partition}:${m.offset}`;
+      continue;
+    }
+    if (verifier.add(rec, { partition: m.partition })) break;
+    const r = rec as AuditRecord;
+    links.set(`${r.partition}:${r.index}`, text);
+  }
+  const v = verifier.finish();
+  const want = new Map(reference.map((r) => [`${r.partition}:${r.index}`, JSON.stringify(r)]));
+  const res: AuditComparison = {
+    verdict: parseError || (v.ok ? `ok: ${v.count} links${v.duplicates ? `, ${v.duplicates} re-emitted` : ''}` : `broken at record ${v.index}: ${v.reason} (${v.detail})`),
+    ok: v.ok && !parseError,
+    duplicates: v.ok ? (v.duplicates ?? 0) : 0,
+    expected: want.size,
+    links: links.size,
+    missing: [],
+    different: [],
+    unexpected: [],
+  };
+  for (const [k, text] of want) {
+    const got = links.get(k);
+    if (got === undefined) res.missing.push(k);
+    else if (got !== text) res.different.push(k);
+  }
+  for (const k of links.keys()) if (!want.has(k)) res.unexpected.push(k);
+  return res;
+}
+
+/** The full set of delivery checks (docs/reliability.md), computed in one go. */
+export type DeliveryReport = {
+  state: StateComparison;
+  trust: OutputComparison;
+  circuit: OutputComparison;
+  escalations: OutputComparison;
+  audit: AuditComparison;
+  dlq: DlqComparison;
+  reference: Reference;
+  requests: TopicRecord[];
+};
+
+/** Reads back the requests topic, runs the reference and compares Redis state and every output topic. */
+export async function checkDelivery(cluster: Cluster, names: Names, config: Config): Promise<DeliveryReport> {
+  const requests = await readTopic(cluster, names.requests);
   const reference = await runReference(config, names.requests, requests);
-  const [trustRead, circuitRead, dlqRead] = await Promise.all([readTopic(names.trust), readTopic(names.circuit), readTopic(names.dlq)]);
-  const state = await compareStoredStates(reference, url, names.prefix);
+  const [trustRead, circuitRead, escalationsRead, auditRead, dlqRead] = await Promise.all([
+    readTopic(cluster, names.trust),
+    readTopic(cluster, names.circuit),
+    readTopic(cluster, names.escalations),
+    readTopic(cluster, names.audit),
+    readTopic(cluster, names.dlq),
+  ]);
+  const state = await compareStoredStates(reference, cluster.redisUrl, names.prefix);
   return {
     state,
     trust: compareOutputs(names.trust, reference.trust, trustRead),
     circuit: compareOutputs(names.circuit, reference.circuit, circuitRead),
+    escalations: compareOutputs(names.escalations, reference.escalations, escalationsRead),
+    audit: compareAudit(reference.audit, auditRead),
     dlq: compareDlq(reference.dlq, dlqRead),
     reference,
     requests,
   };
 }
 
+const few = (xs: readonly string[]): string => (xs.length ? `${xs.length} [${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ', …' : ''}]` : '0');
+
 /** A compact, readable summary of a report for failure messages and logs. */
 export function describeReport(r: DeliveryReport): string {
-  const few = (xs: readonly string[]): string => (xs.length ? `${xs.length} [${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ', …' : ''}]` : '0');
   const out = (o: OutputComparison): string =>
     `${o.topic.split('.').pop()}: expected ${o.expected}, read ${o.read} (dup ${o.duplicates}), missing ${few(o.missing)}, different ${few(o.different)}, unexpected ${few(o.unexpected)}, wrong key ${few(o.wrongKey)}`;
   return [
@@ -910,23 +1003,44 @@ export function describeReport(r: DeliveryReport): string {
     `state: ${r.state.agents} agents, digest ref ${r.state.referenceDigest.slice(0, 16)} vs stored ${r.state.storedDigest.slice(0, 16)}, differing ${few(r.state.differing)}, extra keys ${r.state.extraKeys}`,
     out(r.trust),
     out(r.circuit),
+    out(r.escalations),
+    `audit: verifier ${r.audit.verdict}; expected ${r.audit.expected} links, read ${r.audit.links}, missing ${few(r.audit.missing)}, different ${few(r.audit.different)}, unexpected ${few(r.audit.unexpected)}`,
     `dlq: expected ${r.dlq.expected}, read ${r.dlq.read}, distinct ${r.dlq.distinct}, missing ${few(r.dlq.missing)}, unexpected ${few(r.dlq.unexpected)}, different ${few(r.dlq.different)}`,
   ].join('\n');
 }
 
-/** True when every §2 check of the report passes. */
-export function deliveryOk(r: DeliveryReport): boolean {
-  const o = (c: OutputComparison): boolean => !c.missing.length && !c.different.length && !c.unexpected.length && !c.wrongKey.length;
-  return (
-    r.state.referenceDigest === r.state.storedDigest &&
-    !r.state.differing.length &&
-    r.state.extraKeys === 0 &&
-    o(r.trust) &&
-    o(r.circuit) &&
-    !r.dlq.missing.length &&
-    !r.dlq.unexpected.length &&
-    !r.dlq.different.length
-  );
+/**
+ * Every failed delivery check of a report, one line each; empty when the run equals the
+ * uninterrupted reference: byte-identical Redis states (exactly-once apply), every trust, circuit
+ * and escalation record byte-identical in its topic (at-least-once: duplicates allowed, nothing
+ * missing, nothing else), the audit chain verified and equal to the reference chain, and every
+ * dead letter present, once per source record, with its original bytes and a reason.
+ */
+export function deliveryProblems(r: DeliveryReport): string[] {
+  const p: string[] = [];
+  if (r.state.storedDigest !== r.state.referenceDigest) p.push(`state digest ${r.state.storedDigest.slice(0, 16)} ≠ reference ${r.state.referenceDigest.slice(0, 16)}`);
+  if (r.state.differing.length) p.push(`state: ${few(r.state.differing)} agents differ`);
+  if (r.state.extraKeys) p.push(`state: ${r.state.extraKeys} agent keys not in the reference`);
+  for (const o of [r.trust, r.circuit, r.escalations]) {
+    const t = o.topic.split('.').pop();
+    if (o.missing.length) p.push(`${t}: missing ${few(o.missing)}`);
+    if (o.different.length) p.push(`${t}: different ${few(o.different)}`);
+    if (o.unexpected.length) p.push(`${t}: unexpected ${few(o.unexpected)}`);
+    if (o.wrongKey.length) p.push(`${t}: wrong key ${few(o.wrongKey)}`);
+  }
+  if (!r.audit.ok) p.push(`audit: ${r.audit.verdict}`);
+  if (r.audit.missing.length) p.push(`audit: missing ${few(r.audit.missing)}`);
+  if (r.audit.different.length) p.push(`audit: different ${few(r.audit.different)}`);
+  if (r.audit.unexpected.length) p.push(`audit: unexpected ${few(r.audit.unexpected)}`);
+  if (r.dlq.missing.length) p.push(`dlq: missing ${few(r.dlq.missing)}`);
+  if (r.dlq.unexpected.length) p.push(`dlq: unexpected ${few(r.dlq.unexpected)}`);
+  if (r.dlq.different.length) p.push(`dlq: different ${few(r.dlq.different)}`);
+  if (r.dlq.distinct !== r.reference.dlq.length) p.push(`dlq: ${r.dlq.distinct} distinct source records, reference ${r.reference.dlq.length}`);
+  const noReason = [...r.dlq.records].filter(([, d]) => !d.dlq.code || !d.dlq.message).map(([k]) => k);
+  if (noReason.length) p.push(`dlq: without a reason ${few(noReason)}`);
+  // The reference must really cover the input: every record either applied or dead-lettered.
+  if (r.reference.applied + r.reference.dlq.length !== r.requests.length) p.push(`reference: ${r.reference.applied} applied + ${r.reference.dlq.length} dead ≠ ${r.requests.length} records`);
+  return p;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1017,6 +1131,136 @@ export class PrivateRedis {
   }
 
   /** Stops the server for good and deletes its directory. */
+  async destroy(): Promise<void> {
+    await this.crash();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A private Kafka broker (for broker-restart tests: the shared one must never be stopped)
+
+/** Where scripts/services.sh caches the Kafka jars (override with KAFKA_LIBS). */
+export function kafkaLibsDir(): string {
+  return process.env.KAFKA_LIBS ?? path.join(ROOT, '.cache', 'kafka', 'libs');
+}
+
+/**
+ * A single-node KRaft broker of this test's own, launched from the jars scripts/services.sh
+ * caches (same settings as the shared one: one replica, few threads), on two free loopback ports
+ * (39200 + random) with its data in a temporary directory. `crash()` SIGKILLs the JVM and
+ * `launch()` starts it again on the same ports and data: what it acknowledged survives, as on a
+ * real broker restart (the OS keeps the written pages).
+ */
+export class PrivateKafka {
+  proc: ChildProcess | null = null;
+  private constructor(
+    readonly port: number,
+    readonly controllerPort: number,
+    readonly dir: string,
+  ) {}
+
+  static async start(): Promise<PrivateKafka> {
+    const libs = kafkaLibsDir();
+    if (!existsSync(libs)) throw new Error(`no Kafka jars in ${libs}: run scripts/services.sh up kafka once (or set KAFKA_LIBS)`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'trustline-kafka-'));
+    for (let i = 0; i < 50; i++) {
+      const port = 39200 + 2 * Math.floor(Math.random() * 400);
+      if (!(await portFree(port)) || !(await portFree(port + 1))) continue;
+      const k = new PrivateKafka(port, port + 1, dir);
+      await k.format();
+      await k.launch();
+      return k;
+    }
+    throw new Error('no free ports for a private Kafka broker');
+  }
+
+  get brokers(): string[] {
+    return [`127.0.0.1:${this.port}`];
+  }
+
+  private java(args: string[], extra: string[] = []): ChildProcess {
+    const props = ['-Djava.awt.headless=true', `-Dlog4j.configuration=file:${path.join(ROOT, 'scripts', 'kafka', 'log4j.properties')}`, `-Dkafka.logs.dir=${this.dir}`];
+    return spawn('java', [...extra, ...props, '-cp', `${kafkaLibsDir()}/*`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  private async format(): Promise<void> {
+    const props = path.join(this.dir, 'server.properties');
+    writeFileSync(
+      props,
+      [
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${this.controllerPort}`,
+        `listeners=PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${this.port}`,
+        'controller.listener.names=CONTROLLER',
+        'inter.broker.listener.name=PLAINTEXT',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        `log.dirs=${path.join(this.dir, 'data')}`,
+        'num.partitions=1',
+        'default.replication.factor=1',
+        'min.insync.replicas=1',
+        'offsets.topic.replication.factor=1',
+        'offsets.topic.num.partitions=3',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        'transaction.state.log.num.partitions=3',
+        'auto.create.topics.enable=false',
+        'group.initial.rebalance.delay.ms=0',
+        'num.network.threads=2',
+        'num.io.threads=2',
+        'background.threads=2',
+        'num.recovery.threads.per.data.dir=1',
+        'log.cleaner.threads=1',
+        'log.cleaner.dedupe.buffer.size=16777216',
+        '',
+      ].join('\n'),
+    );
+    const clusterId = randomBytes(16).toString('base64url');
+    const tool = this.java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'], ['-Xmx256m', '-XX:TieredStopAtLevel=1']);
+    let err = '';
+    tool.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => tool.on('exit', r));
+    if (code !== 0) throw new Error(`formatting the private Kafka storage failed (${code}): ${err.slice(-500)}`);
+  }
+
+  /** Starts the broker (again) on the same ports and data and waits until it serves metadata. */
+  async launch(timeoutMs = 120_000): Promise<void> {
+    const proc = this.java(['kafka.Kafka', path.join(this.dir, 'server.properties')], ['-Xms128m', '-Xmx384m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError']);
+    proc.stderr!.resume();
+    this.proc = proc;
+    const cluster: Cluster = { brokers: this.brokers, redisUrl: '' };
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`private Kafka on ${this.port} exited during start-up (see ${this.dir}/server.log)`);
+        const admin = kafkaOf(cluster, uniqueName('tl-probe'), { retry: { retries: 0 }, connectionTimeout: 1000 }).admin();
+        try {
+          await admin.connect();
+          await admin.describeCluster();
+          return true;
+        } catch {
+          await sleep(500);
+          return false;
+        } finally {
+          await admin.disconnect().catch(() => undefined);
+        }
+      },
+      `private Kafka broker on port ${this.port}`,
+      timeoutMs,
+    );
+  }
+
+  /** SIGKILLs the broker and waits until it is gone. */
+  async crash(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGKILL');
+    await gone;
+  }
+
+  /** Stops the broker for good and deletes its directory. */
   async destroy(): Promise<void> {
     await this.crash();
     rmSync(this.dir, { recursive: true, force: true });

@@ -23,6 +23,7 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { describe, inject } from 'vitest';
 import type { ServicesContext } from '../setup/provided-context.ts';
+import type { Cluster } from './cluster.ts';
 
 function isCI(): boolean {
   const ci = process.env.CI;
@@ -216,4 +217,9 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The shared broker and Redis as a {@link Cluster} (for test/support/processor-harness.ts). */
+export function sharedCluster(): Cluster {
+  return { brokers: kafkaBrokers(), redisUrl: redisUrl() };
 }
