@@ -23,14 +23,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { Config } from '../../src/config/config.ts';
-import type { Cluster } from './cluster.ts';
+import { kafkaOf, uniqueId, type Cluster } from './cluster.ts';
 import {
   ChildProcessor,
   PrivateKafka,
   PrivateRedis,
   checkDelivery,
   cleanupTest,
-  connectProducer,
   createProcessorTopics,
   deliveryProblems,
   describeReport,
@@ -161,7 +160,9 @@ export async function runDeliveryScenario(opts: ScenarioOptions): Promise<Scenar
       feed() {
         feeding ??= (async () => {
           // The producer waits out broker outages (kafkajs retries; a produce is acknowledged or retried).
-          const producer = await connectProducer(cluster);
+          // Patient retries: the producer waits out a broker restart (an idempotent produce is acknowledged or retried).
+          const producer = kafkaOf(cluster, uniqueId('tl-feed'), { retry: { retries: 100, initialRetryTime: 200, maxRetryTime: 2_000 } }).producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+          await producer.connect();
           try {
             await producePaced(cluster, names.requests, records, { durationMs: opts.produceMs, producer, onProgress: (n) => (sent = n) });
           } finally {
