@@ -49,11 +49,22 @@ export async function withAdminOf<T>(cluster: Cluster, fn: (admin: Admin) => Pro
 export async function createTopicOn(cluster: Cluster, name: string, partitions: number, configEntries: Record<string, string> = {}): Promise<void> {
   await withAdminOf(cluster, async (admin) => {
     const created = await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       timeout: 30_000,
       topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(configEntries).map(([n, value]) => ({ name: n, value })) }],
     });
     if (!created) throw new Error(`topic ${name} already exists`);
+    // A busy broker may answer "does not host this topic-partition" for a moment: poll the metadata.
+    await waitUntil(async () => {
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics: [name] });
+        const got = meta.topics[0]?.partitions ?? [];
+        return got.length === partitions && got.every((p) => p.leader >= 0);
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+        return false;
+      }
+    }, `leaders for every partition of ${name}`, 60_000);
   });
 }
 

@@ -28,6 +28,7 @@ import {
   ChildProcessor,
   PrivateKafka,
   PrivateRedis,
+  SCENARIO_ESCALATION,
   checkDelivery,
   cleanupTest,
   createProcessorTopics,
@@ -49,8 +50,6 @@ import {
 } from './processor-harness.ts';
 import { kafkaBrokers, redisUrl, waitFor } from './services.ts';
 
-/** Every high or critical action is escalated, in any band: the scenarios exercise the escalation topic. */
-export const SCENARIO_ESCALATION = { rules: [{ sensitivities: ['high', 'critical'], bands: ['trusted', 'watch', 'restrict', 'block'] }], ttlMs: 120_000 };
 
 export type ScenarioOptions = {
   /** Short tag: topic names, log prefix. */

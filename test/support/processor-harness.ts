@@ -89,6 +89,39 @@ export async function loadFixtureRecords(count: number, skip = 0, dir = TRAIN_DI
   return out;
 }
 
+/**
+ * `count` events for the long runs (scripts/chaos.ts, scripts/soak.ts): the training then the
+ * validation fixtures, and as many further rounds of them as needed with agent and event ids
+ * suffixed `~r<round>` (new agents with the same behaviour), keyed by `agent.id`.
+ */
+export async function loadManyEvents(count: number): Promise<SourceRecord[]> {
+  const dirs = [TRAIN_DIR, path.join(ROOT, 'fixtures', 'validation')];
+  const out: SourceRecord[] = [];
+  for (let round = 0; out.length < count; round++) {
+    const before = out.length;
+    for (const dir of dirs) {
+      const files = readdirSync(dir)
+        .filter((f) => /\.jsonl(\.gz)?$/.test(f))
+        .sort()
+        .map((f) => path.join(dir, f));
+      for (const file of files) {
+        for await (const { bytes } of readLines(file)) {
+          if (bytes.length === 0) continue;
+          const event = JSON.parse(Buffer.from(bytes).toString('utf8')) as { eventId: string; agent: { id: string } };
+          if (round > 0) {
+            event.agent.id = `${event.agent.id}~r${round}`;
+            event.eventId = `${event.eventId}~r${round}`;
+          }
+          out.push({ key: Buffer.from(event.agent.id, 'utf8'), value: round > 0 ? Buffer.from(JSON.stringify(event), 'utf8') : Buffer.from(bytes) });
+          if (out.length >= count) return out;
+        }
+      }
+    }
+    if (out.length === before) throw new Error('no fixture events (run npm run fixtures)');
+  }
+  return out;
+}
+
 /** One malformed record of each kind the decoder must dead-letter, with the code it must get. */
 export type PoisonKind = 'invalid_json' | 'invalid_utf8' | 'unsupported_version' | 'missing_field' | 'too_large' | 'tombstone' | 'not_an_object' | 'wrong_type';
 
@@ -465,6 +498,9 @@ export async function evictGroupMembers(cluster: Cluster, group: string, memberI
 
 // ---------------------------------------------------------------------------------------------
 // The processor
+
+/** Every high or critical action is escalated, in any band: delivery scenarios and the chaos run exercise the escalation topic. */
+export const SCENARIO_ESCALATION = { rules: [{ sensitivities: ['high', 'critical'], bands: ['trusted', 'watch', 'restrict', 'block'] }], ttlMs: 120_000 };
 
 /** Environment for `trustline run` (and, through `processorConfig`, the in-process twin). */
 export function processorEnv(cluster: Cluster, names: Names, extra: Record<string, string> = {}): Record<string, string> {
