@@ -179,11 +179,11 @@ function fuzzSigned(signed: { kind: FeedKind; rec: Record<string, unknown> }[], 
       if (t.failures.length < 50) t.failures.push(`${kind}: ${detail}`);
     }
   };
-  // Trust and circuit series per agent, for replays.
+  // Trust and circuit series per agent (tenant and agent id: a byte flip may make a new tenant), for replays.
   const series = new Map<string, { kind: FeedKind; rec: Record<string, unknown> }[]>();
   for (const s of pool) {
     if (s.kind === 'escalation') continue;
-    const k = `${s.kind}/${String(s.rec.agentId)}/${(s.rec.sig as { kid: string }).kid}`;
+    const k = `${s.kind}/${String(s.rec.tenant)}/${String(s.rec.agentId)}/${(s.rec.sig as { kid: string }).kid}`;
     const xs = series.get(k);
     if (xs) xs.push(s);
     else series.set(k, [s]);
@@ -223,9 +223,9 @@ function fuzzSigned(signed: { kind: FeedKind; rec: Record<string, unknown> }[], 
       const newer = xs[j]!;
       if (Number(older.rec.seq) >= Number(newer.rec.seq)) continue;
       const e = core();
-      e.ingest(newer.kind, JSON.stringify(newer.rec));
+      const first = e.ingest(newer.kind, JSON.stringify(newer.rec));
       const outcome = e.ingest(older.kind, JSON.stringify(older.rec));
-      count(op, outcome === 'stale_seq', `${outcome} for seq ${String(older.rec.seq)} after ${String(newer.rec.seq)}`);
+      count(op, first === 'accepted' && outcome === 'stale_seq', `${outcome} for seq ${String(older.rec.seq)} after ${String(newer.rec.seq)} (${first})`);
     } else {
       // A chain prefix (from genesis), tampered strictly before its last record (the last one
       // needs an anchored head: docs/enforcers.md).

@@ -1,16 +1,15 @@
 /**
- * Machinery for the `trustline run` delivery-guarantee tests (test/runners/kafka/*.int.test.ts):
- * run the processor as a child process or in process, feed it fixture events, crash it, read
- * every topic back, compute the uninterrupted reference and compare.
+ * Machinery for the `trustline run` delivery scenarios (test/support/delivery-scenario.ts, used by
+ * test/runners/kafka/*.int.test.ts) and the long runs (scripts/chaos.ts, scripts/soak.ts): run the
+ * processor as a child process or in process, feed it fixture events, crash it, crash a private
+ * broker or Redis, read every topic back, compute the uninterrupted reference and compare.
+ * No vitest import (the scripts use it); every Kafka/Redis call names its {@link Cluster}.
  *
  * The oracle is always the same: one uninterrupted in-process run of `BatchProcessor` over the
  * records exactly as they sit in the requests topic (partition by partition, in offset order,
  * position = Kafka offset), with a `MemoryStateStore`, the real model and the signer, policy,
- * mode and TTL of the configuration the processor under test was given. Design §2 then says:
- * - every agent's stored state is byte-identical to the reference state (exactly-once apply);
- * - every reference trust / circuit record is in its topic with byte-identical JSON, and nothing
- *   else is (at-least-once, deterministic: duplicates are allowed, differences are not);
- * - every reference dead letter is in the DLQ topic (again possibly more than once), and nothing else.
+ * escalation rules, mode, TTL and audit chain of the configuration the processor under test was
+ * given. `deliveryProblems` lists every way a run differs from it (docs/reliability.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
