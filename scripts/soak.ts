@@ -88,8 +88,13 @@ class EventSource {
   static async load(count: number): Promise<EventSource> {
     const recs = await loadManyEvents(count);
     const base = recs.map((r) => ({ key: r.key!, event: JSON.parse(r.value!.toString('utf8')) as Record<string, unknown> & { ts: number } }));
-    const ts = base.map((b) => b.event.ts);
-    return new EventSource(base, Math.max(...ts) - Math.min(...ts) + 60_000);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const b of base) {
+      lo = Math.min(lo, b.event.ts);
+      hi = Math.max(hi, b.event.ts);
+    }
+    return new EventSource(base, hi - lo + 60_000);
   }
 
   next(n: number): SourceRecord[] {
