@@ -36,6 +36,7 @@ import { agentKeyPattern } from '../../src/state/keys.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import type { AgentKey } from '../../src/state/store.ts';
+import { rng as prng } from './prng.ts';
 import { createTopicOn, kafkaOf, uniqueId as uniqueName, waitUntil as waitFor, withAdminOf, type Cluster } from './cluster.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -45,17 +46,8 @@ const BIN = path.join(ROOT, 'bin', 'trustline.js');
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Seeded PRNG (mulberry32), a float in [0, 1) per call: kill delays and poison positions are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The suite's seeded PRNG (test/support/prng.ts): kill delays and poison positions are reproducible. */
+export { rng as prng } from './prng.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Input
