@@ -44,7 +44,7 @@ describe('decodeInput (property-based)', () => {
       }),
       { numRuns: 300 },
     );
-  });
+  }, 60_000);
 
   it('never throws on arbitrary bytes, and every rejection is coded', () => {
     fc.assert(
@@ -53,7 +53,7 @@ describe('decodeInput (property-based)', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, 60_000);
 
   it('never throws on arbitrary JSON documents, and never pollutes a prototype', () => {
     fc.assert(
@@ -64,7 +64,7 @@ describe('decodeInput (property-based)', () => {
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.keys(Object.prototype)).toEqual([]);
-  });
+  }, 60_000);
 
   it('rejects every invalidating mutation of a valid event with a coded reason, and handles the others one way or the other', () => {
     fc.assert(
@@ -79,5 +79,5 @@ describe('decodeInput (property-based)', () => {
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
-  });
+  }, 60_000);
 });

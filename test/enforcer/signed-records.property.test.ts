@@ -64,7 +64,7 @@ describe('signed records (property-based)', () => {
     const c = core();
     for (const s of signed) expect(['accepted', 'stale_seq']).toContain(c.ingest(s.kind, JSON.stringify(s.rec)));
     expect(verifyChain(audit).ok).toBe(true);
-  });
+  }, 60_000);
 
   it('refuses every tampered record: changed field, mutated signature, swapped kid, removed signature, changed alg', () => {
     fc.assert(
@@ -78,7 +78,7 @@ describe('signed records (property-based)', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, 60_000);
 
   it('refuses a replayed older seq of an agent and keeps the newer record', () => {
     const byAgent = new Map<string, { kind: FeedKind; rec: Rec }[]>();
@@ -106,7 +106,7 @@ describe('signed records (property-based)', () => {
       { numRuns: 500 },
     );
     expect(replays).toBeGreaterThan(100);
-  });
+  }, 60_000);
 
   it('reports every reordered, changed, deleted or inserted audit record', () => {
     expect(audit.length).toBeGreaterThan(10);
@@ -138,5 +138,5 @@ describe('signed records (property-based)', () => {
       }),
       { numRuns: 1000 },
     );
-  });
+  }, 60_000);
 });

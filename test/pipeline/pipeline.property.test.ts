@@ -129,5 +129,5 @@ describe('the pipeline (property-based)', () => {
       }),
       { numRuns: 150 },
     );
-  });
+  }, 60_000);
 });
