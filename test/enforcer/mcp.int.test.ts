@@ -24,7 +24,7 @@ import { createLogger } from '../../src/shared/logger.ts';
 import { DEMO_TOOLS } from '../../examples/mcp/demo-tools.ts';
 import { createGatedMcpServer, TRUSTLINE_MCP_ERRORS, type McpAgentSession } from '../../examples/mcp/server.ts';
 import { cleanupTest, connectProducer, processorConfig, processorEnv, readTopic, sleep, uniqueNames } from '../support/processor-harness.ts';
-import { describeIntegration, kafkaBrokers, waitFor } from '../support/services.ts';
+import { describeIntegration, kafkaBrokers, waitFor, sharedCluster } from '../support/services.ts';
 
 /** The server must refuse the malicious agent on trustline's verdict within this many malicious calls. */
 const REFUSAL_BOUND = 20;
@@ -41,7 +41,7 @@ type CallOutcome = { ok: true; text: string } | { ok: false; code: number; messa
 
 describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', () => {
   const names = uniqueNames('mcp');
-  const config = processorConfig(processorEnv(names, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn', TRUSTLINE_REDIS_DECISION_TTL_MS: '60000' }));
+  const config = processorConfig(processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn', TRUSTLINE_REDIS_DECISION_TTL_MS: '60000' }));
   // The processor escalates what the SDK holds: payments of 1000 or more, in every band.
   config.escalation.rules = [{ minAmount: 1000, actions: ['payment.create'], bands: ['trusted', 'watch', 'restrict', 'block'] }];
   const agentId = `mcp-agent-${names.prefix}`;
@@ -80,7 +80,7 @@ describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', 
 
   beforeAll(async () => {
     processor = await startKafkaRunner(config, createLogger({ level: 'warn' }));
-    producer = await connectProducer();
+    producer = await connectProducer(sharedCluster());
     enforcer = createEnforcer({
       kafka: { brokers: kafkaBrokers(), topics: { trust: names.trust, circuit: names.circuit, escalations: names.escalations }, groupId: `${names.group}-enf` },
       keys: config.signing.keys,
@@ -96,7 +96,7 @@ describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', 
     await enforcer?.close();
     await producer?.disconnect();
     await processor?.stop('test end');
-    await cleanupTest(names);
+    await cleanupTest(sharedCluster(), names);
   });
 
   it('runs, holds for a human, refuses by context, by trust and by circuit — with clear MCP errors', async () => {
@@ -168,7 +168,7 @@ describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', 
 
     // Every tool call reached agent.requests as an AgentRequestEvent (route mcp:<tool>, method TOOL).
     await sleep(500);
-    const events = (await readTopic(names.requests, 30_000)).map((r) => JSON.parse(r.value!.toString()) as AgentRequestEvent & { kind?: string }).filter((e) => e.kind !== 'control');
+    const events = (await readTopic(sharedCluster(), names.requests, 30_000)).map((r) => JSON.parse(r.value!.toString()) as AgentRequestEvent & { kind?: string }).filter((e) => e.kind !== 'control');
     const routes = new Set(events.map((e) => e.request.route));
     for (const r of ['mcp:payment_create', 'mcp:order_get', 'mcp:admin_list_users']) expect(routes).toContain(r);
     expect([...routes].every((r) => DEMO_TOOLS.some((t) => `mcp:${t.name}` === r))).toBe(true);

@@ -20,7 +20,7 @@ import { createSigner } from '../../src/outputs/sign.ts';
 import type { BatchOutputs } from '../../src/outputs/sink.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { cleanupTest, connectProducer, PrivateRedis, processorConfig, processorEnv, readTopic, uniqueNames, waitForAllCommitted } from '../support/processor-harness.ts';
-import { describeIntegration, kafkaBrokers, redisUrl, waitFor } from '../support/services.ts';
+import { describeIntegration, kafkaBrokers, redisUrl, waitFor, sharedCluster } from '../support/services.ts';
 
 const OP: SigningKey = { kid: 'ops-rmode', alg: 'HS256', secret: 'operator key for the redis-mode test ...' };
 const SENSITIVITIES: Sensitivity[] = ['low', 'medium', 'high', 'critical'];
@@ -28,7 +28,7 @@ const POLICY: EnforcerPolicyInput = { onStale: 'fail-closed', feedTimeoutMs: 3_6
 
 describeIntegration('stateless gateways: Redis mode gives the verdicts of the Kafka mode', () => {
   const names = uniqueNames('rmode');
-  const config = processorConfig(processorEnv(names, { TRUSTLINE_PARTITIONS: '2', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn', TRUSTLINE_REDIS_DECISION_TTL_MS: '600000' }));
+  const config = processorConfig(processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '2', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn', TRUSTLINE_REDIS_DECISION_TTL_MS: '600000' }));
   const agents = Array.from({ length: 12 }, (_, i) => `rm-${names.prefix}-${i}`);
   const malicious = new Set(agents.slice(0, 4));
   const forcedOpen = agents[10]!;
@@ -44,7 +44,7 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
 
   beforeAll(async () => {
     processor = await startKafkaRunner(config, createLogger({ level: 'warn' }));
-    producer = await connectProducer();
+    producer = await connectProducer(sharedCluster());
     redis = new Redis(redisUrl());
   }, 120_000);
 
@@ -60,7 +60,7 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
       if (keys.length) await redis.unlink(...keys);
       await redis.quit();
     }
-    await cleanupTest(names);
+    await cleanupTest(sharedCluster(), names);
   });
 
   function event(agentId: string, n: number, ts: number): AgentRequestEvent {
@@ -111,7 +111,7 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
     observer = createEnforcer(kafkaOptions('obs'));
     await observer.ready();
     await waitFor(() => observer.decide({ agentId: forcedOpen }).circuit === 'forced_open' && observer.decide({ agentId: allowlisted }).circuit === 'forced_closed', 'the operator controls at the Kafka enforcer', 60_000);
-    await waitForAllCommitted(names.group, names.requests, 60_000);
+    await waitForAllCommitted(sharedCluster(), names.group, names.requests, 60_000);
     // Everything is committed, so every output is on the topics and in Redis: wait until the observer holds the newest record of each agent.
     const newest = async (a: string): Promise<number> => {
       const [ts, cs] = await redis.hmget(decisionKey(names.prefix, 'default', a), 'ts', 'cs');
@@ -153,7 +153,7 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
     const key = decisionKey(names.prefix, 'default', victim);
     const held = await redisMode.decide({ agentId: victim });
     const current = JSON.parse((await redis.hget(key, 't'))!) as TrustUpdate;
-    const older = (await readTopic(names.trust, 30_000)).map((r) => JSON.parse(r.value!.toString()) as TrustUpdate).filter((r) => r.agentId === victim && r.seq < current.seq);
+    const older = (await readTopic(sharedCluster(), names.trust, 30_000)).map((r) => JSON.parse(r.value!.toString()) as TrustUpdate).filter((r) => r.agentId === victim && r.seq < current.seq);
     expect(older.length).toBeGreaterThan(0);
     const before = redisMode.metrics();
     await redis.hset(key, 't', JSON.stringify({ ...current, seq: current.seq + 100, band: 'trusted', trust: 1 })); // forged: the signature no longer matches

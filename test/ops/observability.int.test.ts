@@ -16,7 +16,7 @@ import { createEnforcerCore } from '../../src/enforcer/core.ts';
 import { startKafkaRunner } from '../../src/runners/kafka/run.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { ROOT, cleanupTest, connectProducer, processorConfig, processorEnv, readTopic, uniqueNames } from '../support/processor-harness.ts';
-import { describeIntegration, waitFor } from '../support/services.ts';
+import { describeIntegration, waitFor, sharedCluster } from '../support/services.ts';
 import { ev } from '../support/events.ts';
 
 type Family = { type: string; labels: Set<string> };
@@ -53,12 +53,12 @@ function namesIn(expr: string, legend = ''): { metrics: string[]; labels: string
 
 describeIntegration('metrics, dashboards and alerts', () => {
   const names = uniqueNames('obs');
-  afterAll(() => cleanupTest(names));
+  afterAll(() => cleanupTest(sharedCluster(), names));
 
   it('the processor exposes conventional metrics, /agents/<id>, and every dashboard and alert query names an exposed metric', async () => {
-    const config = processorConfig(processorEnv(names, { TRUSTLINE_PARTITIONS: '2', TRUSTLINE_CONTROL_KEYS: 'ops:obs-test-operator-key-0123456789' }));
+    const config = processorConfig(processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '2', TRUSTLINE_CONTROL_KEYS: 'ops:obs-test-operator-key-0123456789' }));
     const processor = await startKafkaRunner(config, createLogger({ level: 'warn' }));
-    const producer = await connectProducer();
+    const producer = await connectProducer(sharedCluster());
     const base = `http://127.0.0.1:${processor.httpPort}`;
     let text: string;
     try {
@@ -70,7 +70,7 @@ describeIntegration('metrics, dashboards and alerts', () => {
       const good = signControl({ agentId: 'obs-1', action: 'force_open', issuedAt: Date.now(), operator: 'alice' }, key);
       const forged = signControl({ agentId: 'obs-2', action: 'force_close', issuedAt: Date.now(), operator: 'mallory' }, { ...key, secret: 'not-the-operator-key-0123456789' });
       await producer.send({ topic: names.control, acks: -1, messages: [{ key: 'obs-1', value: JSON.stringify(good) }, { key: 'obs-2', value: JSON.stringify(forged) }] });
-      await waitFor(async () => (await readTopic(names.circuit)).some((r) => String(r.value).includes('operator_force_open')), 'the control record applied', 60_000);
+      await waitFor(async () => (await readTopic(sharedCluster(), names.circuit)).some((r) => String(r.value).includes('operator_force_open')), 'the control record applied', 60_000);
       text = await (await fetch(`${base}/metrics`)).text();
       await waitFor(async () => {
         text = await (await fetch(`${base}/metrics`)).text();

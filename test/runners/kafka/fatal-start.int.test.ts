@@ -13,7 +13,7 @@ import { startKafkaRunner, type KafkaRunnerHandle } from '../../../src/runners/k
 import { TrustlineError } from '../../../src/shared/errors.ts';
 import { ev } from '../../support/events.ts';
 import { captureLogger, cleanupTest, connectProducer, processorConfig, processorEnv, sleep, uniqueNames, type Names } from '../../support/processor-harness.ts';
-import { describeIntegration } from '../../support/services.ts';
+import { describeIntegration, sharedCluster } from '../../support/services.ts';
 
 /** Open sockets, servers and timers of this process, by kind. */
 function handles(): Record<string, number> {
@@ -34,12 +34,12 @@ describeIntegration('trustline run: fatal errors and failed starts', () => {
   beforeAll(() => undefined);
   afterAll(async () => {
     await handle?.stop('test end');
-    for (const n of all) await cleanupTest(n);
+    for (const n of all) await cleanupTest(sharedCluster(), n);
   });
 
   it('a non-retriable error in a batch: not ready from then on, stopped within bounded time, error reported', { timeout: 120_000 }, async () => {
     const n = names('fatal');
-    const config = processorConfig(processorEnv(n, { TRUSTLINE_PARTITIONS: '1' }));
+    const config = processorConfig(processorEnv(sharedCluster(), n, { TRUSTLINE_PARTITIONS: '1' }));
     const { log, lines } = captureLogger('info');
     const injected = new TrustlineError('INTERNAL', 'injected non-retriable failure');
     handle = await startKafkaRunner(config, log, {
@@ -60,7 +60,7 @@ describeIntegration('trustline run: fatal errors and failed starts', () => {
         await sleep(50);
       }
     })();
-    const producer = await connectProducer();
+    const producer = await connectProducer(sharedCluster());
     await producer.send({ topic: n.requests, messages: [{ key: 'agent-1', value: JSON.stringify(ev({ eventId: 'f-1', agent: { id: 'agent-1' } })) }] });
     await producer.disconnect();
 
@@ -85,7 +85,7 @@ describeIntegration('trustline run: fatal errors and failed starts', () => {
     await once(blocker, 'listening');
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const config = processorConfig(processorEnv(n, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_HTTP_PORT: String(port) }));
+      const config = processorConfig(processorEnv(sharedCluster(), n, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_HTTP_PORT: String(port) }));
       const { log } = captureLogger('info');
       await sleep(500);
       const before = handles();
