@@ -14,7 +14,7 @@
  * present once per source record with its reason. Writes the result as JSON; exits 1 on failure.
  * Bounded: at most `--max-minutes` (default 60) of killing.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -169,6 +169,7 @@ async function main(): Promise<number> {
     for (const c of [...children, ...(final ? [final] : [])]) c.kill('SIGKILL');
     await admin.disconnect();
     if (!args.keep) await cleanupTest(cluster, names);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
