@@ -19,13 +19,7 @@ export const MAX_LINE_BYTES = MAX_EVENT_BYTES + 1;
  * what is wrong with it (missing, a directory, unreadable). `.gz` content is checked as it is read.
  */
 export async function openInput(file: string): Promise<NodeJS.ReadableStream> {
-  let st;
-  try {
-    st = await stat(file);
-  } catch (cause) {
-    throw new TrustlineError('INPUT_INVALID', `${file}: ${describeFsError(cause)}`, { cause });
-  }
-  if (st.isDirectory()) throw new TrustlineError('INPUT_INVALID', `${file}: is a directory, not a JSONL(.gz) file`);
+  await checkInput(file);
   const raw = createReadStream(file);
   await new Promise<void>((resolve, reject) => {
     raw.once('open', () => resolve());
@@ -42,15 +36,18 @@ export async function openInput(file: string): Promise<NodeJS.ReadableStream> {
  * (`<file>: <reason>`) for the first that is not.
  */
 export async function checkInputs(files: readonly string[]): Promise<void> {
-  for (const file of files) {
-    let st;
-    try {
-      st = await stat(file);
-    } catch (cause) {
-      throw new TrustlineError('INPUT_INVALID', `${file}: ${describeFsError(cause)}`, { cause });
-    }
-    if (st.isDirectory()) throw new TrustlineError('INPUT_INVALID', `${file}: is a directory, not a JSONL(.gz) file`);
+  for (const file of files) await checkInput(file);
+}
+
+/** An input exists and is a file, or `INPUT_INVALID` (`<file>: <reason>`). */
+async function checkInput(file: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(file);
+  } catch (cause) {
+    throw new TrustlineError('INPUT_INVALID', `${file}: ${describeFsError(cause)}`, { cause });
   }
+  if (st.isDirectory()) throw new TrustlineError('INPUT_INVALID', `${file}: is a directory, not a JSONL(.gz) file`);
 }
 
 /** Checks that `dir` can be an output directory: missing (it is created) or a directory, never a file. */
