@@ -325,3 +325,57 @@ export class DetectionEvaluator {
     };
   }
 }
+
+/**
+ * The figures of {@link DetectionEvaluator.summary} recomputed from per-agent outcomes alone
+ * (ranking metrics null): used to re-rank policies on a subset of agents (leave-one-kind-out
+ * tuning, lab/eval/robustness.ts) without judging the events again.
+ */
+export function summarizeOutcomes(outcomes: readonly AgentOutcome[], detector = 'trustline'): EvalSummary {
+  const malicious = outcomes.filter((a) => a.malicious);
+  const benign = outcomes.filter((a) => !a.malicious);
+  const figures = (agents: AgentOutcome[]): GroupFigures => {
+    const detected = agents.filter((a) => a.detected);
+    const ev = detected.map((a) => a.firstDetection!.eventsAfterStart);
+    const sec = detected.map((a) => a.firstDetection!.secondsAfterStart);
+    return {
+      agents: agents.length,
+      detected: detected.length,
+      detectionRate: round(rate(detected.length, agents.length)),
+      timeToDetectEvents: { median: round(quantile(ev, 0.5), 2), p90: round(quantile(ev, 0.9), 2) },
+      timeToDetectSeconds: { median: round(quantile(sec, 0.5), 1), p90: round(quantile(sec, 0.9), 1) },
+      attackEvents: agents.reduce((x, a) => x + a.attackEvents, 0),
+      rocAuc: null,
+      prAuc: null,
+    };
+  };
+  const perScenario: EvalSummary['perScenario'] = {};
+  for (const name of [...new Set(malicious.map((a) => a.scenario))].sort()) perScenario[name] = figures(malicious.filter((a) => a.scenario === name));
+  const perBenignProfile: EvalSummary['perBenignProfile'] = {};
+  for (const name of [...new Set(benign.map((a) => a.profile ?? a.scenario))].sort()) {
+    const agents = benign.filter((a) => (a.profile ?? a.scenario) === name);
+    const flagged = agents.filter((a) => a.flaggedEvents > 0).length;
+    perBenignProfile[name] = { agents: agents.length, flagged, falsePositiveRate: round(rate(flagged, agents.length)) };
+  }
+  const benignFlagged = benign.filter((a) => a.flaggedEvents > 0).length;
+  const benignEvents = benign.reduce((x, a) => x + a.events, 0);
+  const benignEventsFlagged = benign.reduce((x, a) => x + a.flaggedEvents, 0);
+  return {
+    definitions: 'docs/evaluation.md',
+    detector,
+    streams: [],
+    overall: {
+      ...figures(malicious),
+      benignAgents: benign.length,
+      benignAgentsFlagged: benignFlagged,
+      falsePositiveRate: round(rate(benignFlagged, benign.length)),
+      benignEvents,
+      benignEventsFlagged,
+      benignEventFlagRate: round(rate(benignEventsFlagged, benignEvents), 6),
+      negativeEvents: 0,
+    },
+    perScenario,
+    perBenignProfile,
+    agents: [...outcomes],
+  };
+}

@@ -4,7 +4,7 @@
  * selection"). Validation data is never passed here.
  */
 import { DEFAULT_POLICY, type Policy } from '../../src/core/judge.ts';
-import { DetectionEvaluator, type EvalSummary } from './evaluator.ts';
+import { DetectionEvaluator, summarizeOutcomes, type AgentOutcome, type EvalSummary } from './evaluator.ts';
 import type { Labels } from './labels.ts';
 import { judgeScored, type ScoredFile } from './offline.ts';
 
@@ -26,7 +26,7 @@ export const WIDE_GRID = {
   anomalousAt: [0.9, 0.95],
 } as const;
 
-type Grid = { readonly [K in keyof typeof POLICY_GRID]: readonly number[] };
+export type Grid = { readonly [K in keyof typeof POLICY_GRID]: readonly number[] };
 
 export type Candidate = { policy: Policy; label: string; summary: EvalSummary; benignMargin: number };
 
@@ -100,6 +100,42 @@ export function tunePolicy(train: readonly { scored: ScoredFile; labels: Labels 
   const rankedWide = rankCandidates(wide);
   if (rankedWide.length) return rankedWide;
   return wide.sort(
+    (a, b) =>
+      a.summary.overall.benignAgentsFlagged - b.summary.overall.benignAgentsFlagged ||
+      (b.summary.overall.detectionRate ?? 0) - (a.summary.overall.detectionRate ?? 0) ||
+      b.benignMargin - a.benignMargin,
+  );
+}
+
+/** Every policy of `grid` evaluated once on the files: per-agent outcomes kept for re-ranking on subsets. */
+export function evaluateGrid(files: readonly { scored: ScoredFile; labels: Labels }[], base: Policy = DEFAULT_POLICY, grid: Grid = POLICY_GRID, detector = 'trustline'): Candidate[] {
+  return gridPolicies(base, grid).map(({ policy, label }) => {
+    const summary = evaluatePolicy(files, policy, detector);
+    return { policy, label, summary, benignMargin: benignMarginOf(summary.agents) };
+  });
+}
+
+function benignMarginOf(agents: readonly AgentOutcome[]): number {
+  const benign = agents.filter((a) => !a.malicious);
+  return benign.length ? Math.min(...benign.map((a) => a.lowestTrust)) : 1;
+}
+
+/**
+ * {@link tunePolicy} restricted to the agents `include` accepts, from already evaluated grids
+ * (`wide` evaluated lazily, only when no policy of `grid` is admissible). Same ranking rule.
+ */
+export function tuneOnSubset(cands: Candidate[], include: (a: AgentOutcome) => boolean, wide: () => Candidate[]): Candidate[] {
+  const restrict = (cs: Candidate[]): Candidate[] =>
+    cs.map((c) => {
+      const agents = c.summary.agents.filter(include);
+      return { ...c, summary: summarizeOutcomes(agents, c.summary.detector), benignMargin: benignMarginOf(agents) };
+    });
+  const ranked = rankCandidates(restrict(cands));
+  if (ranked.length) return ranked;
+  const w = restrict(wide());
+  const rankedWide = rankCandidates(w);
+  if (rankedWide.length) return rankedWide;
+  return w.sort(
     (a, b) =>
       a.summary.overall.benignAgentsFlagged - b.summary.overall.benignAgentsFlagged ||
       (b.summary.overall.detectionRate ?? 0) - (a.summary.overall.detectionRate ?? 0) ||
