@@ -33,6 +33,7 @@ import { tunePolicy, POLICY_GRID } from '../tune.ts';
 import type { AnomalyScorer } from '../../../src/pipeline/batch-processor.ts';
 import { loadScorer } from '../../../src/scoring/onnx-scorer.ts';
 import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
+import { readSection } from './robustness.ts';
 
 let values: { 'skip-candidates'?: boolean } = {};
 const PY = 'models/.venv/bin/python';
@@ -376,6 +377,12 @@ async function main(): Promise<void> {
   }
   w(readFileSync('models/EVALUATION.notes.md', 'utf8').trimEnd());
   w();
+  // The robustness section is written by `npm run eval -- robustness`; keep it.
+  const robustness = readSection('models/EVALUATION.md');
+  if (robustness) {
+    w(robustness);
+    w();
+  }
   writeFileSync('models/EVALUATION.md', lines.join('\n'));
   const strip = (s: EvalSummary): Omit<EvalSummary, 'agents'> => {
     const { agents: _agents, ...rest } = s;
