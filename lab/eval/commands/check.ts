@@ -2,8 +2,9 @@
  * Quick check of the current code, policy and a model card on the training and validation
  * fixtures (offline: features and scores once, then trust and breaker under DEFAULT_POLICY).
  *
- * Usage: npm run eval -- check [--card models/trustline-tailsum.json] [--sets train,validation]
+ * Usage: npm run eval -- check [--card <model card, default: the configuration's model.card>] [--sets train,validation]
  */
+import { defaultCardPath } from '../card.ts';
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLICY } from '../../../src/core/judge.ts';
 import { DetectionEvaluator } from '../evaluator.ts';
@@ -16,7 +17,7 @@ import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 export async function run(argv: string[]): Promise<void> {
 
   const { values } = parseArgs({
-    args: argv, options: { card: { type: 'string', default: 'models/trustline-tailsum.json' }, sets: { type: 'string', default: 'train,validation' }, evidence: { type: 'string' }, brief: { type: 'boolean', default: false } } });
+    args: argv, options: { card: { type: 'string', default: defaultCardPath() }, sets: { type: 'string', default: 'train,validation' }, evidence: { type: 'string' }, brief: { type: 'boolean', default: false } } });
   /** `--evidence '{"ref":2.5}'` overrides DEFAULT_POLICY.evidence (analysis only). */
   const POLICY = { ...DEFAULT_POLICY, evidence: { ...DEFAULT_POLICY.evidence, ...(values.evidence ? (JSON.parse(values.evidence) as object) : {}) } };
   const SETS: Record<string, string[]> = {

@@ -5,6 +5,7 @@
  *
  * Usage: npm run eval -- inspect <file.jsonl[.gz]> [--card <card.json>] [--agent <id prefix>] [--before 5] [--after 25]
  */
+import { defaultCardPath } from '../card.ts';
 import { parseArgs } from 'node:util';
 import { decodeEvent } from '../../../src/contract/decode.ts';
 import type { AgentRequestEvent } from '../../../src/contract/schemas.ts';
@@ -23,7 +24,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { card: { type: 'string', default: 'models/trustline-tailsum.json' }, agent: { type: 'string' }, evidence: { type: 'string' }, scenario: { type: 'string' }, near: { type: 'string' }, before: { type: 'string', default: '5' }, after: { type: 'string', default: '25' } },
+    options: { card: { type: 'string', default: defaultCardPath() }, agent: { type: 'string' }, evidence: { type: 'string' }, scenario: { type: 'string' }, near: { type: 'string' }, before: { type: 'string', default: '5' }, after: { type: 'string', default: '25' } },
   });
   const file = positionals[0];
   if (!file) throw new Error('usage: npm run eval -- inspect <file> [--card c] [--agent prefix]');

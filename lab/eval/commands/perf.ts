@@ -5,8 +5,9 @@
  *    as the pipeline does), target ≤ 2.5 µs;
  *  - the model's ONNX time per 1000-row batch with 1 intra-op thread, target ≤ 4 ms.
  *
- * Usage: npm run eval -- perf [--card models/trustline-tailsum.json] [files…]
+ * Usage: npm run eval -- perf [--card <model card, default: the configuration's model.card>] [files…]
  */
+import { defaultCardPath } from '../card.ts';
 import { parseArgs } from 'node:util';
 import type { AgentRequestEvent } from '../../../src/contract/schemas.ts';
 import { decodeEvent } from '../../../src/contract/decode.ts';
@@ -19,7 +20,7 @@ import { readLines } from '../../../src/runners/replay/file-source.ts';
 export async function run(argv: string[]): Promise<void> {
 
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, options: { card: { type: 'string', default: 'models/trustline-tailsum.json' }, rounds: { type: 'string', default: '7' } } });
+    args: argv, allowPositionals: true, options: { card: { type: 'string', default: defaultCardPath() }, rounds: { type: 'string', default: '7' } } });
   const files = positionals.length ? positionals : ['fixtures/validation/validation-a.jsonl.gz', 'fixtures/validation/validation-b.jsonl.gz'];
 
   const events: AgentRequestEvent[] = [];

@@ -3,8 +3,9 @@
  * fixtures), the reasons of its FIRST detecting record, and whether they name the expected
  * cause (lab/eval/explanations.ts). Prints the misses and a per-scenario tally.
  *
- * Usage: npm run eval -- reasons [--card models/trustline-tailsum.json] [files…]
+ * Usage: npm run eval -- reasons [--card <model card, default: the configuration's model.card>] [files…]
  */
+import { defaultCardPath } from '../card.ts';
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLICY } from '../../../src/core/judge.ts';
 import { DetectionEvaluator } from '../evaluator.ts';
@@ -17,7 +18,7 @@ import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 export async function run(argv: string[]): Promise<void> {
 
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, options: { card: { type: 'string', default: 'models/trustline-tailsum.json' } } });
+    args: argv, allowPositionals: true, options: { card: { type: 'string', default: defaultCardPath() } } });
   const files = positionals.length ? positionals : ['a', 'b', 'c'].map((x) => `fixtures/validation/validation-${x}.jsonl.gz`);
   const scorer = await loadAnomalyScorer(values.card!);
   const ev = new DetectionEvaluator();

@@ -4,9 +4,10 @@
  * `<!-- robustness:end -->` (and models/.cache/robustness.json). Deterministic except for the
  * commit it names; no Python (the folds refit the tail-sum family in TypeScript).
  *
- * Usage: npm run eval -- robustness [--card models/trustline-iforest.json]
+ * Usage: npm run eval -- robustness [--card <model card, default: the configuration's model.card>]
  *          [--only indep,sweep,loo-sim,loo-indep,real] [--quick] [--no-write]
  */
+import { defaultCardPath } from '../card.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -63,7 +64,7 @@ function indepDataset(o: IndepOptions): Dataset {
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { card: { type: 'string', default: 'models/trustline-iforest.json' }, only: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false } },
+    options: { card: { type: 'string', default: defaultCardPath() }, only: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false } },
   });
   const only = new Set<Section>((values.only ? values.only.split(',') : SECTIONS) as Section[]);
   for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}" (one of ${SECTIONS.join(', ')})`);

@@ -4,10 +4,11 @@
  * (e.g. validation) are evaluated with the chosen policy afterwards, as a check — never used to
  * choose.
  *
- * Usage: npm run eval -- tune [--card models/trustline-tailsum.json] [--tune <file>]… [--check <file>]… [--show 15]
+ * Usage: npm run eval -- tune [--card <model card, default: the configuration's model.card>] [--tune <file>]… [--check <file>]… [--show 15]
  * Default tuning files: fixtures/train/*.jsonl.gz plus models/.cache/sim/train-adhoc-*.jsonl.gz
  * (extra training-kind sets from the simulator, see lab/eval/commands/report.ts).
  */
+import { defaultCardPath } from '../card.ts';
 import { readdirSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadLabels, sidecarOf } from '../labels.ts';
@@ -21,7 +22,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const { values } = parseArgs({
     args: argv,
-    options: { card: { type: 'string', default: 'models/trustline-tailsum.json' }, show: { type: 'string', default: '15' }, tune: { type: 'string', multiple: true }, check: { type: 'string', multiple: true } },
+    options: { card: { type: 'string', default: defaultCardPath() }, show: { type: 'string', default: '15' }, tune: { type: 'string', multiple: true }, check: { type: 'string', multiple: true } },
   });
   const extra = existsSync('models/.cache/sim') ? readdirSync('models/.cache/sim').filter((f) => /^train-adhoc-.*\.jsonl\.gz$/.test(f)).map((f) => `models/.cache/sim/${f}`) : [];
   const TUNE = values.tune ?? ['fixtures/train/train.jsonl.gz', ...extra.sort()];

@@ -4,6 +4,7 @@
  * reason may fire for a cause the record cannot have (lab/eval/real-logs.ts), e.g.
  * purpose_mismatch on /kibana or error reasons on favicon misses. Also unit-checks those rules.
  */
+import { defaultCardPath } from '../../../lab/eval/card.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,7 +44,7 @@ describe('real access logs through import-log → replay (committed model)', () 
 
   it('no reason fires for a nonsensical cause', () => {
     const logs = findRealLogs(ROOT)!;
-    const r = analyseRealLog(ROOT, join(logs, 'apache_logs'), join(logs, 'crawler-user-agents.json'), join(ROOT, 'models/trustline-iforest.json'), dir);
+    const r = analyseRealLog(ROOT, join(logs, 'apache_logs'), join(logs, 'crawler-user-agents.json'), join(ROOT, defaultCardPath()), dir);
     expect(r.events).toBeGreaterThan(9000);
     expect(r.agents).toBeGreaterThan(1000);
     expect(r.nonsense.byRule, JSON.stringify(r.nonsense.examples.slice(0, 6))).toEqual({});

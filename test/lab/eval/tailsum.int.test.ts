@@ -4,6 +4,7 @@
  * raw scores (models/<name>.reference.json, written by models/train.py), the card's calibration
  * and feature statistics, and the ONNX scorer's calibrated anomalies on the same rows.
  */
+import { defaultCardPath } from '../../../lab/eval/card.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ import { fitTailSum, paramsFromCard, rawScores, tailSumScorer, type TailSumModel
 import { concatRows, readEventFile, trainingRows } from '../../../lab/eval/training-rows.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const CARD = join(ROOT, 'models/trustline-iforest.json');
+const CARD = join(ROOT, defaultCardPath());
 let card: ModelCard;
 let model: TailSumModel;
 let onnx: PipelineScorer;
