@@ -23,6 +23,7 @@ import type { Grid } from '../tune.ts';
 
 const SECTIONS = ['indep', 'sweep', 'loo-sim', 'loo-indep', 'real'] as const;
 type Section = (typeof SECTIONS)[number];
+const CACHE = 'models/.cache/robustness.json';
 export const START = '<!-- robustness:start -->';
 export const END = '<!-- robustness:end -->';
 
@@ -121,9 +122,17 @@ export async function run(argv: string[]): Promise<void> {
   } finally {
     await scorer.close();
   }
+  // A partial run (--only) keeps the other sections of the previous run of the same mode.
+  if (values.only && existsSync(CACHE)) {
+    const prev = JSON.parse(readFileSync(CACHE, 'utf8')) as Result;
+    if (prev.quick === quick && prev.model === result.model) {
+      for (const k of ['indep', 'sweep', 'looSim', 'looIndep', 'real'] as const) if (result[k] === undefined && prev[k] !== undefined) (result as Record<string, unknown>)[k] = prev[k];
+      if (prev.commit !== commit) result.commit = `${commit} (sections not rerun here: ${prev.commit})`;
+    }
+  }
   const md = render(result);
   mkdirSync('models/.cache', { recursive: true });
-  writeFileSync('models/.cache/robustness.json', JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(CACHE, JSON.stringify(result, null, 2) + '\n');
   if (values['no-write']) {
     process.stdout.write(md + '\n');
     return;
