@@ -15,7 +15,7 @@
  */
 import { decodeEvent } from '../../src/contract/decode.ts';
 import type { AgentRequestEvent, Band } from '../../src/contract/schemas.ts';
-import type { AnomalyScorer } from '../../src/pipeline/batch-processor.ts';
+import type { AnomalyScorer } from '../../src/pipeline/ports.ts';
 import { readLines } from '../../src/runners/replay/file-source.ts';
 import type { DetectionEvaluator } from './evaluator.ts';
 import type { ScoredEvent, ScoredFile } from './offline.ts';

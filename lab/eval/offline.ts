@@ -14,7 +14,7 @@ import { r4, type Judgement, type Policy } from '../../src/core/judge.ts';
 import { PeerBook } from '../../src/core/peers.ts';
 import { DEFAULT_COMPILED_RULES } from '../../src/core/routes.ts';
 import { observeEvent, stepEvent, type StepSettings } from '../../src/core/step.ts';
-import type { AnomalyScorer } from '../../src/pipeline/batch-processor.ts';
+import type { AnomalyScorer } from '../../src/pipeline/ports.ts';
 import { readLines } from '../../src/runners/replay/file-source.ts';
 import type { DetectionEvaluator } from './evaluator.ts';
 

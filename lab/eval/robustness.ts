@@ -16,7 +16,7 @@
  */
 import type { AgentRequestEvent } from '../../src/contract/schemas.ts';
 import { DEFAULT_POLICY, type Policy } from '../../src/core/judge.ts';
-import type { AnomalyScorer } from '../../src/pipeline/batch-processor.ts';
+import type { AnomalyScorer } from '../../src/pipeline/ports.ts';
 import type { AgentOutcome, EvalSummary } from './evaluator.ts';
 import { loadLabels, sidecarOf, type AgentLabel, type Labels } from './labels.ts';
 import { rocAuc } from './metrics.ts';

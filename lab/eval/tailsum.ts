@@ -22,7 +22,7 @@
 import type { Calibration } from '../../src/scoring/calibration.ts';
 import { calibrateAll } from '../../src/scoring/calibration.ts';
 import type { FeatureStats } from '../../src/core/reasons.ts';
-import type { AnomalyScorer } from '../../src/pipeline/batch-processor.ts';
+import type { AnomalyScorer } from '../../src/pipeline/ports.ts';
 
 /** train.py's CALIBRATION_PROBABILITIES. */
 export const CALIBRATION_PROBABILITIES = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 1.0] as const;

@@ -1,13 +1,15 @@
 /**
  * Training rows for in-process model fits (lab/eval/tailsum.ts): the feature vectors of labelled
- * event files, computed by the same `observe()` the pipeline and `trustline features` use, with
+ * event files, computed by the same `observeEvent()` (src/core/step.ts) the pipeline and `trustline features` use, with
  * the same exclusion as `trustline features --exclude-attacks` (events of a malicious agent at or
  * after its attack start), plus an optional agent filter (leave-one-kind-out folds).
  */
 import { decodeEvent } from '../../src/contract/decode.ts';
 import type { AgentRequestEvent } from '../../src/contract/schemas.ts';
-import { D, isInitialised, newAgentState, type AgentState } from '../../src/core/agent-state.ts';
-import { FEATURE_COUNT, observe } from '../../src/core/features.ts';
+import { eventAgentKey } from '../../src/core/agent-key.ts';
+import { newAgentState, type AgentState } from '../../src/core/agent-state.ts';
+import { FEATURE_COUNT } from '../../src/core/features.ts';
+import { observeEvent } from '../../src/core/step.ts';
 import { readLines } from '../../src/runners/replay/file-source.ts';
 import type { AgentLabel, Labels } from './labels.ts';
 
@@ -34,11 +36,10 @@ export function trainingRows(events: readonly AgentRequestEvent[], labels: Label
   const vec = new Float32Array(FEATURE_COUNT);
   let rows = 0;
   for (const ev of events) {
-    const key = `${ev.tenant ?? 'default'}\u0000${ev.agent.id}`;
+    const key = eventAgentKey(ev);
     let s = states.get(key);
     if (!s) states.set(key, (s = newAgentState()));
-    const ts = isInitialised(s) ? Math.max(ev.ts, s.d[D.lastTs]!) : ev.ts;
-    observe(s, ev, ts, vec, 0);
+    observeEvent(s, ev, vec, 0);
     const label = labels.agents[ev.agent.id];
     if (label?.malicious && label.attackStartTs !== null && ev.ts >= label.attackStartTs) continue;
     if (!keep(label, ev.agent.id)) continue;

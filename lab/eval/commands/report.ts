@@ -31,7 +31,7 @@ import { loadLabels, sidecarOf, type Labels } from '../labels.ts';
 import { judgeScored, scoreFile, type ScoredFile } from '../offline.ts';
 import { RAW_FIELDS, RAW_NAMES, RAW_VERSION } from '../raw-fields.ts';
 import { tunePolicy, POLICY_GRID } from '../tune.ts';
-import type { AnomalyScorer } from '../../../src/pipeline/batch-processor.ts';
+import type { AnomalyScorer } from '../../../src/pipeline/ports.ts';
 import { loadScorer } from '../../../src/scoring/onnx-scorer.ts';
 import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 import { readSection } from './robustness.ts';
