@@ -5,7 +5,10 @@
  * commit it names; no Python (the folds refit the tail-sum family in TypeScript).
  *
  * Usage: npm run eval -- robustness [--card <model card, default: the configuration's model.card>]
- *          [--only indep,sweep,loo-sim,loo-indep,real] [--quick] [--no-write]
+ *          [--only indep,sweep,loo-sim,loo-indep,real] [--quick] [--grid quick|full] [--no-write]
+ *
+ * --quick: 1-day streams of 30 benign agents and the quick policy grid; --grid: the policy grid of
+ * the leave-one-kind-out folds alone (full = lab/eval/tune.ts's grids, ~1 h on two cores).
  */
 import { defaultCardPath } from '../card.ts';
 import { execFileSync } from 'node:child_process';
@@ -50,8 +53,8 @@ type Result = {
   quick: boolean;
   indep?: { seed: number; events: number; figures: Figures }[];
   sweep?: { label: string; events: number; figures: Figures }[];
-  looSim?: FoldRow[];
-  looIndep?: FoldRow[];
+  looSim?: { grid: string; rows: FoldRow[] };
+  looIndep?: { grid: string; rows: FoldRow[] };
   real?: RealLogResult | { skipped: string };
 };
 
@@ -65,11 +68,13 @@ function indepDataset(o: IndepOptions): Dataset {
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { card: { type: 'string', default: defaultCardPath() }, only: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false } },
+    options: { card: { type: 'string', default: defaultCardPath() }, only: { type: 'string' }, quick: { type: 'boolean', default: false }, grid: { type: 'string' }, 'no-write': { type: 'boolean', default: false } },
   });
   const only = new Set<Section>((values.only ? values.only.split(',') : SECTIONS) as Section[]);
   for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}" (one of ${SECTIONS.join(', ')})`);
   const quick = values.quick!;
+  const gridName = values.grid ?? (quick ? 'quick' : 'full');
+  if (gridName !== 'quick' && gridName !== 'full') throw new Error(`--grid must be quick or full, got "${gridName}"`);
   const cardPath = values.card!;
   const card = loadModelCard(cardPath);
   const scorer = await loadAnomalyScorer(cardPath);
@@ -99,17 +104,17 @@ export async function run(argv: string[]): Promise<void> {
       }
     }
     const params = card.family === 'tail_sum' ? paramsFromCard(card.params) : null;
-    const grid = quick ? { grid: QUICK_GRID, wide: QUICK_GRID } : {};
+    const grid = gridName === 'quick' ? { grid: QUICK_GRID, wide: QUICK_GRID } : {};
     if (only.has('loo-sim') && params) {
       const train = await loadDataset('fixtures/train/train.jsonl.gz');
       const test = await Promise.all(['a', 'b', 'c'].map((x) => loadDataset(`fixtures/validation/validation-${x}.jsonl.gz`)));
       const corpus: Corpus = { name: 'simulator', train: [train], tune: [train], test };
-      result.looSim = await leaveOneOut(corpus, params, { ...grid, log });
+      result.looSim = { grid: gridName, rows: await leaveOneOut(corpus, params, { ...grid, log }) };
     }
     if (only.has('loo-indep') && params) {
       const train = indepDataset({ seed: LOO_INDEP.train, ...size });
       const corpus: Corpus = { name: 'independent', train: [train], tune: [train], test: LOO_INDEP.test.map((seed) => indepDataset({ seed, ...size })) };
-      result.looIndep = await leaveOneOut(corpus, params, { ...grid, log });
+      result.looIndep = { grid: gridName, rows: await leaveOneOut(corpus, params, { ...grid, log }) };
     }
     if (only.has('real')) {
       const dir = findRealLogs(process.cwd());
@@ -244,14 +249,16 @@ export function render(r: Result): string {
     w.push(...perKindTable(r.sweep.map((x) => ({ label: x.label, figures: x.figures }))));
     w.push('');
   }
-  for (const [title, rows, what] of [
+  for (const [title, loo, what] of [
     ['Leave one kind out: simulator fixtures', r.looSim, 'fitted on `fixtures/train` (benign rows), policy tuned on `fixtures/train`, measured on `fixtures/validation` (a, b, c)'],
     ['Leave one kind out: independent traffic', r.looIndep, `fitted and tuned on lab/indep seed ${LOO_INDEP.train}, measured on seeds ${LOO_INDEP.test.join(', ')}`],
   ] as const) {
-    if (!rows) continue;
+    if (!loo) continue;
+    const rows = loo.rows;
+    const gridNote = loo.grid === 'quick' ? `the 16-policy quick grid ${JSON.stringify(QUICK_GRID)}` : "lab/eval/tune.ts's POLICY_GRID, WIDE_GRID when none is admissible";
     w.push(`### ${title}`);
     w.push('');
-    w.push(`Each fold refits the tail-sum model in TypeScript (lab/eval/tailsum.ts: the committed card's family and parameters) and re-tunes the trust policy (lab/eval/tune.ts${r.quick ? ', --quick grid' : ''}) without the kind: ${what}. A benign fold drops every agent of that profile (benign agents and attack hosts) from fitting and tuning; an attack fold drops that kind from tuning (fitting never sees attack events).`);
+    w.push(`Each fold refits the tail-sum model in TypeScript (lab/eval/tailsum.ts: the committed card's family and parameters) and re-tunes the trust policy (lab/eval/tune.ts's ranking rule; ${gridNote}) without the kind: ${what}. A benign fold drops every agent of that profile (benign agents and attack hosts) from fitting and tuning; an attack fold drops that kind from tuning (fitting never sees attack events).`);
     w.push('');
     w.push(...looTable(rows));
     w.push('');
