@@ -117,8 +117,10 @@ async function scoreAll(ds: readonly Dataset[], scorer: AnomalyScorer, relabel?:
 }
 
 /** Fits the tail-sum family on the benign rows of `train` whose agents `keep` accepts. */
-export function fitFold(train: readonly Dataset[], params: TailSumParams, keep: (l: AgentLabel | undefined) => boolean = () => true, modelId = 'fold'): AnomalyScorer {
-  const rows = concatRows(train.map((d) => trainingRows(d.events, d.labels, (l) => keep(l))));
+export async function fitFold(train: readonly Dataset[], params: TailSumParams, keep: (l: AgentLabel | undefined) => boolean = () => true, modelId = 'fold'): Promise<AnomalyScorer> {
+  const parts = [];
+  for (const d of train) parts.push(await trainingRows(d.events, d.labels, (l) => keep(l)));
+  const rows = concatRows(parts);
   return tailSumScorer(fitTailSum(rows.matrix, rows.rows, params), modelId);
 }
 
@@ -161,7 +163,7 @@ export async function leaveOneOut(corpus: Corpus, params: TailSumParams, o: LooO
 
   // Every kind in, and the attack folds (same model, tuning without the kind).
   log(`${corpus.name}: fitting on every kind`);
-  const full = fitFold(corpus.train, params, () => true, `${corpus.name}-full`);
+  const full = await fitFold(corpus.train, params, () => true, `${corpus.name}-full`);
   const tune = await scoreAll(corpus.tune, full);
   const test = await scoreAll(corpus.test, full);
   log(`${corpus.name}: evaluating the policy grid (${Object.values(grid).reduce((n, v) => n * v.length, 1)} policies)`);
@@ -182,7 +184,7 @@ export async function leaveOneOut(corpus: Corpus, params: TailSumParams, o: LooO
   }
   for (const kind of benignKinds) {
     const keep = (l: AgentLabel | undefined): boolean => profileOf(l) !== kind;
-    const scorer = fitFold(corpus.train, params, keep, `${corpus.name}-no-${kind}`);
+    const scorer = await fitFold(corpus.train, params, keep, `${corpus.name}-no-${kind}`);
     const tuneK = await scoreAll(corpus.tune, scorer, (l) => restrictLabels(l, keep));
     const candsK = evaluateGrid(tuneK, base, grid);
     let wideK: Candidate[] | null = null;

@@ -31,7 +31,7 @@ beforeAll(async () => {
   const parts = [];
   for (const f of card.trainingData.files) {
     const file = join(ROOT, f);
-    parts.push(trainingRows(await readEventFile(file), loadLabels(sidecarOf(file))));
+    parts.push(await trainingRows(await readEventFile(file), loadLabels(sidecarOf(file))));
   }
   const rows = concatRows(parts);
   model = fitTailSum(rows.matrix, rows.rows, paramsFromCard(card.params));
