@@ -17,7 +17,7 @@
 import type { AgentRequestEvent } from '../../src/contract/schemas.ts';
 import { DEFAULT_POLICY, type Policy } from '../../src/core/judge.ts';
 import type { AnomalyScorer } from '../../src/pipeline/ports.ts';
-import type { AgentOutcome, EvalSummary } from './evaluator.ts';
+import type { EvalSummary } from './evaluator.ts';
 import { loadLabels, sidecarOf, type AgentLabel, type Labels } from './labels.ts';
 import { rocAuc } from './metrics.ts';
 import { scoreEvents, type ScoredFile } from './offline.ts';
@@ -144,56 +144,54 @@ export type LooOptions = {
   log?: (msg: string) => void;
 };
 
+/** A dataset without the agents `drop` selects: their events are removed, not only their labels. */
+export function withoutAgents(d: Dataset, drop: (l: AgentLabel) => boolean): Dataset {
+  const gone = new Set(Object.entries(d.labels.agents).filter(([, l]) => drop(l)).map(([id]) => id));
+  if (gone.size === 0) return d;
+  return { name: d.name, events: d.events.filter((e) => !gone.has(e.agent.id)), labels: restrictLabels(d.labels, (l) => !drop(l)) };
+}
+
 /**
- * Leave-one-kind-out on a corpus. Training never sees attack events (benign rows only, as
- * `trustline features --exclude-attacks`), so an attack fold shares the full model and
- * differs in its tuning; a benign fold refits the model without every agent of that profile
- * (benign agents and attack hosts) and retunes without them.
+ * Leave-one-kind-out on a corpus. Each fold removes every event of the left-out agents from the
+ * training and tuning sets — a benign fold every agent of one profile (its benign agents and the
+ * attack hosts that followed it), an attack fold every agent of one attack kind — so nothing of
+ * them reaches the model, the peer or fleet statistics, or the policy; then refits the model
+ * (benign rows only, as `trustline features --exclude-attacks`), re-tunes the policy by
+ * lab/eval/tune.ts's rule, and measures on the untouched test sets. A row "(none)" is the same
+ * with every kind in.
  */
 export async function leaveOneOut(corpus: Corpus, params: TailSumParams, o: LooOptions = {}): Promise<FoldRow[]> {
   const grid = o.grid ?? POLICY_GRID;
   const wideGrid = o.wide ?? WIDE_GRID;
   const base = o.base ?? DEFAULT_POLICY;
   const log = o.log ?? (() => {});
-  const rows: FoldRow[] = [];
   const kindsOf = (pred: (l: AgentLabel) => string | null, sets: readonly Dataset[]): string[] =>
     [...new Set(sets.flatMap((d) => Object.values(d.labels.agents).map(pred)).filter((x): x is string => x !== null))].sort();
   const attackKinds = o.attackKinds ?? kindsOf((l) => (l.malicious ? l.scenario : null), [...corpus.tune, ...corpus.test]);
   const benignKinds = o.benignKinds ?? kindsOf((l) => (l.malicious ? null : profileOf(l)), corpus.train);
 
-  // Every kind in, and the attack folds (same model, tuning without the kind).
-  log(`${corpus.name}: fitting on every kind`);
-  const full = await fitFold(corpus.train, params, () => true, `${corpus.name}-full`);
-  const tune = await scoreAll(corpus.tune, full);
-  const test = await scoreAll(corpus.test, full);
-  log(`${corpus.name}: evaluating the policy grid (${Object.values(grid).reduce((n, v) => n * v.length, 1)} policies)`);
-  const cands = evaluateGrid(tune, base, grid);
-  let wideCands: Candidate[] | null = null;
-  const wide = (): Candidate[] => (wideCands ??= evaluateGrid(tune, base, wideGrid));
-  const measure = (files: { scored: ScoredFile; labels: Labels }[], c: Candidate | undefined): EvalSummary => evaluatePolicy(files, c?.policy ?? base, 'trustline', false);
-  {
-    const best = tuneOnSubset(cands, () => true, wide)[0];
-    rows.push({ leftOut: 'none', kind: '(none)', policy: best?.label ?? 'none admissible', target: { agents: 0, hits: 0, rate: null }, overall: figuresOf(measure(test, best)) });
-  }
-  for (const kind of attackKinds) {
-    const best = tuneOnSubset(cands, (a: AgentOutcome) => !(a.malicious && a.scenario === kind), wide)[0];
-    const f = figuresOf(measure(test, best));
-    const g = f.perKind[kind];
-    rows.push({ leftOut: 'attack', kind, policy: best?.label ?? 'none admissible', target: { agents: g?.agents ?? 0, hits: g?.detected ?? 0, rate: g?.rate ?? null }, overall: f });
-    log(`${corpus.name}: without attack ${kind}: ${g?.detected}/${g?.agents} detected`);
-  }
-  for (const kind of benignKinds) {
-    const keep = (l: AgentLabel | undefined): boolean => profileOf(l) !== kind;
-    const scorer = await fitFold(corpus.train, params, keep, `${corpus.name}-no-${kind}`);
-    const tuneK = await scoreAll(corpus.tune, scorer, (l) => restrictLabels(l, keep));
-    const candsK = evaluateGrid(tuneK, base, grid);
-    let wideK: Candidate[] | null = null;
-    const best = tuneOnSubset(candsK, () => true, () => (wideK ??= evaluateGrid(tuneK, base, wideGrid)))[0];
-    const f = figuresOf(measure(await scoreAll(corpus.test, scorer), best));
-    const p = f.flaggedByProfile[kind];
-    rows.push({ leftOut: 'benign', kind, policy: best?.label ?? 'none admissible', target: { agents: p?.agents ?? 0, hits: p?.flagged ?? 0, rate: p && p.agents ? p.flagged / p.agents : null }, overall: f });
-    log(`${corpus.name}: without benign ${kind}: ${p?.flagged}/${p?.agents} flagged`);
-  }
+  const fold = async (leftOut: FoldRow['leftOut'], kind: string, drop: (l: AgentLabel) => boolean): Promise<FoldRow> => {
+    const train = corpus.train.map((d) => withoutAgents(d, drop));
+    const scorer = await fitFold(train, params, () => true, `${corpus.name}-${leftOut}-${kind}`);
+    const tune = await scoreAll(corpus.tune.map((d) => withoutAgents(d, drop)), scorer);
+    let wide: Candidate[] | null = null;
+    const best = tuneOnSubset(evaluateGrid(tune, base, grid), () => true, () => (wide ??= evaluateGrid(tune, base, wideGrid)))[0];
+    const f = figuresOf(evaluatePolicy(await scoreAll(corpus.test, scorer), best?.policy ?? base, 'trustline', false));
+    let target: FoldRow['target'] = { agents: 0, hits: 0, rate: null };
+    if (leftOut === 'attack') {
+      const g = f.perKind[kind];
+      target = { agents: g?.agents ?? 0, hits: g?.detected ?? 0, rate: g?.rate ?? null };
+    } else if (leftOut === 'benign') {
+      const p = f.flaggedByProfile[kind];
+      target = { agents: p?.agents ?? 0, hits: p?.flagged ?? 0, rate: p && p.agents ? p.flagged / p.agents : null };
+    }
+    log(`${corpus.name}: without ${leftOut} ${kind}: ${target.hits}/${target.agents} ${leftOut === 'benign' ? 'flagged' : 'detected'}`);
+    return { leftOut, kind, policy: best?.label ?? 'none admissible', target, overall: f };
+  };
+
+  const rows: FoldRow[] = [await fold('none', '(none)', () => false)];
+  for (const kind of attackKinds) rows.push(await fold('attack', kind, (l) => l.malicious && l.scenario === kind));
+  for (const kind of benignKinds) rows.push(await fold('benign', kind, (l) => profileOf(l) === kind));
   return rows;
 }
 

@@ -258,7 +258,7 @@ export function render(r: Result): string {
     const gridNote = loo.grid === 'quick' ? `the 16-policy quick grid ${JSON.stringify(QUICK_GRID)}` : "lab/eval/tune.ts's POLICY_GRID, WIDE_GRID when none is admissible";
     w.push(`### ${title}`);
     w.push('');
-    w.push(`Each fold refits the tail-sum model in TypeScript (lab/eval/tailsum.ts: the committed card's family and parameters) and re-tunes the trust policy (lab/eval/tune.ts's ranking rule; ${gridNote}) without the kind: ${what}. A benign fold drops every agent of that profile (benign agents and attack hosts) from fitting and tuning; an attack fold drops that kind from tuning (fitting never sees attack events).`);
+    w.push(`Each fold refits the tail-sum model in TypeScript (lab/eval/tailsum.ts: the committed card's family and parameters) and re-tunes the trust policy (lab/eval/tune.ts's ranking rule; ${gridNote}) without the kind: ${what}. A fold removes every event of the left-out agents from the fitting and tuning sets — a benign fold every agent of that profile (its benign agents and the attack hosts that followed it), an attack fold every agent of that kind — so they reach neither the model, nor the fleet and peer statistics, nor the policy; the test sets are untouched.`);
     w.push('');
     w.push(...looTable(rows));
     w.push('');
