@@ -199,7 +199,8 @@ class Agent {
               name: q.action.name,
               ...(q.action.sensitivity ? { sensitivity: q.action.sensitivity } : {}),
               ...(q.action.amount !== undefined ? { amount: Math.round(q.action.amount * 100) / 100, currency: id.currency } : {}),
-              ...(q.action.scope ? { requiredScope: q.action.scope } : {}),
+              // Agents without scopes (auth none) only reach public endpoints: no required scope.
+              ...(q.action.scope && (id.scopes.length > 0 || q.raw) ? { requiredScope: q.action.scope } : {}),
             },
           }
         : {}),

@@ -48,6 +48,13 @@ describe('lab/indep generator', () => {
     for (const [id, l] of born) expect(Math.min(...a.events.filter((e) => e.agent.id === id).map((e) => e.ts))).toBe(l.attackStartTs);
   });
 
+  it('benign traffic stays inside the granted scopes', () => {
+    for (const e of a.events) {
+      if (a.labels.agents[e.agent.id]!.malicious || !e.action?.requiredScope) continue;
+      expect(e.agent.auth.scopes ?? [], `${e.agent.id} ${e.request.route}`).toContain(e.action.requiredScope);
+    }
+  });
+
   it('perturbation knobs: rates, population, sensitive share and network noise move what they should', () => {
     const base = generateIndep({ seed: 9, ...SMALL });
     const count = (o: object) => generateIndep({ seed: 9, ...SMALL, ...o });
