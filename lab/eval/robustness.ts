@@ -185,7 +185,7 @@ export async function leaveOneOut(corpus: Corpus, params: TailSumParams, o: LooO
       const p = f.flaggedByProfile[kind];
       target = { agents: p?.agents ?? 0, hits: p?.flagged ?? 0, rate: p && p.agents ? p.flagged / p.agents : null };
     }
-    log(`${corpus.name}: without ${leftOut} ${kind}: ${target.hits}/${target.agents} ${leftOut === 'benign' ? 'flagged' : 'detected'}`);
+    log(leftOut === 'none' ? `${corpus.name}: every kind in: ${f.detected}/${f.malicious} detected, ${f.benignFlagged}/${f.benign} benign flagged` : `${corpus.name}: without ${leftOut} ${kind}: ${target.hits}/${target.agents} ${leftOut === 'benign' ? 'flagged' : 'detected'}`);
     return { leftOut, kind, policy: best?.label ?? 'none admissible', target, overall: f };
   };
 
