@@ -115,7 +115,7 @@ export function analyseRealLog(repoRoot: string, logFile: string, crawlerFile: s
 /** The analysis of imported events and their replay's score rows (same order, one row per event). */
 export function analyse(log: string, lines: number, events: readonly AgentRequestEvent[], scores: readonly ScoreRow[], bots: readonly RegExp[]): RealLogResult {
   const byId = new Map(events.map((e) => [e.eventId, e]));
-  type Acc = RealAgent & { clientErrors: number; harmlessErrors: number; unauthorized: number; forbidden: number; paths: Map<string, number> };
+  type Acc = RealAgent & { clientErrors: number; harmlessErrors: number; unauthorized: number; forbidden: number; privileged: number; paths: Map<string, number> };
   const agents = new Map<string, Acc>();
   const reasonCounts: Record<string, number> = {};
   const flaggedReasonCounts: Record<string, number> = {};
@@ -128,7 +128,7 @@ export function analyse(log: string, lines: number, events: readonly AgentReques
     let a = agents.get(row.agentId);
     if (!a) {
       const ua = e.agent.userAgent ?? '';
-      a = { agentId: row.agentId, userAgent: ua, declaredBot: ua !== '' && bots.some((p) => p.test(ua)), events: 0, flagged: false, firstFlag: null, lowestTrust: 1, maxAnomaly: 0, topPaths: [], clientErrors: 0, harmlessErrors: 0, unauthorized: 0, forbidden: 0, paths: new Map() };
+      a = { agentId: row.agentId, userAgent: ua, declaredBot: ua !== '' && bots.some((p) => p.test(ua)), events: 0, flagged: false, firstFlag: null, lowestTrust: 1, maxAnomaly: 0, topPaths: [], clientErrors: 0, harmlessErrors: 0, unauthorized: 0, forbidden: 0, privileged: 0, paths: new Map() };
       agents.set(row.agentId, a);
     }
     a.events++;
@@ -141,6 +141,7 @@ export function analyse(log: string, lines: number, events: readonly AgentReques
     }
     if (st === 401) a.unauthorized++;
     if (st === 403) a.forbidden++;
+    if (isPrivileged(path)) a.privileged++;
     a.lowestTrust = Math.min(a.lowestTrust, row.trust);
     a.maxAnomaly = Math.max(a.maxAnomaly, row.anomaly);
     const flagged = isFlagged(row.band, row.circuit);
@@ -159,7 +160,7 @@ export function analyse(log: string, lines: number, events: readonly AgentReques
       a.firstFlag = { eventIndex: a.events, band: row.band, circuit: row.circuit, trust: row.trust, reasons: row.reasons.map((r) => r.code), path };
     }
   }
-  const list = [...agents.values()].map(({ clientErrors: _c, harmlessErrors: _h, unauthorized: _u, forbidden: _f, paths, ...rest }) => ({
+  const list = [...agents.values()].map(({ clientErrors: _c, harmlessErrors: _h, unauthorized: _u, forbidden: _f, privileged: _p, paths, ...rest }) => ({
     ...rest,
     topPaths: [...paths.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).slice(0, 3).map(([p, n]) => `${p} ×${n}`),
   }));
@@ -190,12 +191,16 @@ export function analyse(log: string, lines: number, events: readonly AgentReques
   };
 }
 
+/** Whether a path has a privileged segment (whole segments, case-insensitive). */
+export function isPrivileged(path: string): boolean {
+  return path.toLowerCase().split('/').some((s) => s !== '' && PRIVILEGED_SEGMENTS.has(s));
+}
+
 /** The rule a reason breaks on this record, or null when the reason can have a real cause. */
-export function nonsensical(code: string, e: AgentRequestEvent, path: string, a: { clientErrors: number; harmlessErrors: number; unauthorized: number; forbidden: number }): string | null {
-  if (code === 'purpose_mismatch') {
-    const segments = path.toLowerCase().split('/').filter(Boolean);
-    if (!segments.some((s) => PRIVILEGED_SEGMENTS.has(s))) return 'purpose_mismatch on a path with no privileged segment';
-  }
+export function nonsensical(code: string, e: AgentRequestEvent, path: string, a: { clientErrors: number; harmlessErrors: number; unauthorized: number; forbidden: number; privileged: number }): string | null {
+  if (code === 'purpose_mismatch' && !isPrivileged(path)) return 'purpose_mismatch on a path with no privileged segment';
+  // Agent-level privileged-route reasons (e.g. a share above its peers') need one privileged request so far.
+  if (code !== 'purpose_mismatch' && code.startsWith('privileged') && a.privileged === 0) return 'privileged-route reason for an agent with no privileged request';
   if (ERROR_REASONS.has(code) && a.clientErrors > 0 && a.clientErrors === a.harmlessErrors) return 'error reason when every client error was a favicon/touch-icon/robots/sitemap miss';
   if (ERROR_REASONS.has(code) && a.clientErrors === 0) return 'error reason without any client error';
   if (AUTH_REASONS.has(code) && a.unauthorized === 0) return 'auth reason without any 401';
