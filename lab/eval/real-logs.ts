@@ -18,7 +18,7 @@ import type { AgentRequestEvent, Band, CircuitState, Reason } from '../../src/co
 import { isFlagged } from './evaluator.ts';
 import { rocAuc } from './metrics.ts';
 
-/** Path segments that make a request privileged (whole segments, case-insensitive). */
+/** Path segments that make a request privileged (whole segments, case-insensitive; a script extension is ignored: /admin.php). */
 export const PRIVILEGED_SEGMENTS = new Set([
   'admin', 'administrator', 'wp-admin', 'wp-login.php', 'xmlrpc.php', 'login', 'signin', 'auth', 'oauth', 'token', '.env', '.git', 'phpmyadmin', 'pma', 'myadmin',
   'config', 'configuration', 'actuator', 'api-keys', 'apikeys', 'keys', 'roles', 'users', 'accounts', 'payout', 'payouts', 'billing', 'manager', 'console', 'cgi-bin',
@@ -193,7 +193,10 @@ export function analyse(log: string, lines: number, events: readonly AgentReques
 
 /** Whether a path has a privileged segment (whole segments, case-insensitive). */
 export function isPrivileged(path: string): boolean {
-  return path.toLowerCase().split('/').some((s) => s !== '' && PRIVILEGED_SEGMENTS.has(s));
+  return path
+    .toLowerCase()
+    .split('/')
+    .some((s) => s !== '' && (PRIVILEGED_SEGMENTS.has(s) || PRIVILEGED_SEGMENTS.has(s.replace(/\.(php\d?|aspx?|jsp|cgi|pl|html?|do|action)$/, ''))));
 }
 
 /** The rule a reason breaks on this record, or null when the reason can have a real cause. */

@@ -25,6 +25,7 @@ describe('nonsensical-reason rules', () => {
     expect(nonsensical('purpose_mismatch', ev('/presentations/kibana-search.png'), '/presentations/kibana-search.png', clean)).not.toBeNull();
     expect(nonsensical('purpose_mismatch', ev('/blog/ssh-security'), '/blog/ssh-security', clean)).not.toBeNull();
     expect(nonsensical('purpose_mismatch', ev('/wp-admin/setup.php'), '/wp-admin/setup.php', clean)).toBeNull();
+    expect(nonsensical('purpose_mismatch', ev('/admin.php', 404), '/admin.php', clean)).toBeNull();
   });
   it('error reasons need a client error other than favicon/touch-icon/robots misses', () => {
     expect(nonsensical('error_ratio', ev('/favicon.ico', 404), '/favicon.ico', { ...clean, clientErrors: 2, harmlessErrors: 2 })).not.toBeNull();
