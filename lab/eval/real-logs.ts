@@ -97,17 +97,18 @@ function readJsonl<T>(file: string): T[] {
 }
 
 /**
- * Imports and replays `logFile` with the CLI of `repoRoot` (model card `card`), into `workDir`,
+ * Imports and replays `logFile` with the `trustline` CLI of `repoRoot`'s sources (model card `card`), into `workDir`,
  * and analyses the outputs.
  */
 export function analyseRealLog(repoRoot: string, logFile: string, crawlerFile: string, card: string, workDir: string): RealLogResult {
   mkdirSync(workDir, { recursive: true });
   const events = join(workDir, 'events.jsonl');
   const out = join(workDir, 'replay');
-  const bin = join(repoRoot, 'bin/trustline.js');
+  // `trustline` from the checkout's sources (lab/eval/trustline-src.ts), not a possibly stale dist/ build.
+  const cli = [process.execPath, '--import', 'tsx', join(repoRoot, 'lab/eval/trustline-src.ts')] as const;
   const env = { ...process.env, TRUSTLINE_MODEL_CARD: resolve(card) };
-  execFileSync(process.execPath, [bin, 'import-log', logFile, '--format', 'combined', '--out', events], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  execFileSync(process.execPath, [bin, 'replay', events, '--out', out], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(cli[0], [...cli.slice(1), 'import-log', logFile, '--format', 'combined', '--out', events], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(cli[0], [...cli.slice(1), 'replay', events, '--out', out], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim().length > 0).length;
   return analyse(logFile, lines, readJsonl<AgentRequestEvent>(events), readJsonl<ScoreRow>(join(out, 'scores.jsonl')), compilePatterns(crawlerFile));
 }

@@ -7,7 +7,7 @@
 import { defaultCardPath } from '../../../lab/eval/card.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyseRealLog, findRealLogs, nonsensical } from '../../../lab/eval/real-logs.ts';
@@ -45,7 +45,7 @@ describe('real access logs through import-log → replay (committed model)', () 
 
   it('no reason fires for a nonsensical cause', () => {
     const logs = findRealLogs(ROOT)!;
-    const r = analyseRealLog(ROOT, join(logs, 'apache_logs'), join(logs, 'crawler-user-agents.json'), join(ROOT, defaultCardPath()), dir);
+    const r = analyseRealLog(ROOT, join(logs, 'apache_logs'), join(logs, 'crawler-user-agents.json'), resolve(ROOT, defaultCardPath()), dir);
     expect(r.events).toBeGreaterThan(9000);
     expect(r.agents).toBeGreaterThan(1000);
     expect(r.nonsense.byRule, JSON.stringify(r.nonsense.examples.slice(0, 6))).toEqual({});

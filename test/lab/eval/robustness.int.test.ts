@@ -6,7 +6,7 @@
  * its agents flagged, or an attack kind left out of tuning is detected below 85 %.
  */
 import { defaultCardPath } from '../../../lab/eval/card.ts';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QUICK_GRID } from '../../../lab/eval/commands/robustness.ts';
@@ -20,7 +20,7 @@ const SIZE = { durationMin: 1440, benignAgents: 30, attacksPerKind: 2 };
 let rows: FoldRow[] = [];
 
 beforeAll(async () => {
-  const card = loadModelCard(join(ROOT, defaultCardPath()));
+  const card = loadModelCard(resolve(ROOT, defaultCardPath()));
   const set = (seed: number) => ({ name: `indep-${seed}`, ...generateIndep({ seed, ...SIZE }) });
   const train = set(301);
   rows = await leaveOneOut({ name: 'test', train: [train], tune: [train], test: [set(302)] }, paramsFromCard(card.params), { grid: QUICK_GRID, wide: QUICK_GRID });

@@ -6,7 +6,7 @@
  */
 import { defaultCardPath } from '../../../lab/eval/card.ts';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FEATURE_COUNT } from '../../../src/core/features.ts';
@@ -17,7 +17,7 @@ import { fitTailSum, paramsFromCard, rawScores, tailSumScorer, type TailSumModel
 import { concatRows, readEventFile, trainingRows } from '../../../lab/eval/training-rows.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const CARD = join(ROOT, defaultCardPath());
+const CARD = resolve(ROOT, defaultCardPath());
 let card: ModelCard;
 let model: TailSumModel;
 let onnx: PipelineScorer;
@@ -26,7 +26,7 @@ let X: Float32Array;
 
 beforeAll(async () => {
   card = loadModelCard(CARD);
-  ref = JSON.parse(readFileSync(join(ROOT, `models/${card.name}.reference.json`), 'utf8')) as typeof ref;
+  ref = JSON.parse(readFileSync(join(dirname(CARD), `${card.name}.reference.json`), 'utf8')) as typeof ref;
   X = Float32Array.from(ref.rows.flat());
   const parts = [];
   for (const f of card.trainingData.files) {
