@@ -787,7 +787,7 @@ def main(argv: list[str]) -> int:
         "createdBy": "models/train.py",
     }
 
-    # Evaluation figures written into an existing card by lab/eval/scripts/report.ts stay when the
+    # Evaluation figures written into an existing card by `npm run eval -- report` stay when the
     # model is byte-identical (same ONNX, same calibration); for any other model they would be stale.
     old_card_path = out_dir / f"{args.name}.json"
     if old_card_path.exists():

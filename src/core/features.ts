@@ -25,7 +25,7 @@
  * Deterministic: event time only, no randomness.
  *
  * Cost: no allocation per event beyond the returned Signals (hashes are computed over the
- * strings in place; ids are parsed without regexes); ~1.5 µs per event (lab/eval/scripts/perf.ts).
+ * strings in place; ids are parsed without regexes); ~1.5 µs per event (`npm run eval -- perf`).
  */
 import type { AgentRequestEvent } from '../contract/schemas.ts';
 import { B, D, F, H, R, getShare, setShare, type AgentState } from './agent-state.ts';
