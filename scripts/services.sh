@@ -6,6 +6,8 @@
 #   bash scripts/services.sh status                 report each service; exit 0 only if all answer
 #   bash scripts/services.sh clean                  down + delete broker data and Redis files
 #                                                   (keeps the downloaded Kafka jars)
+#   bash scripts/services.sh kafka-libs             fetch the Kafka jars if missing; prints KAFKA_LIBS=<dir>
+#                                                   (for tests that launch a private broker)
 #
 # `up` prints only machine-readable lines on stdout, all diagnostics go to stderr:
 #   KAFKA_BROKERS=127.0.0.1:39092
@@ -401,7 +403,7 @@ stop_pid() {
 # ---------------------------------------------------------------------------------------------
 
 usage() {
-  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -464,6 +466,11 @@ main() {
     main down
     log "deleting $SERVICES_DIR (Kafka data, Redis files, logs); the Kafka jars in $KAFKA_LIBS stay"
     rm -rf "$SERVICES_DIR"
+    ;;
+  kafka-libs)
+    take_lock
+    ensure_kafka_libs
+    echo "KAFKA_LIBS=$KAFKA_LIBS"
     ;;
   -h | --help | help) usage ;;
   *) usage ;;

@@ -11,7 +11,7 @@
  * escalation rules, mode, TTL and audit chain of the configuration the processor under test was
  * given. `deliveryProblems` lists every way a run differs from it (docs/reliability.md).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -1168,8 +1168,16 @@ export class PrivateRedis {
 // A private Kafka broker (for broker-restart tests: the shared one must never be stopped)
 
 /** Where scripts/services.sh caches the Kafka jars (override with KAFKA_LIBS). */
+/**
+ * The Kafka jars a private broker is launched from: KAFKA_LIBS, or this checkout's cache, fetched
+ * by `scripts/services.sh kafka-libs` when missing (shared services reused from elsewhere never
+ * filled it).
+ */
 export function kafkaLibsDir(): string {
-  return process.env.KAFKA_LIBS ?? path.join(ROOT, '.cache', 'kafka', 'libs');
+  if (process.env.KAFKA_LIBS) return process.env.KAFKA_LIBS;
+  const dir = path.join(ROOT, '.cache', 'kafka', 'libs');
+  if (!existsSync(dir)) execFileSync('bash', [path.join(ROOT, 'scripts', 'services.sh'), 'kafka-libs'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return dir;
 }
 
 /**
