@@ -1,5 +1,5 @@
 /**
- * Determinism with control records (design §2): replaying a file that mixes agent requests and
+ * Determinism with control records (docs/operations.md, delivery guarantees): replaying a file that mixes agent requests and
  * signed operator control records twice gives byte-identical outputs, escalations.jsonl and
  * audit.jsonl included, and the audit export verifies with `trustline audit verify`.
  */
