@@ -24,7 +24,8 @@ describe('docs/enforcers.md test vector', () => {
   it('verifies with the documented key, and a changed field does not', () => {
     const verifier = createVerifier([{ kid: 'docs-2026', alg: 'HS256', secret: 'docs-example-secret-not-for-production' }]);
     expect(verifier.verify(record)).toBe(true);
-    expect(verifier.verify({ ...record, trust: 0.9 })).toBe(false);
+    const tampered = { ...record, reasons: [] };
+    expect(verifier.verify(tampered)).toBe(false);
   });
 
   it('prints the canonical signing input of the record', () => {

@@ -6,30 +6,19 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSince } from '../../src/cli/agent.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import type { AgentListRow, AgentView } from '../../src/inspect/agent-view.ts';
 import { durationText } from '../../src/inspect/format.ts';
 import type { ScoreRow } from '../../src/outputs/sink.ts';
 import { replayFiles } from '../../src/runners/replay/replay.ts';
+import { runCli } from '../support/cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const INPUT = join(ROOT, 'fixtures/demo/demo.jsonl');
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 describe('trustline agent(s) on a replay', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trustline-inspect-'));

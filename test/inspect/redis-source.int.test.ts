@@ -7,29 +7,18 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import type { AgentListRow, AgentView } from '../../src/inspect/agent-view.ts';
 import { replayFiles } from '../../src/runners/replay/replay.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { watermarkOf } from '../../src/state/store.ts';
 import { describeIntegration, redisUrl, uniqueName } from '../support/services.ts';
+import { runCli } from '../support/cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 describeIntegration('trustline agent(s) on Redis', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trustline-inspect-redis-'));
