@@ -1101,17 +1101,39 @@ async function redisPing(port: number): Promise<boolean> {
   });
 }
 
+/** A server process of a test's own (private Redis or Kafka) with its data directory. */
+abstract class PrivateServer {
+  proc: ChildProcess | null = null;
+  constructor(readonly dir: string) {}
+
+  /** Kills the process (SIGKILL: a crash) and waits until it is gone; its data stays for a restart. */
+  async crash(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGKILL');
+    await gone;
+  }
+
+  /** Stops the server for good and deletes its directory. */
+  async destroy(): Promise<void> {
+    await this.crash();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * A `redis-server` of this test's own on a free loopback port (36400 + random), persisting every
  * write to an append-only file (`appendfsync always`) in a temporary directory, so that a crash
  * (SIGKILL) and a restart on the same port and directory come back with every acknowledged write.
  */
-export class PrivateRedis {
-  proc: ChildProcess | null = null;
+export class PrivateRedis extends PrivateServer {
   private constructor(
     readonly port: number,
-    readonly dir: string,
-  ) {}
+    dir: string,
+  ) {
+    super(dir);
+  }
 
   static async start(): Promise<PrivateRedis> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'trustline-redis-'));
@@ -1148,20 +1170,6 @@ export class PrivateRedis {
     );
   }
 
-  /** Kills the server (SIGKILL: a crash) and waits until it is gone. */
-  async crash(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill('SIGKILL');
-    await gone;
-  }
-
-  /** Stops the server for good and deletes its directory. */
-  async destroy(): Promise<void> {
-    await this.crash();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1187,13 +1195,14 @@ export function kafkaLibsDir(): string {
  * `launch()` starts it again on the same ports and data: what it acknowledged survives, as on a
  * real broker restart (the OS keeps the written pages).
  */
-export class PrivateKafka {
-  proc: ChildProcess | null = null;
+export class PrivateKafka extends PrivateServer {
   private constructor(
     readonly port: number,
     readonly controllerPort: number,
-    readonly dir: string,
-  ) {}
+    dir: string,
+  ) {
+    super(dir);
+  }
 
   static async start(): Promise<PrivateKafka> {
     const libs = kafkaLibsDir();
@@ -1286,20 +1295,6 @@ export class PrivateKafka {
     );
   }
 
-  /** SIGKILLs the broker and waits until it is gone. */
-  async crash(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill('SIGKILL');
-    await gone;
-  }
-
-  /** Stops the broker for good and deletes its directory. */
-  async destroy(): Promise<void> {
-    await this.crash();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
