@@ -294,15 +294,7 @@ export class DetectionEvaluator {
         this.scenarioIds.get(name) ?? -2,
       );
     }
-    const perBenignProfile: EvalSummary['perBenignProfile'] = {};
-    for (const name of [...new Set(benign.map((a) => a.profile ?? a.scenario))].sort()) {
-      const agents = benign.filter((a) => (a.profile ?? a.scenario) === name);
-      const flagged = agents.filter((a) => a.flaggedEvents > 0).length;
-      perBenignProfile[name] = { agents: agents.length, flagged, falsePositiveRate: round(rate(flagged, agents.length)) };
-    }
-    const benignFlagged = benign.filter((a) => a.flaggedEvents > 0).length;
-    const benignEvents = benign.reduce((x, a) => x + a.events, 0);
-    const benignEventsFlagged = benign.reduce((x, a) => x + a.flaggedEvents, 0);
+    const { perBenignProfile, benignFlagged, benignEvents, benignEventsFlagged } = benignFigures(benign);
     let negatives = 0;
     for (let i = 0; i < n; i++) if (g[i] === -1) negatives++;
     return {
@@ -351,15 +343,7 @@ export function summarizeOutcomes(outcomes: readonly AgentOutcome[], detector = 
   };
   const perScenario: EvalSummary['perScenario'] = {};
   for (const name of [...new Set(malicious.map((a) => a.scenario))].sort()) perScenario[name] = figures(malicious.filter((a) => a.scenario === name));
-  const perBenignProfile: EvalSummary['perBenignProfile'] = {};
-  for (const name of [...new Set(benign.map((a) => a.profile ?? a.scenario))].sort()) {
-    const agents = benign.filter((a) => (a.profile ?? a.scenario) === name);
-    const flagged = agents.filter((a) => a.flaggedEvents > 0).length;
-    perBenignProfile[name] = { agents: agents.length, flagged, falsePositiveRate: round(rate(flagged, agents.length)) };
-  }
-  const benignFlagged = benign.filter((a) => a.flaggedEvents > 0).length;
-  const benignEvents = benign.reduce((x, a) => x + a.events, 0);
-  const benignEventsFlagged = benign.reduce((x, a) => x + a.flaggedEvents, 0);
+  const { perBenignProfile, benignFlagged, benignEvents, benignEventsFlagged } = benignFigures(benign);
   return {
     definitions: 'docs/evaluation.md',
     detector,
@@ -377,5 +361,26 @@ export function summarizeOutcomes(outcomes: readonly AgentOutcome[], detector = 
     perScenario,
     perBenignProfile,
     agents: [...outcomes],
+  };
+}
+
+/** False-positive figures of the benign agents: per profile, agents flagged, events and events flagged. */
+function benignFigures(benign: readonly { profile: string | null; scenario: string; flaggedEvents: number; events: number }[]): {
+  perBenignProfile: EvalSummary['perBenignProfile'];
+  benignFlagged: number;
+  benignEvents: number;
+  benignEventsFlagged: number;
+} {
+  const perBenignProfile: EvalSummary['perBenignProfile'] = {};
+  for (const name of [...new Set(benign.map((a) => a.profile ?? a.scenario))].sort()) {
+    const agents = benign.filter((a) => (a.profile ?? a.scenario) === name);
+    const flagged = agents.filter((a) => a.flaggedEvents > 0).length;
+    perBenignProfile[name] = { agents: agents.length, flagged, falsePositiveRate: round(rate(flagged, agents.length)) };
+  }
+  return {
+    perBenignProfile,
+    benignFlagged: benign.filter((a) => a.flaggedEvents > 0).length,
+    benignEvents: benign.reduce((x, a) => x + a.events, 0),
+    benignEventsFlagged: benign.reduce((x, a) => x + a.flaggedEvents, 0),
   };
 }
