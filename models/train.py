@@ -117,12 +117,13 @@ def export_features(fixtures: list[Path], out: Path) -> None:
     """Run trustline's own feature exporter (one feature code path for training and serving)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     # --exclude-attacks: fit on benign behaviour only (labelled attack events still update baselines).
-    cmd = ["npx", "--no-install", "trustline", "features", *[str(f) for f in fixtures], "--out", str(out), "--exclude-attacks"]
+    # From this checkout's sources (not a possibly stale dist/ build), as `trustline features` runs them.
+    cmd = ["node", "--import", "tsx", "lab/eval/trustline-src.ts", "features", *[str(f) for f in fixtures], "--out", str(out), "--exclude-attacks"]
     log(f"exporting features: {' '.join(cmd)}")
     try:
         subprocess.run(cmd, cwd=REPO, check=True)
     except FileNotFoundError:
-        fail("npx not found: install Node 20 and run `npm ci`, or pass --features <csv>")
+        fail("node not found: install Node 20 and run `npm ci`, or pass --features <csv>")
     except subprocess.CalledProcessError as e:
         fail(f"feature export failed (exit {e.returncode}); run the command above to see why, or pass --features <csv>")
 
