@@ -8,7 +8,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Processing uses event time; wall clock only in adapters (src/ops, src/cli, bench, test).' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Processing uses event time; wall clock only in adapters (src/ops, src/cli, bench, test).' },
+      ],
     },
   },
   {

@@ -48,7 +48,9 @@ import { extraSections } from './sections.ts';
 
 const QUICK = process.argv.includes('--quick');
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
-const SIZES = QUICK ? { inProcess: 20_000, e2e: 20_000, latencySeconds: 5, agents: 10_000 } : { inProcess: 100_000, e2e: 100_000, latencySeconds: 15, agents: 100_000 };
+const SIZES = QUICK
+  ? { inProcess: 20_000, e2e: 20_000, latencySeconds: 5, agents: 10_000 }
+  : { inProcess: 100_000, e2e: 100_000, latencySeconds: 15, agents: 100_000 };
 const run = Date.now().toString(36);
 const log = createLogger({ level: 'warn' });
 
@@ -67,7 +69,9 @@ function services(): { brokers: string[]; redisUrl: string } {
 /** Fixture events (train set) as raw lines, repeated with fresh agent ids until `n`. */
 async function loadEvents(n: number): Promise<Buffer[]> {
   const dir = 'fixtures/train';
-  const files = readdirSync(dir).filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.jsonl(\.gz)?$/.test(f))
+    .sort();
   const base: Buffer[] = [];
   for (const f of files) for await (const { bytes } of readLines(join(dir, f))) if (bytes.length) base.push(Buffer.from(bytes));
   const out: Buffer[] = [];
@@ -114,7 +118,12 @@ async function productionPath(config: Config, events: Buffer[], store: StateStor
   const scorer = await loadAnomalyScorer(config.model.card, 1);
   const deps = { scorer, ...configuredDeps(config), audit: { topic: config.kafka.topics.audit }, scoreRows: false };
   // Keyed by agent onto 3 partitions, as the gateway's producer does.
-  const records: InputRecord[] = events.map((value, i) => ({ value, key: null, position: i + 1, source: { topic: 'bench', partition: partitionOf(decodeKey(value)), offset: String(i + 1) } }));
+  const records: InputRecord[] = events.map((value, i) => ({
+    value,
+    key: null,
+    position: i + 1,
+    source: { topic: 'bench', partition: partitionOf(decodeKey(value)), offset: String(i + 1) },
+  }));
   const chunks: InputRecord[][] = [];
   // Chunks come from one partition each, as kafkajs delivers them.
   for (let p = 0; p < 3; p++) {
@@ -160,7 +169,17 @@ async function productionPath(config: Config, events: Buffer[], store: StateStor
   await scorer.close();
   const us = (x: number): number => Math.round((x / events.length) * 1000 * 100) / 100;
   const t = processor.times;
-  const stages: Record<keyof StageTimes, number> = { decode: us(t.decode), load: us(t.load), features: us(t.features), score: us(t.score), step: us(t.step), sign: us(t.sign), audit: us(t.audit), emit: us(t.emit), save: us(t.save) };
+  const stages: Record<keyof StageTimes, number> = {
+    decode: us(t.decode),
+    load: us(t.load),
+    features: us(t.features),
+    score: us(t.score),
+    step: us(t.step),
+    sign: us(t.sign),
+    audit: us(t.audit),
+    emit: us(t.emit),
+    save: us(t.save),
+  };
   return {
     events: events.length,
     batchSize: IN_PROCESS_BATCH,
@@ -238,7 +257,9 @@ function profileInProcess(): Record<string, unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'trustline-prof-'));
   try {
     const file = join(dir, 'in-process.cpuprofile');
-    execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--only', 'in-process', '--profile-out', file, ...(QUICK ? ['--quick'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--only', 'in-process', '--profile-out', file, ...(QUICK ? ['--quick'] : [])], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')), 25);
     return { ...summary, markdown: profileMarkdown(summary) };
   } finally {
@@ -302,7 +323,12 @@ async function passthrough(kafka: Kafka, topic: string, n: number) {
 async function trustlineDrain(base: Config, topic: string, n: number) {
   const config: Config = {
     ...base,
-    kafka: { ...base.kafka, groupId: `bench-tl-${run}`, topics: { ...base.kafka.topics, requests: topic, trust: `bench-trust-${run}`, circuit: `bench-circuit-${run}`, dlq: `bench-dlq-${run}` }, partitions: 3 },
+    kafka: {
+      ...base.kafka,
+      groupId: `bench-tl-${run}`,
+      topics: { ...base.kafka.topics, requests: topic, trust: `bench-trust-${run}`, circuit: `bench-circuit-${run}`, dlq: `bench-dlq-${run}` },
+      partitions: 3,
+    },
     redis: { ...base.redis, keyPrefix: `b${run}` },
     http: { ...base.http, port: 0 },
   };
@@ -373,7 +399,12 @@ async function latency(base: Config, kafka: Kafka, events: Buffer[], rate: numbe
   await createTopic(kafka, topic);
   const config: Config = {
     ...base,
-    kafka: { ...base.kafka, groupId: `bench-lat-${run}`, topics: { ...base.kafka.topics, requests: topic, trust: `bench-lat-trust-${run}`, circuit: `bench-lat-circuit-${run}`, dlq: `bench-lat-dlq-${run}` }, partitions: 3 },
+    kafka: {
+      ...base.kafka,
+      groupId: `bench-lat-${run}`,
+      topics: { ...base.kafka.topics, requests: topic, trust: `bench-lat-trust-${run}`, circuit: `bench-lat-circuit-${run}`, dlq: `bench-lat-dlq-${run}` },
+      partitions: 3,
+    },
     redis: { ...base.redis, keyPrefix: `l${run}` },
     http: { ...base.http, port: 0 },
   };
@@ -411,7 +442,15 @@ async function latency(base: Config, kafka: Kafka, events: Buffer[], rate: numbe
   const p99 = percentiles(samples).p99Ms;
   const tail = parts.filter((x) => x.total >= p99);
   const mean = (k: keyof (typeof parts)[number]): number => Math.round((tail.reduce((a, x) => a + x[k], 0) / Math.max(1, tail.length)) * 10) / 10;
-  const p99Breakdown = { events: tail.length, totalMs: mean('total'), waitBeforeChunkMs: mean('wait'), chunkCpuMs: mean('cpu'), redisLoadMs: mean('load'), brokerAckMs: mean('emit'), redisSaveMs: mean('save') };
+  const p99Breakdown = {
+    events: tail.length,
+    totalMs: mean('total'),
+    waitBeforeChunkMs: mean('wait'),
+    chunkCpuMs: mean('cpu'),
+    redisLoadMs: mean('load'),
+    brokerAckMs: mean('emit'),
+    redisSaveMs: mean('save'),
+  };
   return { offeredPerSec: Math.round(rate), achievedPerSec, seconds, sent, ...percentiles(samples), p99Breakdown };
 }
 
@@ -473,7 +512,24 @@ async function privateRedis(): Promise<{ url: string; stop: () => void } | null>
   });
   let child;
   try {
-    child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--hash-max-listpack-value', '512', '--hash-max-listpack-entries', '512'], { stdio: 'ignore' });
+    child = spawn(
+      'redis-server',
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--hash-max-listpack-value',
+        '512',
+        '--hash-max-listpack-entries',
+        '512',
+      ],
+      { stdio: 'ignore' },
+    );
   } catch {
     return null;
   }
@@ -517,7 +573,9 @@ async function redisMemory(sharedUrl: string, agents: number) {
   const url = own?.url ?? sharedUrl;
   const redis = new Redis(url);
   try {
-    const config = Object.fromEntries(((await redis.config('GET', 'hash-max-listpack-*')) as string[]).reduce<[string, string][]>((a, v, i, all) => (i % 2 ? a : [...a, [v, all[i + 1]!]]), []));
+    const config = Object.fromEntries(
+      ((await redis.config('GET', 'hash-max-listpack-*')) as string[]).reduce<[string, string][]>((a, v, i, all) => (i % 2 ? a : [...a, [v, all[i + 1]!]]), []),
+    );
     const used = async (): Promise<number> => {
       await redis.call('MEMORY', 'PURGE').catch(() => undefined);
       return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
@@ -546,7 +604,8 @@ async function redisMemory(sharedUrl: string, agents: number) {
     const before = await used();
     for (let i = 0; i < agents; i += 1000) {
       const entries = [];
-      for (let j = i; j < Math.min(agents, i + 1000); j++) entries.push({ key: { tenant: 'default', agentId: id(j) }, watermark: 1000 + j, state: benchState(j) });
+      for (let j = i; j < Math.min(agents, i + 1000); j++)
+        entries.push({ key: { tenant: 'default', agentId: id(j) }, watermark: 1000 + j, state: benchState(j) });
       await store.saveMany(entries);
     }
     const after = await used();
@@ -562,7 +621,7 @@ async function redisMemory(sharedUrl: string, agents: number) {
     }
     const lAfter = await used();
     const lUsage = await scanUsage(`${legacy}:{*`, 5000); // a sample: one key per agent
-    for (let cursor = '0'; ; ) {
+    for (let cursor = '0'; ;) {
       const [next, found] = await redis.scan(cursor, 'MATCH', `${legacy}:{*`, 'COUNT', 1000);
       if (found.length) await redis.unlink(...found);
       cursor = next;
@@ -572,13 +631,25 @@ async function redisMemory(sharedUrl: string, agents: number) {
     const perAgent = r1((after - before) / agents);
     return {
       agents,
-      server: own ? 'private redis-server with the documented settings (bench-owned, same binary as the shared one)' : 'the shared Redis (no redis-server binary for a private one)',
+      server: own
+        ? 'private redis-server with the documented settings (bench-owned, same binary as the shared one)'
+        : 'the shared Redis (no redis-server binary for a private one)',
       serverConfig: config,
       agentIdExample: id(123456),
       stateBytes: benchState(0).length,
       stateBuckets: store.stateBuckets,
-      trustline: { layout: 'bucket hashes (listpack)', usedMemoryBefore: before, usedMemoryAfter: after, bytesPerAgent: perAgent, memoryUsage: { keys: usage.keys, bytesPerAgent: r1(usage.bytes / agents), encodings: usage.encodings } },
-      baseline: { layout: 'one string key per agent (before this change)', bytesPerAgent: r1((lAfter - lBefore) / agents), memoryUsage: { sampledKeys: lUsage.keys, bytesPerAgent: r1(lUsage.bytes / lUsage.keys) } },
+      trustline: {
+        layout: 'bucket hashes (listpack)',
+        usedMemoryBefore: before,
+        usedMemoryAfter: after,
+        bytesPerAgent: perAgent,
+        memoryUsage: { keys: usage.keys, bytesPerAgent: r1(usage.bytes / agents), encodings: usage.encodings },
+      },
+      baseline: {
+        layout: 'one string key per agent (before this change)',
+        bytesPerAgent: r1((lAfter - lBefore) / agents),
+        memoryUsage: { sampledKeys: lUsage.keys, bytesPerAgent: r1(lUsage.bytes / lUsage.keys) },
+      },
       target: { bytesPerAgent: 256, met: perAgent <= 256 },
     };
   } finally {
@@ -608,7 +679,13 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = {
     startedAt: started,
     quick: QUICK,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100) },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+    },
     features: FEATURE_COUNT,
   };
   process.stderr.write('bench: in-process production path (memory store, Redis)…\n');
@@ -635,12 +712,16 @@ async function main(): Promise<void> {
   process.stderr.write('bench: latency at half load (passthrough, then trustline)…\n');
   const passLat = await passthroughLatency(kafka, e2eEvents, rate, SIZES.latencySeconds);
   const tlLat = await latency(config, kafka, e2eEvents, rate, SIZES.latencySeconds);
-  result.latency = { trustline: tlLat, baseline: passLat, target: { p99Ms: passLat.p99Ms + 10, rule: 'p99 ≤ passthrough p99 + 10 ms', met: tlLat.p99Ms <= passLat.p99Ms + 10 } };
+  result.latency = {
+    trustline: tlLat,
+    baseline: passLat,
+    target: { p99Ms: passLat.p99Ms + 10, rule: 'p99 ≤ passthrough p99 + 10 ms', met: tlLat.p99Ms <= passLat.p99Ms + 10 },
+  };
   process.stderr.write('bench: redis memory…\n');
   result.redisMemory = await redisMemory(redisUrl, SIZES.agents);
   const extra = await extraSections(config);
   result.signing = extra.signing;
-  result.decide = { ...(extra.decide as Record<string, unknown>), target: { us: 0.2, met: ((extra.decide as { decideUs: number }).decideUs) <= 0.2 } };
+  result.decide = { ...(extra.decide as Record<string, unknown>), target: { us: 0.2, met: (extra.decide as { decideUs: number }).decideUs <= 0.2 } };
   result.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   result.finishedAt = new Date().toISOString();
   mkdirSync('bench/results', { recursive: true });

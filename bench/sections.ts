@@ -36,12 +36,37 @@ function decideSection(config: Config, agents = 10_000, calls = 1_000_000): Reco
     ids.push(agentId);
     const open = i % 10 === 9;
     const u = {
-      v: 1 as const, tenant: 'default', agentId, seq: 1, eventId: `e-${i}`, ts, trust: 0.8, band: bands[i % 4]!, components: { identity: 0.65, intent: 0.9, authorization: 1 },
-      anomaly: 0.1, reasons: [{ code: 'rate_spike', feature: 'rate_ratio', value: 3, baseline: 1 }], circuit: open ? ('open' as const) : ('closed' as const), model: 'trustline-tailsum@3', mode: 'enforce' as const, ttlMs: 3_600_000,
+      v: 1 as const,
+      tenant: 'default',
+      agentId,
+      seq: 1,
+      eventId: `e-${i}`,
+      ts,
+      trust: 0.8,
+      band: bands[i % 4]!,
+      components: { identity: 0.65, intent: 0.9, authorization: 1 },
+      anomaly: 0.1,
+      reasons: [{ code: 'rate_spike', feature: 'rate_ratio', value: 3, baseline: 1 }],
+      circuit: open ? ('open' as const) : ('closed' as const),
+      model: 'trustline-tailsum@3',
+      mode: 'enforce' as const,
+      ttlMs: 3_600_000,
     };
     core.ingest('trust', { ...u, sig: signer.sign(u) });
     if (open) {
-      const c = { v: 1 as const, tenant: 'default', agentId, seq: 1, state: 'open' as const, previous: 'closed' as const, reasons: [], offences: 1, issuedAt: ts, until: ts + 3_600_000, mode: 'enforce' as const };
+      const c = {
+        v: 1 as const,
+        tenant: 'default',
+        agentId,
+        seq: 1,
+        state: 'open' as const,
+        previous: 'closed' as const,
+        reasons: [],
+        offences: 1,
+        issuedAt: ts,
+        until: ts + 3_600_000,
+        mode: 'enforce' as const,
+      };
       core.ingest('circuit', { ...c, sig: signer.sign(c) });
     }
   }
@@ -67,10 +92,24 @@ export const BENCH_CONTEXT_POLICY: ContextPolicyInput = {
   tenants: { acme: { timeZone: 'Europe/Berlin' } },
   defaultTimeZone: 'America/New_York',
   rules: [
-    { kind: 'time_window', id: 'customer-business-hours', actions: ['customer.*'], windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' }, { days: ['sat'], from: '10:00', to: '14:00' }] },
+    {
+      kind: 'time_window',
+      id: 'customer-business-hours',
+      actions: ['customer.*'],
+      windows: [
+        { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' },
+        { days: ['sat'], from: '10:00', to: '14:00' },
+      ],
+    },
     { kind: 'consent', id: 'payments-consent', actions: ['payment.create'], consent: 'payments' },
     { kind: 'amount', id: 'large-payments', actions: ['payment.*'], atOrAbove: 1000 },
-    { kind: 'time_window', id: 'deploy-window', actions: ['deploy.*'], timeZone: 'Europe/Berlin', windows: [{ days: ['tue', 'wed', 'thu'], from: '10:00', to: '16:00' }] },
+    {
+      kind: 'time_window',
+      id: 'deploy-window',
+      actions: ['deploy.*'],
+      timeZone: 'Europe/Berlin',
+      windows: [{ days: ['tue', 'wed', 'thu'], from: '10:00', to: '16:00' }],
+    },
     { kind: 'elevation', id: 'prod-elevation', actions: ['deploy.production'] },
   ],
   elevations: [{ id: 'CHG-1', agentId: 'agent-00001', actions: ['deploy.production'], until: '2100-01-01T00:00:00Z' }],
@@ -86,11 +125,29 @@ export function decideContextSection(agents = 10_000, calls = 1_000_000): Record
   const signer = createSigner([key], key.kid);
   const ts = Date.now();
   const build = (contextPolicy?: ContextPolicyInput): EnforcerCore => {
-    const core = createEnforcerCore({ keys: [key], logger: createLogger({ level: 'silent' }), policy: { feedTimeoutMs: 3_600_000 }, ...(contextPolicy ? { contextPolicy } : {}) });
+    const core = createEnforcerCore({
+      keys: [key],
+      logger: createLogger({ level: 'silent' }),
+      policy: { feedTimeoutMs: 3_600_000 },
+      ...(contextPolicy ? { contextPolicy } : {}),
+    });
     for (let i = 0; i < agents; i++) {
       const u = {
-        v: 1 as const, tenant: i % 2 === 0 ? 'default' : 'acme', agentId: `agent-${String(i).padStart(5, '0')}`, seq: 1, eventId: `e-${i}`, ts, trust: 0.8, band: 'trusted' as const,
-        components: { identity: 0.65, intent: 0.9, authorization: 1 }, anomaly: 0.1, reasons: [], circuit: 'closed' as const, model: 'trustline-tailsum@3', mode: 'enforce' as const, ttlMs: 3_600_000,
+        v: 1 as const,
+        tenant: i % 2 === 0 ? 'default' : 'acme',
+        agentId: `agent-${String(i).padStart(5, '0')}`,
+        seq: 1,
+        eventId: `e-${i}`,
+        ts,
+        trust: 0.8,
+        band: 'trusted' as const,
+        components: { identity: 0.65, intent: 0.9, authorization: 1 },
+        anomaly: 0.1,
+        reasons: [],
+        circuit: 'closed' as const,
+        model: 'trustline-tailsum@3',
+        mode: 'enforce' as const,
+        ttlMs: 3_600_000,
       };
       core.ingest('trust', { ...u, sig: signer.sign(u) });
     }
@@ -98,7 +155,12 @@ export function decideContextSection(agents = 10_000, calls = 1_000_000): Record
     return core;
   };
   const consents = ['payments'];
-  const actions = [{ name: 'customer.read' }, { name: 'payment.create', amount: 2500, currency: 'EUR' }, { name: 'deploy.production' }, { name: 'orders.read' }];
+  const actions = [
+    { name: 'customer.read' },
+    { name: 'payment.create', amount: 2500, currency: 'EUR' },
+    { name: 'deploy.production' },
+    { name: 'orders.read' },
+  ];
   const queries: DecisionQuery[] = [];
   for (let i = 0; i < agents; i++) {
     const agentId = `agent-${String(i).padStart(5, '0')}`;
@@ -110,8 +172,14 @@ export function decideContextSection(agents = 10_000, calls = 1_000_000): Record
   let plainUs = Infinity;
   let contextUs = Infinity;
   for (let round = 0; round < 3; round++) {
-    plainUs = Math.min(plainUs, perCall(calls, (i) => plain.decide(queries[i % agents]!).verdict !== 'hold'));
-    contextUs = Math.min(contextUs, perCall(calls, (i) => withPolicy.decide(queries[i % agents]!).verdict !== 'hold'));
+    plainUs = Math.min(
+      plainUs,
+      perCall(calls, (i) => plain.decide(queries[i % agents]!).verdict !== 'hold'),
+    );
+    contextUs = Math.min(
+      contextUs,
+      perCall(calls, (i) => withPolicy.decide(queries[i % agents]!).verdict !== 'hold'),
+    );
   }
   return {
     agents,
@@ -128,8 +196,21 @@ export async function extraSections(config: Config): Promise<Record<string, unkn
   const signer = createSigner(config.signing.keys, config.signing.activeKid);
   const verifier = createVerifier(config.signing.keys);
   const unsigned = {
-    v: 1 as const, tenant: 'default', agentId: 'agent-bench', seq: 1, eventId: 'e-1', ts: 1_767_225_600_000, trust: 0.8123, band: 'trusted' as const,
-    components: { identity: 0.65, intent: 0.9, authorization: 1 }, anomaly: 0.12, reasons: [], circuit: 'closed' as const, model: 'trustline-tailsum@3', mode: 'enforce' as const, ttlMs: 300_000,
+    v: 1 as const,
+    tenant: 'default',
+    agentId: 'agent-bench',
+    seq: 1,
+    eventId: 'e-1',
+    ts: 1_767_225_600_000,
+    trust: 0.8123,
+    band: 'trusted' as const,
+    components: { identity: 0.65, intent: 0.9, authorization: 1 },
+    anomaly: 0.12,
+    reasons: [],
+    circuit: 'closed' as const,
+    model: 'trustline-tailsum@3',
+    mode: 'enforce' as const,
+    ttlMs: 300_000,
   };
   const record: TrustUpdate = { ...unsigned, sig: signer.sign(unsigned) };
   const n = 50_000;

@@ -14,8 +14,12 @@ if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
 // In a clone (the sources are next to dist/), say when they changed after the last build.
 if (existsSync(join(root, 'src')) && existsSync(built)) {
   const builtAt = statSync(built).mtimeMs;
-  const newer = (dir) => readdirSync(dir, { withFileTypes: true, recursive: true }).some((e) => e.isFile() && e.name.endsWith('.ts') && statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs > builtAt);
-  if (newer(join(root, 'src')) || newer(join(root, 'lab'))) process.stderr.write('trustline: note: the sources changed after the last build; run `npm run build` to run them\n');
+  const newer = (dir) =>
+    readdirSync(dir, { withFileTypes: true, recursive: true }).some(
+      (e) => e.isFile() && e.name.endsWith('.ts') && statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs > builtAt,
+    );
+  if (newer(join(root, 'src')) || newer(join(root, 'lab')))
+    process.stderr.write('trustline: note: the sources changed after the last build; run `npm run build` to run them\n');
 }
 
 const { main } = await import('../dist/src/cli/main.js');

@@ -79,14 +79,22 @@ async function main(): Promise<number> {
   await createProcessorTopics(cluster, names, PARTITIONS);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'trustline-chaos-'));
   writeFileSync(path.join(dir, 'trustline.json'), JSON.stringify({ escalation: SCENARIO_ESCALATION }));
-  const env = processorEnv(cluster, names, { TRUSTLINE_CONFIG: path.join(dir, 'trustline.json'), TRUSTLINE_PARTITIONS: String(PARTITIONS), TRUSTLINE_MAX_BATCH_EVENTS: '500' });
+  const env = processorEnv(cluster, names, {
+    TRUSTLINE_CONFIG: path.join(dir, 'trustline.json'),
+    TRUSTLINE_PARTITIONS: String(PARTITIONS),
+    TRUSTLINE_MAX_BATCH_EVENTS: '500',
+  });
   const config = processorConfig(env);
   const records = interleavePoison(await loadManyEvents(EVENTS), 1000, SEED);
-  log(`${records.length} records (${EVENTS} events, ${records.length - EVENTS} poison) to ${names.requests}, produced over ${Math.round(PRODUCE_MS / 1000)} s; ${KILLS} SIGKILLs`);
+  log(
+    `${records.length} records (${EVENTS} events, ${records.length - EVENTS} poison) to ${names.requests}, produced over ${Math.round(PRODUCE_MS / 1000)} s; ${KILLS} SIGKILLs`,
+  );
 
   let producing = true;
   let produced = 0;
-  const feeding = producePaced(cluster, names.requests, records, { durationMs: PRODUCE_MS, sliceMs: 250, onProgress: (n) => (produced = n) }).finally(() => (producing = false));
+  const feeding = producePaced(cluster, names.requests, records, { durationMs: PRODUCE_MS, sliceMs: 250, onProgress: (n) => (produced = n) }).finally(
+    () => (producing = false),
+  );
   const rnd = prng(SEED);
   const admin = await connectAdmin(cluster);
   const kills: { run: number; processedInRun: number; skippedInRun: number; uncommitted: number; midStream: boolean }[] = [];
@@ -111,8 +119,15 @@ async function main(): Promise<number> {
       const committed = await committedOffsets(cluster, names.group, names.requests, admin);
       const processedInRun = metricValue(metrics, 'trustline_events_total');
       const uncommitted = totalOf(ends) - totalOf(committed);
-      kills.push({ run, processedInRun, skippedInRun: metricValue(metrics, 'trustline_events_total', { outcome: 'skipped' }), uncommitted, midStream: processedInRun > 0 && uncommitted > 0 });
-      if (kills.length % 5 === 0 || kills.length === KILLS) log(`${kills.length} kills; produced ${produced}/${records.length}; committed ${totalOf(committed)}; uncommitted at the last kill ${uncommitted}`);
+      kills.push({
+        run,
+        processedInRun,
+        skippedInRun: metricValue(metrics, 'trustline_events_total', { outcome: 'skipped' }),
+        uncommitted,
+        midStream: processedInRun > 0 && uncommitted > 0,
+      });
+      if (kills.length % 5 === 0 || kills.length === KILLS)
+        log(`${kills.length} kills; produced ${produced}/${records.length}; committed ${totalOf(committed)}; uncommitted at the last kill ${uncommitted}`);
       await evictGroupMembers(cluster, names.group);
       if (!producing && uncommitted === 0 && kills.length >= KILLS) break;
     }
@@ -143,7 +158,11 @@ async function main(): Promise<number> {
       seconds: { total: Math.round((Date.now() - started) / 1000), killsAndDrain: killSeconds },
       records: records.length,
       events: EVENTS,
-      kills: { count: kills.length, midStream: kills.filter((k) => k.midStream).length, skippedOnReplay: kills.reduce((a, k) => a + k.skippedInRun, 0) + metricValue(finalMetrics, 'trustline_events_total', { outcome: 'skipped' }) },
+      kills: {
+        count: kills.length,
+        midStream: kills.filter((k) => k.midStream).length,
+        skippedOnReplay: kills.reduce((a, k) => a + k.skippedInRun, 0) + metricValue(finalMetrics, 'trustline_events_total', { outcome: 'skipped' }),
+      },
       check: {
         eventsLost: report.state.differing.length === 0 && lag === 0 && report.trust.missing.length === 0 ? 0 : null,
         appliedTwice: report.state.storedDigest === report.state.referenceDigest ? 0 : null,
@@ -151,8 +170,18 @@ async function main(): Promise<number> {
         stateDigest: report.state.storedDigest,
         referenceDigest: report.state.referenceDigest,
         trust: { expected: report.trust.expected, read: report.trust.read, duplicates: report.trust.duplicates, missing: report.trust.missing.length },
-        circuit: { expected: report.circuit.expected, read: report.circuit.read, duplicates: report.circuit.duplicates, missing: report.circuit.missing.length },
-        escalations: { expected: report.escalations.expected, read: report.escalations.read, duplicates: report.escalations.duplicates, missing: report.escalations.missing.length },
+        circuit: {
+          expected: report.circuit.expected,
+          read: report.circuit.read,
+          duplicates: report.circuit.duplicates,
+          missing: report.circuit.missing.length,
+        },
+        escalations: {
+          expected: report.escalations.expected,
+          read: report.escalations.read,
+          duplicates: report.escalations.duplicates,
+          missing: report.escalations.missing.length,
+        },
         audit: { verifier: report.audit.verdict, links: report.audit.links, expected: report.audit.expected, reEmitted: report.audit.duplicates },
         dlq: { expected: report.dlq.expected, read: report.dlq.read, distinct: report.dlq.distinct },
       },
@@ -162,7 +191,9 @@ async function main(): Promise<number> {
     };
     mkdirSync(path.dirname(path.resolve(ROOT, args.out!)), { recursive: true });
     writeFileSync(path.resolve(ROOT, args.out!), JSON.stringify(result, null, 2) + '\n');
-    log(`${result.pass ? 'PASS' : 'FAIL'}: ${kills.length} SIGKILLs (${result.kills.midStream} mid-stream), ${records.length} records, ${result.seconds.total} s; events lost ${result.check.eventsLost ?? '≠ 0'}, applied twice ${result.check.appliedTwice ?? '≠ 0'}, audit ${report.audit.verdict}; written to ${args.out}`);
+    log(
+      `${result.pass ? 'PASS' : 'FAIL'}: ${kills.length} SIGKILLs (${result.kills.midStream} mid-stream), ${records.length} records, ${result.seconds.total} s; events lost ${result.check.eventsLost ?? '≠ 0'}, applied twice ${result.check.appliedTwice ?? '≠ 0'}, audit ${report.audit.verdict}; written to ${args.out}`,
+    );
     for (const p of problems) log(`problem: ${p}`);
     return result.pass ? 0 : 1;
   } finally {

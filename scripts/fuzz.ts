@@ -62,9 +62,20 @@ const log = (msg: string): void => console.log(`[fuzz] ${new Date().toISOString(
 /** Base events, as many distinct ones as the fuzz needs (at most 50 000). */
 const BASES = Math.min(50_000, Math.max(1000, INPUTS));
 
-type Tally = { inputs: number; crashes: number; scored: number; dead: number; byKind: Record<string, { inputs: number; dead: number; scored: number }>; deadCodes: Record<string, number>; failures: string[] };
+type Tally = {
+  inputs: number;
+  crashes: number;
+  scored: number;
+  dead: number;
+  byKind: Record<string, { inputs: number; dead: number; scored: number }>;
+  deadCodes: Record<string, number>;
+  failures: string[];
+};
 
-async function fuzzEvents(scorer: AnomalyScorer, signer: ReturnType<typeof createSigner>): Promise<{ tally: Tally; signed: { kind: FeedKind; rec: Record<string, unknown> }[]; audit: AuditRecord[]; seconds: number }> {
+async function fuzzEvents(
+  scorer: AnomalyScorer,
+  signer: ReturnType<typeof createSigner>,
+): Promise<{ tally: Tally; signed: { kind: FeedKind; rec: Record<string, unknown> }[]; audit: AuditRecord[]; seconds: number }> {
   const started = Date.now();
   const bases = (await loadFixtureRecords(BASES)).map((r) => JSON.parse(r.value!.toString('utf8')) as Record<string, unknown> & { agent: { id: string } });
   const rnd = prng(SEED);
@@ -91,7 +102,12 @@ async function fuzzEvents(scorer: AnomalyScorer, signer: ReturnType<typeof creat
     policy: DEFAULT_POLICY,
     mode: 'enforce',
     ttlMs: 300_000,
-    escalation: { rules: [{ sensitivities: ['high', 'critical'], bands: ['trusted', 'watch', 'restrict', 'block'] }], ttlMs: 120_000, approveCredit: 0.05, denyPenalty: 0.3 },
+    escalation: {
+      rules: [{ sensitivities: ['high', 'critical'], bands: ['trusted', 'watch', 'restrict', 'block'] }],
+      ttlMs: 120_000,
+      approveCredit: 0.05,
+      denyPenalty: 0.3,
+    },
     audit: { topic: 'fuzz.audit' },
   });
   const t: Tally = { inputs: 0, crashes: 0, scored: 0, dead: 0, byKind: {}, deadCodes: {}, failures: [] };
@@ -100,7 +116,7 @@ async function fuzzEvents(scorer: AnomalyScorer, signer: ReturnType<typeof creat
     if (t.failures.length < 50) t.failures.push(msg);
   };
   let position = 0;
-  for (let done = 0; done < INPUTS; ) {
+  for (let done = 0; done < INPUTS;) {
     const n = Math.min(BATCH, INPUTS - done);
     const records: InputRecord[] = [];
     const meta: { kind: MutationKind; mustReject: boolean }[] = [];
@@ -136,8 +152,10 @@ async function fuzzEvents(scorer: AnomalyScorer, signer: ReturnType<typeof creat
         k.inputs++;
         if (dead.has(i)) k.dead++;
         else k.scored++;
-        if (meta[i]!.mustReject && !dead.has(i)) fail(`${meta[i]!.kind} mutant at ${records[i]!.position} was not dead-lettered: ${records[i]!.value?.toString('utf8').slice(0, 200)}`);
-        if ((meta[i]!.kind === 'none' || meta[i]!.kind === 'unknown_field') && dead.has(i)) fail(`good event at ${records[i]!.position} (${meta[i]!.kind}) was dead-lettered: ${dead.get(i)!.code} ${dead.get(i)!.message}`);
+        if (meta[i]!.mustReject && !dead.has(i))
+          fail(`${meta[i]!.kind} mutant at ${records[i]!.position} was not dead-lettered: ${records[i]!.value?.toString('utf8').slice(0, 200)}`);
+        if ((meta[i]!.kind === 'none' || meta[i]!.kind === 'unknown_field') && dead.has(i))
+          fail(`good event at ${records[i]!.position} (${meta[i]!.kind}) was dead-lettered: ${dead.get(i)!.code} ${dead.get(i)!.message}`);
       }
       t.scored += r.applied;
       t.dead += dead.size;
@@ -147,15 +165,30 @@ async function fuzzEvents(scorer: AnomalyScorer, signer: ReturnType<typeof creat
     }
     done += n;
     t.inputs = done;
-    if (done % 100_000 === 0 || done === INPUTS) log(`${done} inputs: ${t.scored} scored, ${t.dead} dead-lettered, ${t.crashes} crashes, ${t.failures.length} failures, ${Math.round(done / ((Date.now() - started) / 1000))} inputs/s`);
+    if (done % 100_000 === 0 || done === INPUTS)
+      log(
+        `${done} inputs: ${t.scored} scored, ${t.dead} dead-lettered, ${t.crashes} crashes, ${t.failures.length} failures, ${Math.round(done / ((Date.now() - started) / 1000))} inputs/s`,
+      );
   }
-  if (Object.keys(Object.prototype).length || ({} as Record<string, unknown>).polluted !== undefined || ({} as Record<string, unknown>).isAdmin !== undefined) fail('Object.prototype was polluted');
+  if (Object.keys(Object.prototype).length || ({} as Record<string, unknown>).polluted !== undefined || ({} as Record<string, unknown>).isAdmin !== undefined)
+    fail('Object.prototype was polluted');
   return { tally: t, signed: sampleSigned, audit: sampleAudit, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
-type SignedTally = { trials: number; refused: number; accepted: number; byKind: Record<string, { trials: number; refused: number }>; equivalentEncodings: number; failures: string[] };
+type SignedTally = {
+  trials: number;
+  refused: number;
+  accepted: number;
+  byKind: Record<string, { trials: number; refused: number }>;
+  equivalentEncodings: number;
+  failures: string[];
+};
 
-function fuzzSigned(signed: { kind: FeedKind; rec: Record<string, unknown> }[], audit: AuditRecord[], keys: { hs: SigningKey; ed: SigningKey; other: SigningKey }): SignedTally {
+function fuzzSigned(
+  signed: { kind: FeedKind; rec: Record<string, unknown> }[],
+  audit: AuditRecord[],
+  keys: { hs: SigningKey; ed: SigningKey; other: SigningKey },
+): SignedTally {
   const rnd = prng(SEED + 1);
   const silent = createLogger({ level: 'silent' });
   const ring = [keys.hs, keys.ed, keys.other];
@@ -264,7 +297,9 @@ async function main(): Promise<number> {
   await scorer.close?.();
   const signedStarted = Date.now();
   const signed = fuzzSigned(events.signed, events.audit, { hs, ed, other });
-  log(`${signed.trials} signed-record trials: ${signed.refused} refused, ${signed.accepted} accepted (${signed.equivalentEncodings} equivalent base64url encodings of the same Ed25519 signature set aside)`);
+  log(
+    `${signed.trials} signed-record trials: ${signed.refused} refused, ${signed.accepted} accepted (${signed.equivalentEncodings} equivalent base64url encodings of the same Ed25519 signature set aside)`,
+  );
   const e = events.tally;
   const pass = e.crashes === 0 && e.failures.length === 0 && signed.accepted === 0 && signed.trials > 0;
   const result = {
@@ -274,13 +309,32 @@ async function main(): Promise<number> {
     commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim(),
     host: { cpus: os.cpus().length, node: process.version },
     seconds: { total: Math.round((Date.now() - started) / 1000), events: events.seconds, signed: Math.round((Date.now() - signedStarted) / 1000) },
-    events: { inputs: e.inputs, crashes: e.crashes, scored: e.scored, deadLettered: e.dead, byMutation: e.byKind, deadLetterCodes: e.deadCodes, failures: e.failures },
-    signed: { trials: signed.trials, refused: signed.refused, accepted: signed.accepted, byKind: signed.byKind, equivalentEncodingsSetAside: signed.equivalentEncodings, samplePool: events.signed.length * 2, auditChainSample: events.audit.length, failures: signed.failures },
+    events: {
+      inputs: e.inputs,
+      crashes: e.crashes,
+      scored: e.scored,
+      deadLettered: e.dead,
+      byMutation: e.byKind,
+      deadLetterCodes: e.deadCodes,
+      failures: e.failures,
+    },
+    signed: {
+      trials: signed.trials,
+      refused: signed.refused,
+      accepted: signed.accepted,
+      byKind: signed.byKind,
+      equivalentEncodingsSetAside: signed.equivalentEncodings,
+      samplePool: events.signed.length * 2,
+      auditChainSample: events.audit.length,
+      failures: signed.failures,
+    },
     pass,
   };
   mkdirSync(path.dirname(path.resolve(ROOT, args.out!)), { recursive: true });
   writeFileSync(path.resolve(ROOT, args.out!), JSON.stringify(result, null, 2) + '\n');
-  log(`${pass ? 'PASS' : 'FAIL'}: ${e.inputs} inputs, ${e.crashes} crashes, ${e.scored} scored, ${e.dead} dead-lettered, ${e.failures.length} failures; signed ${signed.refused}/${signed.trials} refused; ${result.seconds.total} s; written to ${args.out}`);
+  log(
+    `${pass ? 'PASS' : 'FAIL'}: ${e.inputs} inputs, ${e.crashes} crashes, ${e.scored} scored, ${e.dead} dead-lettered, ${e.failures.length} failures; signed ${signed.refused}/${signed.trials} refused; ${result.seconds.total} s; written to ${args.out}`,
+  );
   for (const f of [...e.failures, ...signed.failures].slice(0, 10)) log(`failure: ${f.slice(0, 400)}`);
   return pass ? 0 : 1;
 }

@@ -108,7 +108,10 @@ class EventSource {
         this.round++;
       }
       const b = this.base[this.i++]!;
-      const value = this.round === 0 ? JSON.stringify(b.event) : JSON.stringify({ ...b.event, eventId: `${String(b.event.eventId)}~${this.round}`, ts: b.event.ts + this.round * this.span });
+      const value =
+        this.round === 0
+          ? JSON.stringify(b.event)
+          : JSON.stringify({ ...b.event, eventId: `${String(b.event.eventId)}~${this.round}`, ts: b.event.ts + this.round * this.span });
       out.push({ key: b.key, value: Buffer.from(value, 'utf8') });
     }
     return out;
@@ -143,7 +146,15 @@ function steadyFeed(producer: Producer, topic: string, source: EventSource, rate
 
 type Sample = { t: number; rssMb: number; heapMb: number; loopLagP99Ms: number; groupLag: number; reportedLag: number; redisMb: number; processed: number };
 
-async function sampleOnce(child: ChildProcessor, cluster: Cluster, group: string, topic: string, redis: Redis, started: number, admin: Awaited<ReturnType<typeof connectAdmin>>): Promise<Sample> {
+async function sampleOnce(
+  child: ChildProcessor,
+  cluster: Cluster,
+  group: string,
+  topic: string,
+  redis: Redis,
+  started: number,
+  admin: Awaited<ReturnType<typeof connectAdmin>>,
+): Promise<Sample> {
   const m = await child.metricsText();
   if (!child.alive) throw new Error(`the processor died: ${JSON.stringify(child.exitInfo)}\n${child.tail()}`);
   const info = (await redis.info('memory')).match(/used_memory:(\d+)/);
@@ -209,7 +220,9 @@ async function main(): Promise<number> {
           processed: within[within.length - 1]!.processed,
         };
         minutes.push(s);
-        log(`minute ${minute}: RSS ${s.rssMb} MB, heap ${s.heapMb} MB, loop lag p99 ${s.loopLagP99Ms} ms, consumer lag ≤ ${s.groupLag}, Redis ${s.redisMb} MB, processed ${s.processed} (sent ${feed.sent()})`);
+        log(
+          `minute ${minute}: RSS ${s.rssMb} MB, heap ${s.heapMb} MB, loop lag p99 ${s.loopLagP99Ms} ms, consumer lag ≤ ${s.groupLag}, Redis ${s.redisMb} MB, processed ${s.processed} (sent ${feed.sent()})`,
+        );
       }
       await feed.stop();
       await waitForAllCommitted(cluster, names.group, names.requests, 10 * 60_000);
@@ -221,7 +234,8 @@ async function main(): Promise<number> {
       const lagBound = RATE * 10;
       for (const k of ['rssMb', 'heapMb'] as const) {
         const t = trend(k);
-        if (Math.abs(t.lastThird - t.firstThird) > t.firstThird * 0.1) problems.push(`${k}: last third averages ${t.lastThird}, first third ${t.firstThird} (more than 10 % apart): ${after.map((m) => m[k]).join(', ')}`);
+        if (Math.abs(t.lastThird - t.firstThird) > t.firstThird * 0.1)
+          problems.push(`${k}: last third averages ${t.lastThird}, first third ${t.firstThird} (more than 10 % apart): ${after.map((m) => m[k]).join(', ')}`);
       }
       if (minutes.some((m) => m.groupLag > lagBound)) problems.push(`consumer lag above ${lagBound}: ${minutes.map((m) => m.groupLag).join(', ')}`);
       Object.assign(result, {
@@ -232,8 +246,18 @@ async function main(): Promise<number> {
         summary: {
           rssTrendMb: trend('rssMb'),
           heapTrendMb: trend('heapMb'),
-          rssMb: { first: first.rssMb, last: after[after.length - 1]!.rssMb, min: Math.min(...after.map((m) => m.rssMb)), max: Math.max(...after.map((m) => m.rssMb)) },
-          heapMb: { first: first.heapMb, last: after[after.length - 1]!.heapMb, min: Math.min(...after.map((m) => m.heapMb)), max: Math.max(...after.map((m) => m.heapMb)) },
+          rssMb: {
+            first: first.rssMb,
+            last: after[after.length - 1]!.rssMb,
+            min: Math.min(...after.map((m) => m.rssMb)),
+            max: Math.max(...after.map((m) => m.rssMb)),
+          },
+          heapMb: {
+            first: first.heapMb,
+            last: after[after.length - 1]!.heapMb,
+            min: Math.min(...after.map((m) => m.heapMb)),
+            max: Math.max(...after.map((m) => m.heapMb)),
+          },
           maxConsumerLag: Math.max(...minutes.map((m) => m.groupLag)),
           maxLoopLagP99Ms: Math.max(...minutes.map((m) => m.loopLagP99Ms)),
           redisMb: { first: first.redisMb, last: after[after.length - 1]!.redisMb },
@@ -257,7 +281,11 @@ async function main(): Promise<number> {
       phase = 'burst';
       const burstStart = Date.now();
       for (let sent = 0; sent < BURST; sent += 1000) {
-        await producer.send({ topic: names.requests, acks: -1, messages: source.next(Math.min(1000, BURST - sent)).map((m) => ({ key: m.key, value: m.value })) });
+        await producer.send({
+          topic: names.requests,
+          acks: -1,
+          messages: source.next(Math.min(1000, BURST - sent)).map((m) => ({ key: m.key, value: m.value })),
+        });
       }
       const burstSeconds = (Date.now() - burstStart) / 1000;
       log(`burst of ${BURST} records produced in ${r1(burstSeconds)} s (${Math.round(BURST / burstSeconds)}/s)`);
@@ -289,7 +317,8 @@ async function main(): Promise<number> {
       const atThird = loaded.find((s) => s.groupLag >= peakLag / 3)!;
       if (peakLag <= steadyLag * 5) problems.push(`the burst did not outrun the processor (peak lag ${peakLag}, steady ${steadyLag})`);
       if (peakReported <= 0) problems.push('trustline_consumer_lag never reported the lag');
-      if (atPeak.rssMb > atThird.rssMb * 1.1) problems.push(`RSS grew with the lag: ${r1(atThird.rssMb)} MB at lag ${atThird.groupLag}, ${r1(atPeak.rssMb)} MB at lag ${peakLag}`);
+      if (atPeak.rssMb > atThird.rssMb * 1.1)
+        problems.push(`RSS grew with the lag: ${r1(atThird.rssMb)} MB at lag ${atThird.groupLag}, ${r1(atPeak.rssMb)} MB at lag ${peakLag}`);
       if (!recoveredAt) problems.push('the lag did not come back down within 10 minutes');
       child.kill('SIGTERM');
       const exit = await child.exited;
@@ -305,14 +334,29 @@ async function main(): Promise<number> {
         steadyLag,
         peakLag,
         peakReportedLag: peakReported,
-        rssMb: { beforeBurst: r1(base.rssMb), atAThirdOfPeakLag: r1(atThird.rssMb), lagThen: atThird.groupLag, atPeakLag: r1(atPeak.rssMb), peakWhileLagging: r1(peakRss) },
+        rssMb: {
+          beforeBurst: r1(base.rssMb),
+          atAThirdOfPeakLag: r1(atThird.rssMb),
+          lagThen: atThird.groupLag,
+          atPeakLag: r1(atPeak.rssMb),
+          peakWhileLagging: r1(peakRss),
+        },
         heapMb: { beforeBurst: r1(base.heapMb), peakWhileLagging: r1(Math.max(...highLag.map((s) => s.heapMb), 0)) },
         recoverySecondsAfterBurst: recoveredAt ? Math.round((recoveredAt - afterStart) / 1000) : null,
         drainRatePerSecond: recoveredAt ? Math.round(peakLag / ((recoveredAt - burstStart) / 1000)) : null,
-        delivery: { records: report.requests.length, applied: report.reference.applied, stateDigestEqual: report.state.storedDigest === report.state.referenceDigest, audit: report.audit.verdict, trust: { expected: report.trust.expected, read: report.trust.read }, problems: deliveryProblems(report) },
+        delivery: {
+          records: report.requests.length,
+          applied: report.reference.applied,
+          stateDigestEqual: report.state.storedDigest === report.state.referenceDigest,
+          audit: report.audit.verdict,
+          trust: { expected: report.trust.expected, read: report.trust.read },
+          problems: deliveryProblems(report),
+        },
         samples: samples.map((s) => ({ ...s, rssMb: r1(s.rssMb), heapMb: r1(s.heapMb), loopLagP99Ms: r1(s.loopLagP99Ms), redisMb: r1(s.redisMb) })),
       });
-      log(`peak lag ${peakLag} (reported ${peakReported}), RSS ${r1(base.rssMb)} → ${r1(peakRss)} MB, back to steady ${recoveredAt ? Math.round((recoveredAt - afterStart) / 1000) : '—'} s after the burst`);
+      log(
+        `peak lag ${peakLag} (reported ${peakReported}), RSS ${r1(base.rssMb)} → ${r1(peakRss)} MB, back to steady ${recoveredAt ? Math.round((recoveredAt - afterStart) / 1000) : '—'} s after the burst`,
+      );
     }
     result.seconds = Math.round((Date.now() - started) / 1000);
     result.problems = problems;

@@ -166,7 +166,7 @@ describeIntegration('test services', () => {
         expect(await redis.eval(cas, 2, valueKey, markKey, '5', '9', 'v9')).toBe(1);
         expect(await redis.mget(valueKey, markKey)).toEqual(['v9', '9']);
         // Scripts can also return structured replies.
-        expect(await redis.eval("return {KEYS[1], ARGV[1], 42}", 1, valueKey, 'x')).toEqual([valueKey, 'x', 42]);
+        expect(await redis.eval('return {KEYS[1], ARGV[1], 42}', 1, valueKey, 'x')).toEqual([valueKey, 'x', 42]);
       } finally {
         await redis.del(valueKey, markKey);
       }

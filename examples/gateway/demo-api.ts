@@ -5,7 +5,12 @@
 import type { Route } from './gateway.ts';
 
 export const DEMO_ROUTES: readonly Route[] = [
-  { method: 'GET', route: '/orders/{id}', requiredScope: 'orders:read', handler: ({ params }) => ({ status: 200, body: { id: params[0], status: 'shipped' } }) },
+  {
+    method: 'GET',
+    route: '/orders/{id}',
+    requiredScope: 'orders:read',
+    handler: ({ params }) => ({ status: 200, body: { id: params[0], status: 'shipped' } }),
+  },
   {
     method: 'POST',
     route: '/payments',
@@ -13,7 +18,12 @@ export const DEMO_ROUTES: readonly Route[] = [
     action: (body) => {
       const b = (body ?? {}) as { amount?: unknown; currency?: unknown };
       const amount = typeof b.amount === 'number' && b.amount >= 0 ? b.amount : 0;
-      return { name: 'payment.create', sensitivity: amount >= 1000 ? 'critical' : 'high', amount, currency: typeof b.currency === 'string' && /^[A-Z]{3}$/.test(b.currency) ? b.currency : 'EUR' };
+      return {
+        name: 'payment.create',
+        sensitivity: amount >= 1000 ? 'critical' : 'high',
+        amount,
+        currency: typeof b.currency === 'string' && /^[A-Z]{3}$/.test(b.currency) ? b.currency : 'EUR',
+      };
     },
     handler: ({ body }) => ({ status: 200, body: { paid: (body as { amount?: number } | null)?.amount ?? 0 } }),
   },

@@ -136,7 +136,19 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       payload = { error: 'credential did not verify', why: sig.present ? sig.why : undefined };
     } else {
       // The amount and currency feed the SDK's context policy (amount thresholds), when one is set.
-      const d = o.enforcer.decide({ agentId: agent.id, ...(action ? { action: { name: action.name, ...(action.sensitivity ? { sensitivity: action.sensitivity } : {}), ...(action.amount !== undefined ? { amount: action.amount } : {}), ...(action.currency ? { currency: action.currency } : {}) } } : {}) });
+      const d = o.enforcer.decide({
+        agentId: agent.id,
+        ...(action
+          ? {
+              action: {
+                name: action.name,
+                ...(action.sensitivity ? { sensitivity: action.sensitivity } : {}),
+                ...(action.amount !== undefined ? { amount: action.amount } : {}),
+                ...(action.currency ? { currency: action.currency } : {}),
+              },
+            }
+          : {}),
+      });
       if (d.verdict === 'deny' && CIRCUIT_RULES.has(d.rule)) {
         status = 429;
         headers['retry-after'] = String(o.retryAfterS ?? 30);
@@ -169,7 +181,12 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       v: 1,
       eventId,
       ts: started,
-      agent: { id: agent.id, ...(agent.purpose ? { purpose: agent.purpose } : {}), auth, ...(typeof req.headers['user-agent'] === 'string' ? { userAgent: req.headers['user-agent'].slice(0, 512) } : {}) },
+      agent: {
+        id: agent.id,
+        ...(agent.purpose ? { purpose: agent.purpose } : {}),
+        auth,
+        ...(typeof req.headers['user-agent'] === 'string' ? { userAgent: req.headers['user-agent'].slice(0, 512) } : {}),
+      },
       request: {
         method,
         route: route?.route ?? 'unmatched',
@@ -179,7 +196,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         bytesIn: body.length,
         ip: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       },
-      ...(action ? { action: { ...action, ...(route?.requiredScope ? { requiredScope: route.requiredScope } : {}) } } : route?.requiredScope ? { action: { requiredScope: route.requiredScope } } : {}),
+      ...(action
+        ? { action: { ...action, ...(route?.requiredScope ? { requiredScope: route.requiredScope } : {}) } }
+        : route?.requiredScope
+          ? { action: { requiredScope: route.requiredScope } }
+          : {}),
     };
     await o.publish(agent.id, event);
 

@@ -26,7 +26,14 @@ function signatureBase(method: string, path: string, digest: string, params: str
 }
 
 /** Headers an agent sends to sign a request with its Ed25519 private key. */
-export function signRequest(req: { method: string; path: string; body: Buffer; keyId: string; privateKey: KeyObject | string; created?: number }): Record<string, string> {
+export function signRequest(req: {
+  method: string;
+  path: string;
+  body: Buffer;
+  keyId: string;
+  privateKey: KeyObject | string;
+  created?: number;
+}): Record<string, string> {
   const digest = contentDigest(req.body);
   const created = req.created ?? Math.floor(Date.now() / 1000);
   const params = `(${COVERED.map((c) => `"${c}"`).join(' ')});created=${created};keyid="${req.keyId}";alg="ed25519"`;

@@ -34,7 +34,10 @@ function agentsFromEnv(): AgentRegistration[] {
     return [{ id: 'demo-agent', apiKey: 'demo-key-NOT-FOR-PRODUCTION', scopes: ['orders:read', 'payments:write'], purpose: 'demo' }];
   }
   const parsed = JSON.parse(env.GATEWAY_AGENTS) as unknown;
-  if (!Array.isArray(parsed) || !parsed.every((a) => a && typeof a === 'object' && typeof (a as AgentRegistration).id === 'string' && Array.isArray((a as AgentRegistration).scopes))) {
+  if (
+    !Array.isArray(parsed) ||
+    !parsed.every((a) => a && typeof a === 'object' && typeof (a as AgentRegistration).id === 'string' && Array.isArray((a as AgentRegistration).scopes))
+  ) {
     throw new Error('GATEWAY_AGENTS must be a JSON list of {"id", "apiKey" and/or "publicKeyPem", "scopes": [...]}');
   }
   return parsed as AgentRegistration[];
@@ -45,7 +48,11 @@ const kafka = new Kafka({ clientId: 'example-gateway', brokers: config.kafka.bro
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
 await producer.connect();
 const enforcer = createEnforcer({
-  kafka: { brokers: config.kafka.brokers, topics: { trust: config.kafka.topics.trust, circuit: config.kafka.topics.circuit, escalations: config.kafka.topics.escalations }, groupId: 'example-gateway' },
+  kafka: {
+    brokers: config.kafka.brokers,
+    topics: { trust: config.kafka.topics.trust, circuit: config.kafka.topics.circuit, escalations: config.kafka.topics.escalations },
+    groupId: 'example-gateway',
+  },
   keys: config.signing.keys,
   logger: log,
   // Critical actions (payments of 1000 or more) wait for a human unless the agent is blocked.
@@ -63,7 +70,8 @@ const gateway = await startGateway({
   agents,
   routes: DEMO_ROUTES,
   enforcer,
-  publish: async (key, event) => void (await producer.send({ topic: config.kafka.topics.requests, acks: -1, messages: [{ key, value: JSON.stringify(event) }] })),
+  publish: async (key, event) =>
+    void (await producer.send({ topic: config.kafka.topics.requests, acks: -1, messages: [{ key, value: JSON.stringify(event) }] })),
   host: env.GATEWAY_HOST ?? '127.0.0.1',
   port: Number(env.GATEWAY_PORT ?? 8080),
 });

@@ -28,7 +28,10 @@ export const DEMO_TOOLS: GatedTool[] = [
   {
     name: 'payment_create',
     description: 'Pay an amount. Large amounts wait for a human.',
-    inputSchema: Type.Object({ amount: Type.Number({ exclusiveMinimum: 0, maximum: 1e9 }), currency: Type.String({ pattern: '^[A-Z]{3}$' }) }, { additionalProperties: false }),
+    inputSchema: Type.Object(
+      { amount: Type.Number({ exclusiveMinimum: 0, maximum: 1e9 }), currency: Type.String({ pattern: '^[A-Z]{3}$' }) },
+      { additionalProperties: false },
+    ),
     requiredScope: 'payments:write',
     action: (args) => ({ name: 'payment.create', sensitivity: 'high', amount: args.amount as number, currency: args.currency as string }),
     run: (args) => text({ paid: args.amount, currency: args.currency }),

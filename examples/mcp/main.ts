@@ -40,9 +40,22 @@ try {
 const log = createLogger({ name: 'trustline-mcp', level: 'warn' });
 
 const env = process.env;
-const topics = { trust: env.TRUSTLINE_TOPIC_TRUST ?? 'agent.trust', circuit: env.TRUSTLINE_TOPIC_CIRCUIT ?? 'agent.circuit', escalations: env.TRUSTLINE_TOPIC_ESCALATIONS ?? 'agent.escalations' };
-const enforcer = createEnforcer({ kafka: { brokers, topics }, keys, logger: log, ...(contextPolicy ? { contextPolicy } : {}), policy: { bands: { trusted: { critical: 'hold' }, watch: { critical: 'hold' } } } });
-const producer = new Kafka({ brokers, clientId: 'trustline-mcp', logLevel: logLevel.NOTHING }).producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
+const topics = {
+  trust: env.TRUSTLINE_TOPIC_TRUST ?? 'agent.trust',
+  circuit: env.TRUSTLINE_TOPIC_CIRCUIT ?? 'agent.circuit',
+  escalations: env.TRUSTLINE_TOPIC_ESCALATIONS ?? 'agent.escalations',
+};
+const enforcer = createEnforcer({
+  kafka: { brokers, topics },
+  keys,
+  logger: log,
+  ...(contextPolicy ? { contextPolicy } : {}),
+  policy: { bands: { trusted: { critical: 'hold' }, watch: { critical: 'hold' } } },
+});
+const producer = new Kafka({ brokers, clientId: 'trustline-mcp', logLevel: logLevel.NOTHING }).producer({
+  idempotent: true,
+  createPartitioner: Partitioners.DefaultPartitioner,
+});
 try {
   await Promise.all([enforcer.ready(), producer.connect()]);
 } catch (err) {
@@ -61,7 +74,8 @@ const server = createGatedMcpServer({
   },
   tools: DEMO_TOOLS,
   enforcer,
-  publish: async (key, event) => void (await producer.send({ topic: env.TRUSTLINE_TOPIC_REQUESTS ?? 'agent.requests', acks: -1, messages: [{ key, value: JSON.stringify(event) }] })),
+  publish: async (key, event) =>
+    void (await producer.send({ topic: env.TRUSTLINE_TOPIC_REQUESTS ?? 'agent.requests', acks: -1, messages: [{ key, value: JSON.stringify(event) }] })),
 });
 await server.connect(new StdioServerTransport());
 const stop = async (): Promise<void> => {

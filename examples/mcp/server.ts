@@ -103,7 +103,11 @@ export function createGatedMcpServer(o: GatedMcpServerOptions): Server {
   const server = new Server({ name: o.name ?? 'trustline-gated-mcp', version: o.version ?? '0.1.0' }, { capabilities: { tools: {} } });
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: o.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema as unknown as { type: 'object'; properties?: Record<string, object>; required?: string[] } })),
+    tools: o.tools.map((t) => ({
+      name: t.name,
+      description: t.description,
+      inputSchema: t.inputSchema as unknown as { type: 'object'; properties?: Record<string, object>; required?: string[] },
+    })),
   }));
 
   server.setRequestHandler(CallToolRequestSchema, async (req) => {
@@ -123,7 +127,10 @@ export function createGatedMcpServer(o: GatedMcpServerOptions): Server {
     } else if (!Value.Check(tool.inputSchema, args)) {
       status = 400;
       const first = Value.Errors(tool.inputSchema, args).First();
-      outcome = new McpError(ErrorCode.InvalidParams, `invalid arguments for ${tool.name}: ${first ? `${first.path || '/'}: ${first.message}` : 'schema mismatch'}`);
+      outcome = new McpError(
+        ErrorCode.InvalidParams,
+        `invalid arguments for ${tool.name}: ${first ? `${first.path || '/'}: ${first.message}` : 'schema mismatch'}`,
+      );
     } else {
       action = tool.action(args);
       const d = o.enforcer.decide({
@@ -137,10 +144,16 @@ export function createGatedMcpServer(o: GatedMcpServerOptions): Server {
         outcome = new McpError(TRUSTLINE_MCP_ERRORS.stepUpRequired, 'the session credential did not verify');
       } else if (d.verdict === 'deny' && CIRCUIT_RULES.has(d.rule)) {
         status = 429;
-        outcome = refusal(TRUSTLINE_MCP_ERRORS.circuitOpen, `refused by trustline: circuit open for agent ${s.agentId} (${d.rule}); retry later`, d, { retryAfterS: o.retryAfterS ?? 30 });
+        outcome = refusal(TRUSTLINE_MCP_ERRORS.circuitOpen, `refused by trustline: circuit open for agent ${s.agentId} (${d.rule}); retry later`, d, {
+          retryAfterS: o.retryAfterS ?? 30,
+        });
       } else if (d.verdict === 'deny') {
         status = 403;
-        outcome = refusal(TRUSTLINE_MCP_ERRORS.denied, `refused by trustline: ${tool.name} denied (${d.ruleId ?? d.rule}${d.band ? `, band ${d.band}` : ''})`, d);
+        outcome = refusal(
+          TRUSTLINE_MCP_ERRORS.denied,
+          `refused by trustline: ${tool.name} denied (${d.ruleId ?? d.rule}${d.band ? `, band ${d.band}` : ''})`,
+          d,
+        );
       } else if (d.verdict === 'challenge') {
         status = 401;
         outcome = refusal(TRUSTLINE_MCP_ERRORS.stepUpRequired, `refused by trustline: ${tool.name} needs step-up authentication (${d.ruleId ?? d.rule})`, d);
@@ -206,8 +219,17 @@ export function createGatedMcpServer(o: GatedMcpServerOptions): Server {
       // A human approved this call: run it (trustline already has its event; no second one).
       return tool.run(args, s.agentId);
     }
-    if (mine?.status === 'denied') throw refusal(TRUSTLINE_MCP_ERRORS.denied, `refused: a human denied ${tool.name} (escalation ${mine.escalationId})`, held, { escalationId: mine.escalationId, rule: 'escalation_denied' });
-    throw refusal(TRUSTLINE_MCP_ERRORS.held, `held by trustline: ${tool.name} waits for a human decision${mine ? ` (escalation ${mine.escalationId})` : ''}; call again once it is approved`, held, { escalationId: mine?.escalationId ?? null });
+    if (mine?.status === 'denied')
+      throw refusal(TRUSTLINE_MCP_ERRORS.denied, `refused: a human denied ${tool.name} (escalation ${mine.escalationId})`, held, {
+        escalationId: mine.escalationId,
+        rule: 'escalation_denied',
+      });
+    throw refusal(
+      TRUSTLINE_MCP_ERRORS.held,
+      `held by trustline: ${tool.name} waits for a human decision${mine ? ` (escalation ${mine.escalationId})` : ''}; call again once it is approved`,
+      held,
+      { escalationId: mine?.escalationId ?? null },
+    );
   });
 
   return server;

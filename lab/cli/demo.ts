@@ -122,7 +122,10 @@ class LiveView {
     lines.push(
       fit(`event time ${clockText(s.eventTs)} UTC  `, 30) +
         p(bar(f, barW), SGR.cyan) +
-        fit(` ${(100 * f).toFixed(0).padStart(3)}%  ${count(s.done)}/${count(s.total)} events · ${s.agents.length} agents · ${open} open${s.speed ? ` · ${Math.round(s.speed)}× speed` : ''}`, cols - 31 - barW),
+        fit(
+          ` ${(100 * f).toFixed(0).padStart(3)}%  ${count(s.done)}/${count(s.total)} events · ${s.agents.length} agents · ${open} open${s.speed ? ` · ${Math.round(s.speed)}× speed` : ''}`,
+          cols - 31 - barW,
+        ),
     );
     lines.push('');
     const trustW = cols >= 110 ? 16 : 10;
@@ -159,7 +162,12 @@ class LiveView {
     const recent = s.notes.slice(-recentMax);
     for (const n of recent) lines.push(fit(`  ${clockText(n.ts)}  ${n.text}`, cols - 1));
     for (let i = recent.length; i < recentMax; i++) lines.push('');
-    lines.push(p(fit(`trust bar: 1.0 = trusted … 0 = block${s.labelled ? '   ⚑ = labelled attack in progress (labels sidecar)' : ''}   Ctrl-C stops`, cols - 1), SGR.dim));
+    lines.push(
+      p(
+        fit(`trust bar: 1.0 = trusted … 0 = block${s.labelled ? '   ⚑ = labelled attack in progress (labels sidecar)' : ''}   Ctrl-C stops`, cols - 1),
+        SGR.dim,
+      ),
+    );
     // Cursor to the start of the previous frame, rewrite each line, clear what is left below.
     this.out.write((this.height ? `\x1b[${this.height}F` : '') + lines.map((l) => `${l}\x1b[K\n`).join('') + '\x1b[J');
     this.height = lines.length;
@@ -210,11 +218,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       let v = views.get(r.agentId);
       if (!v) {
         const l = labels?.agents[r.agentId];
-        v = { id: r.agentId, order: views.size, trust: r.trust, band: r.band, circuit: r.circuit, why: '', attackStartTs: l?.malicious ? l.attackStartTs : null };
+        v = {
+          id: r.agentId,
+          order: views.size,
+          trust: r.trust,
+          band: r.band,
+          circuit: r.circuit,
+          why: '',
+          attackStartTs: l?.malicious ? l.attackStartTs : null,
+        };
         views.set(r.agentId, v);
       }
       if (BAND_SEVERITY[r.band] >= 2 && BAND_SEVERITY[r.band] > BAND_SEVERITY[v.band]) {
-        notes.push({ ts: r.ts, severity: 1, text: `${fit(r.agentId, 40)}  ${r.band}  trust ${r.trust.toFixed(2)}  ${r.reasons.map((x) => x.code).join(', ')}` });
+        notes.push({
+          ts: r.ts,
+          severity: 1,
+          text: `${fit(r.agentId, 40)}  ${r.band}  trust ${r.trust.toFixed(2)}  ${r.reasons.map((x) => x.code).join(', ')}`,
+        });
       }
       v.trust = r.trust;
       v.band = r.band;
@@ -242,7 +262,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       if (step > lastStep && step < 10) {
         lastStep = step;
         const open = [...views.values()].filter((v) => CIRCUIT_SEVERITY[v.circuit] >= 3).length;
-        o.out.write(`[${String(step * 10).padStart(3)}%] event time ${clockText(eventTs)}  ${count(done)}/${count(info.records)} events  ${views.size} agents  ${open} circuit${open === 1 ? '' : 's'} open\n`);
+        o.out.write(
+          `[${String(step * 10).padStart(3)}%] event time ${clockText(eventTs)}  ${count(done)}/${count(info.records)} events  ${views.size} agents  ${open} circuit${open === 1 ? '' : 's'} open\n`,
+        );
       }
     }
   };
@@ -331,13 +353,17 @@ export function summaryText(r: DemoResult, rec: ReplayRecorder, o: Pick<DemoOpti
     lines.push('');
     lines.push(p(`Agents flagged (no labels, so no ground truth): ${flagged.length}`, SGR.bold));
     for (const a of flagged.slice(0, 10)) {
-      lines.push(`  ${a.agentId}: lowest trust ${a.minTrust.toFixed(2)} at ${clockText(a.minTrustTs)} UTC, ${a.circuitOpenings} circuit opening${a.circuitOpenings === 1 ? '' : 's'}`);
+      lines.push(
+        `  ${a.agentId}: lowest trust ${a.minTrust.toFixed(2)} at ${clockText(a.minTrustTs)} UTC, ${a.circuitOpenings} circuit opening${a.circuitOpenings === 1 ? '' : 's'}`,
+      );
       lines.push(`      why: ${reasonsOf(a).topReasons || '–'}`);
     }
   }
   const rel = (f: string): string => relative(process.cwd(), f) || f;
   lines.push('');
-  lines.push(`${p('Report:', SGR.bold)}  ${rel(r.reportFile)}  (${Math.round(r.reportBytes / 1024)} KiB, open it in a browser: trust timelines, circuits, reasons)`);
+  lines.push(
+    `${p('Report:', SGR.bold)}  ${rel(r.reportFile)}  (${Math.round(r.reportBytes / 1024)} KiB, open it in a browser: trust timelines, circuits, reasons)`,
+  );
   lines.push(`Outputs: ${rel(o.outDir)}/scores.jsonl, trust.jsonl, circuit.jsonl, dlq.jsonl${s ? ', summary.json' : ''}`);
   // The validation fixtures are in the repository, not in the installed package.
   if (existsSync(packageFile('fixtures/validation'))) {
@@ -351,7 +377,13 @@ export function summaryText(r: DemoResult, rec: ReplayRecorder, o: Pick<DemoOpti
 }
 
 function reasonsOf(a: AgentRecord | undefined): { topReasons: string } {
-  return { topReasons: a ? topReasons(a).map((r) => r.code).join(', ') : '' };
+  return {
+    topReasons: a
+      ? topReasons(a)
+          .map((r) => r.code)
+          .join(', ')
+      : '',
+  };
 }
 
 function attackLines(a: AgentOutcome, p: (t: string, ...c: number[]) => string): string[] {
@@ -411,7 +443,8 @@ Examples:
     let seconds: number | null = process.stdout.isTTY ? 15 : null;
     if (values.seconds !== undefined) {
       seconds = Number(values.seconds);
-      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new TrustlineError('USAGE', `--seconds must be a number of seconds in (0, 3600], got ${values.seconds}`);
+      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600)
+        throw new TrustlineError('USAGE', `--seconds must be a number of seconds in (0, 3600], got ${values.seconds}`);
     }
     if (values.fast) seconds = null;
     const { sidecarOf } = await import('../eval/labels.ts');

@@ -58,7 +58,11 @@ Examples:
     await checkInputs([input]);
     if (values.out) await checkOutFile(values.out);
     const { LogImporter, formatImportStats } = await import('../logs/import.ts');
-    const importer = new LogImporter({ format, source: values.source ?? basename(input).replace(/\.gz$/, ''), ...(values.tenant ? { tenant: values.tenant } : {}) });
+    const importer = new LogImporter({
+      format,
+      source: values.source ?? basename(input).replace(/\.gz$/, ''),
+      ...(values.tenant ? { tenant: values.tenant } : {}),
+    });
 
     let sink: Writable = process.stdout;
     let file: Writable | null = null;

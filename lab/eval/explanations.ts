@@ -10,7 +10,11 @@ import { FEATURES, type FeatureFamily } from '../../src/core/features.ts';
 /** Attack type → the families (or hard-signal codes) that name its cause. */
 export const EXPECTED_REASONS: Readonly<Record<string, { families: readonly FeatureFamily[]; codes: readonly string[]; describe: string }>> = {
   enumeration: { families: ['routes'], codes: [], describe: 'route novelty / sequential ids' },
-  exfiltration: { families: ['bytes', 'sensitivity'], codes: [], describe: 'bytes out (size, above own maximum, egress volume) / reading data more sensitive than usual' },
+  exfiltration: {
+    families: ['bytes', 'sensitivity'],
+    codes: [],
+    describe: 'bytes out (size, above own maximum, egress volume) / reading data more sensitive than usual',
+  },
   prompt_injection_hijack: { families: ['purpose', 'sensitivity'], codes: [], describe: 'purpose mismatch / sensitivity' },
   stolen_token: { families: ['client', 'rhythm'], codes: [], describe: 'network / user agent / rhythm' },
   scope_probing: { families: ['authorization'], codes: ['scope_violation'], describe: 'scope violation / forbidden' },

@@ -40,7 +40,11 @@ export function sidecarOf(file: string): string {
  */
 export function parseLabels(json: unknown, source: string): Labels {
   const r = parseWith(LabelsSchema, json);
-  const problems = r.ok ? Object.entries(r.value.agents).flatMap(([id, l]) => (l.malicious && l.attackStartTs === null ? [`agents.${id}: a malicious agent needs an attackStartTs`] : [])) : r.problems;
+  const problems = r.ok
+    ? Object.entries(r.value.agents).flatMap(([id, l]) =>
+        l.malicious && l.attackStartTs === null ? [`agents.${id}: a malicious agent needs an attackStartTs`] : [],
+      )
+    : r.problems;
   if (!r.ok || problems.length) throw new TrustlineError('INPUT_INVALID', `${source}: not a valid labels file: ${problems.slice(0, 5).join('; ')}`);
   return r.value;
 }
@@ -55,7 +59,11 @@ export function loadLabels(path: string): Labels {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new TrustlineError('INPUT_INVALID', `${path}: cannot read labels file (${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message})`, { cause });
+    throw new TrustlineError(
+      'INPUT_INVALID',
+      `${path}: cannot read labels file (${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message})`,
+      { cause },
+    );
   }
   let json: unknown;
   try {

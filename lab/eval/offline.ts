@@ -132,8 +132,12 @@ function* stepAll(scored: ScoredFile, settings: StepSettings, withFeatures: bool
 }
 
 /** The trust outcome of every scored event (in order) under `policy`. */
-export function judgeEvents(scored: ScoredFile, policy: Policy): { agentId: string; ts: number; anomaly: number; trust: number; band: Band; circuit: CircuitState }[] {
+export function judgeEvents(
+  scored: ScoredFile,
+  policy: Policy,
+): { agentId: string; ts: number; anomaly: number; trust: number; band: Band; circuit: CircuitState }[] {
   const out: { agentId: string; ts: number; anomaly: number; trust: number; band: Band; circuit: CircuitState }[] = [];
-  for (const { e, j } of stepAll(scored, { policy, escalation: null, featureStats: [] }, false)) out.push({ agentId: e.agentId, ts: e.ts, anomaly: e.anomaly, trust: r4(j.trust), band: j.band, circuit: j.circuit });
+  for (const { e, j } of stepAll(scored, { policy, escalation: null, featureStats: [] }, false))
+    out.push({ agentId: e.agentId, ts: e.ts, anomaly: e.anomaly, trust: r4(j.trust), band: j.band, circuit: j.circuit });
   return out;
 }

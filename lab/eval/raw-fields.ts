@@ -32,7 +32,8 @@ export const RAW_VERSION = 'raw-1';
 
 const IDENTITY: Record<string, number> = { http_signature: 1, mtls: 0.85, oauth2: 0.65, api_key: 0.4, none: 0.1 };
 const SENSITIVITY: Record<string, number> = { low: 0, medium: 1, high: 2, critical: 3 };
-const PRIVILEGED = /admin|passw|credential|secret|payout|withdraw|bank|iban|role|permission|privilege|api[-_]?key|token|mfa|2fa|sudo|impersonat|security|owner|delete[-_]?account/i;
+const PRIVILEGED =
+  /admin|passw|credential|secret|payout|withdraw|bank|iban|role|permission|privilege|api[-_]?key|token|mfa|2fa|sudo|impersonat|security|owner|delete[-_]?account/i;
 const NUMERIC_ID = /\/\d{1,15}(?:[/?#]|$)/;
 
 /** Writes the raw vector of `ev` into `out` at `offset` and returns its per-event hard signals (ratios are the event's own 0/1). */

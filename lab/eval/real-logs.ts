@@ -20,18 +20,70 @@ import { rocAuc } from './metrics.ts';
 
 /** Path segments that make a request privileged (whole segments, case-insensitive; a script extension is ignored: /admin.php). */
 export const PRIVILEGED_SEGMENTS = new Set([
-  'admin', 'administrator', 'wp-admin', 'wp-login.php', 'xmlrpc.php', 'login', 'signin', 'auth', 'oauth', 'token', '.env', '.git', 'phpmyadmin', 'pma', 'myadmin',
-  'config', 'configuration', 'actuator', 'api-keys', 'apikeys', 'keys', 'roles', 'users', 'accounts', 'payout', 'payouts', 'billing', 'manager', 'console', 'cgi-bin',
-  'setup.php', 'install.php', 'shell', 'backup', 'backups', 'settings', 'secrets', 'credentials', 'iban', 'passwd', 'etc', 'server-status', 'jmx-console', 'solr',
+  'admin',
+  'administrator',
+  'wp-admin',
+  'wp-login.php',
+  'xmlrpc.php',
+  'login',
+  'signin',
+  'auth',
+  'oauth',
+  'token',
+  '.env',
+  '.git',
+  'phpmyadmin',
+  'pma',
+  'myadmin',
+  'config',
+  'configuration',
+  'actuator',
+  'api-keys',
+  'apikeys',
+  'keys',
+  'roles',
+  'users',
+  'accounts',
+  'payout',
+  'payouts',
+  'billing',
+  'manager',
+  'console',
+  'cgi-bin',
+  'setup.php',
+  'install.php',
+  'shell',
+  'backup',
+  'backups',
+  'settings',
+  'secrets',
+  'credentials',
+  'iban',
+  'passwd',
+  'etc',
+  'server-status',
+  'jmx-console',
+  'solr',
 ]);
 /** Client errors a browser or crawler makes on any site (never evidence of scanning). */
-export const HARMLESS_MISS = /(^|\/)(favicon\.ico|apple-touch-icon[^/]*\.png|robots\.txt|sitemap[^/]*\.xml|browserconfig\.xml|humans\.txt|ads\.txt|site\.webmanifest|manifest\.json)$/i;
+export const HARMLESS_MISS =
+  /(^|\/)(favicon\.ico|apple-touch-icon[^/]*\.png|robots\.txt|sitemap[^/]*\.xml|browserconfig\.xml|humans\.txt|ads\.txt|site\.webmanifest|manifest\.json)$/i;
 
 const ERROR_REASONS = new Set(['error_ratio', 'errors_above_baseline']);
 const AUTH_REASONS = new Set(['auth_failure', 'auth_failures']);
 const ACTION_REASONS = new Set(['sensitivity_above_usual', 'sensitive_action_velocity', 'sensitive_share_drift', 'amount_unusual']);
 
-type ScoreRow = { agentId: string; eventId: string; seq: number; ts: number; anomaly: number; trust: number; band: Band; circuit: CircuitState; reasons: Reason[] };
+type ScoreRow = {
+  agentId: string;
+  eventId: string;
+  seq: number;
+  ts: number;
+  anomaly: number;
+  trust: number;
+  band: Band;
+  circuit: CircuitState;
+  reasons: Reason[];
+};
 
 export type RealAgent = {
   agentId: string;
@@ -93,7 +145,10 @@ function compilePatterns(file: string): RegExp[] {
 
 function readJsonl<T>(file: string): T[] {
   const text = readFileSync(file, 'utf8');
-  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as T);
+  return text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as T);
 }
 
 /**
@@ -107,16 +162,29 @@ export function analyseRealLog(repoRoot: string, logFile: string, crawlerFile: s
   // `trustline` from the checkout's sources (lab/eval/trustline-src.ts), not a possibly stale dist/ build.
   const cli = [process.execPath, '--import', 'tsx', join(repoRoot, 'lab/eval/trustline-src.ts')] as const;
   const env = { ...process.env, TRUSTLINE_MODEL_CARD: resolve(card) };
-  execFileSync(cli[0], [...cli.slice(1), 'import-log', logFile, '--format', 'combined', '--out', events], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(cli[0], [...cli.slice(1), 'import-log', logFile, '--format', 'combined', '--out', events], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   execFileSync(cli[0], [...cli.slice(1), 'replay', events, '--out', out], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim().length > 0).length;
+  const lines = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().length > 0).length;
   return analyse(logFile, lines, readJsonl<AgentRequestEvent>(events), readJsonl<ScoreRow>(join(out, 'scores.jsonl')), compilePatterns(crawlerFile));
 }
 
 /** The analysis of imported events and their replay's score rows (same order, one row per event). */
 export function analyse(log: string, lines: number, events: readonly AgentRequestEvent[], scores: readonly ScoreRow[], bots: readonly RegExp[]): RealLogResult {
   const byId = new Map(events.map((e) => [e.eventId, e]));
-  type Acc = RealAgent & { clientErrors: number; harmlessErrors: number; unauthorized: number; forbidden: number; privileged: number; paths: Map<string, number> };
+  type Acc = RealAgent & {
+    clientErrors: number;
+    harmlessErrors: number;
+    unauthorized: number;
+    forbidden: number;
+    privileged: number;
+    paths: Map<string, number>;
+  };
   const agents = new Map<string, Acc>();
   const reasonCounts: Record<string, number> = {};
   const flaggedReasonCounts: Record<string, number> = {};
@@ -129,7 +197,23 @@ export function analyse(log: string, lines: number, events: readonly AgentReques
     let a = agents.get(row.agentId);
     if (!a) {
       const ua = e.agent.userAgent ?? '';
-      a = { agentId: row.agentId, userAgent: ua, declaredBot: ua !== '' && bots.some((p) => p.test(ua)), events: 0, flagged: false, firstFlag: null, lowestTrust: 1, maxAnomaly: 0, topPaths: [], clientErrors: 0, harmlessErrors: 0, unauthorized: 0, forbidden: 0, privileged: 0, paths: new Map() };
+      a = {
+        agentId: row.agentId,
+        userAgent: ua,
+        declaredBot: ua !== '' && bots.some((p) => p.test(ua)),
+        events: 0,
+        flagged: false,
+        firstFlag: null,
+        lowestTrust: 1,
+        maxAnomaly: 0,
+        topPaths: [],
+        clientErrors: 0,
+        harmlessErrors: 0,
+        unauthorized: 0,
+        forbidden: 0,
+        privileged: 0,
+        paths: new Map(),
+      };
       agents.set(row.agentId, a);
     }
     a.events++;
@@ -163,12 +247,18 @@ export function analyse(log: string, lines: number, events: readonly AgentReques
   }
   const list = [...agents.values()].map(({ clientErrors: _c, harmlessErrors: _h, unauthorized: _u, forbidden: _f, privileged: _p, paths, ...rest }) => ({
     ...rest,
-    topPaths: [...paths.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).slice(0, 3).map(([p, n]) => `${p} ×${n}`),
+    topPaths: [...paths.entries()]
+      .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
+      .slice(0, 3)
+      .map(([p, n]) => `${p} ×${n}`),
   }));
   const flagged = list.filter((a) => a.flagged);
   const few = (a: RealAgent): boolean => a.events <= 3;
   const auc = (s: number[]): number | null => {
-    const v = rocAuc(s, list.map((a) => (a.declaredBot ? 1 : 0)));
+    const v = rocAuc(
+      s,
+      list.map((a) => (a.declaredBot ? 1 : 0)),
+    );
     return Number.isFinite(v) ? Math.round(v * 10_000) / 10_000 : null;
   };
   // Examples: the first of each rule, then in order.
@@ -181,7 +271,12 @@ export function analyse(log: string, lines: number, events: readonly AgentReques
     agents: list.length,
     declaredBots: list.filter((a) => a.declaredBot).length,
     agentsWith1to3Events: list.filter(few).length,
-    flagged: { agents: flagged.length, declaredBots: flagged.filter((a) => a.declaredBot).length, others: flagged.filter((a) => !a.declaredBot).length, flaggedWith1to3Events: flagged.filter(few).length },
+    flagged: {
+      agents: flagged.length,
+      declaredBots: flagged.filter((a) => a.declaredBot).length,
+      others: flagged.filter((a) => !a.declaredBot).length,
+      flaggedWith1to3Events: flagged.filter(few).length,
+    },
     earliestFlagEventIndex: flagged.length ? Math.min(...flagged.map((a) => a.firstFlag!.eventIndex)) : null,
     aucDeclaredBotMaxAnomaly: auc(list.map((a) => a.maxAnomaly)),
     aucDeclaredBotMinTrust: auc(list.map((a) => 1 - a.lowestTrust)),
@@ -201,11 +296,18 @@ export function isPrivileged(path: string): boolean {
 }
 
 /** The rule a reason breaks on this record, or null when the reason can have a real cause. */
-export function nonsensical(code: string, e: AgentRequestEvent, path: string, a: { clientErrors: number; harmlessErrors: number; unauthorized: number; forbidden: number; privileged: number }): string | null {
+export function nonsensical(
+  code: string,
+  e: AgentRequestEvent,
+  path: string,
+  a: { clientErrors: number; harmlessErrors: number; unauthorized: number; forbidden: number; privileged: number },
+): string | null {
   if (code === 'purpose_mismatch' && !isPrivileged(path)) return 'purpose_mismatch on a path with no privileged segment';
   // Agent-level privileged-route reasons (e.g. a share above its peers') need one privileged request so far.
-  if (code !== 'purpose_mismatch' && code.startsWith('privileged') && a.privileged === 0) return 'privileged-route reason for an agent with no privileged request';
-  if (ERROR_REASONS.has(code) && a.clientErrors > 0 && a.clientErrors === a.harmlessErrors) return 'error reason when every client error was a favicon/touch-icon/robots/sitemap miss';
+  if (code !== 'purpose_mismatch' && code.startsWith('privileged') && a.privileged === 0)
+    return 'privileged-route reason for an agent with no privileged request';
+  if (ERROR_REASONS.has(code) && a.clientErrors > 0 && a.clientErrors === a.harmlessErrors)
+    return 'error reason when every client error was a favicon/touch-icon/robots/sitemap miss';
   if (ERROR_REASONS.has(code) && a.clientErrors === 0) return 'error reason without any client error';
   if (AUTH_REASONS.has(code) && a.unauthorized === 0) return 'auth reason without any 401';
   if (code === 'scope_violation' && !e.agent.auth.scopes && !e.action?.requiredScope) return 'scope_violation on a record with no scopes';

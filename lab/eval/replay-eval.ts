@@ -76,10 +76,14 @@ export async function replayWithLabels(files: readonly string[], labelFiles: rea
 export function formatSummary(s: EvalSummary): string {
   const pct = (x: number | null): string => (x === null ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
   const q = (x: number | null): string => (x === null ? '-' : String(x));
-  const lines = [`detector ${s.detector}: ${s.overall.detected}/${s.overall.agents} malicious agents detected (${pct(s.overall.detectionRate).trim()}), ` +
-    `${s.overall.benignAgentsFlagged}/${s.overall.benignAgents} benign agents flagged (${pct(s.overall.falsePositiveRate).trim()}), ` +
-    `benign events flagged ${pct(s.overall.benignEventFlagRate).trim()}, ROC-AUC ${q(s.overall.rocAuc)}, PR-AUC ${q(s.overall.prAuc)}`];
-  lines.push(`  time to detect: median ${q(s.overall.timeToDetectEvents.median)} events / ${q(s.overall.timeToDetectSeconds.median)} s, p90 ${q(s.overall.timeToDetectEvents.p90)} events / ${q(s.overall.timeToDetectSeconds.p90)} s`);
+  const lines = [
+    `detector ${s.detector}: ${s.overall.detected}/${s.overall.agents} malicious agents detected (${pct(s.overall.detectionRate).trim()}), ` +
+      `${s.overall.benignAgentsFlagged}/${s.overall.benignAgents} benign agents flagged (${pct(s.overall.falsePositiveRate).trim()}), ` +
+      `benign events flagged ${pct(s.overall.benignEventFlagRate).trim()}, ROC-AUC ${q(s.overall.rocAuc)}, PR-AUC ${q(s.overall.prAuc)}`,
+  ];
+  lines.push(
+    `  time to detect: median ${q(s.overall.timeToDetectEvents.median)} events / ${q(s.overall.timeToDetectSeconds.median)} s, p90 ${q(s.overall.timeToDetectEvents.p90)} events / ${q(s.overall.timeToDetectSeconds.p90)} s`,
+  );
   lines.push(`  ${'scenario'.padEnd(24)} detected  rate    ttd med/p90 (events)  ttd med/p90 (s)   ROC-AUC  PR-AUC`);
   for (const [name, g] of Object.entries(s.perScenario)) {
     lines.push(

@@ -68,14 +68,18 @@ export type Figures = {
 
 export function figuresOf(s: EvalSummary): Figures {
   const perKind: Figures['perKind'] = {};
-  for (const [k, g] of Object.entries(s.perScenario)) perKind[k] = { agents: g.agents, detected: g.detected, rate: g.detectionRate, medianEvents: g.timeToDetectEvents.median };
+  for (const [k, g] of Object.entries(s.perScenario))
+    perKind[k] = { agents: g.agents, detected: g.detected, rate: g.detectionRate, medianEvents: g.timeToDetectEvents.median };
   let worst: Figures['worstKind'] = null;
   for (const [k, g] of Object.entries(perKind)) if (worst === null || (g.rate ?? 0) < worst.rate) worst = { name: k, rate: g.rate ?? 0 };
   const flaggedByProfile: Figures['flaggedByProfile'] = {};
   for (const [k, p] of Object.entries(s.perBenignProfile)) flaggedByProfile[k] = { agents: p.agents, flagged: p.flagged };
   const agents = s.agents;
   const scores = agents.map((a) => 1 - a.lowestTrust);
-  const auc = rocAuc(scores, agents.map((a) => (a.malicious ? 1 : 0)));
+  const auc = rocAuc(
+    scores,
+    agents.map((a) => (a.malicious ? 1 : 0)),
+  );
   const born = agents.filter((a) => a.malicious && a.events === a.attackEvents);
   const bornEvents = born.map((a) => (a.firstDetection ? a.firstDetection.eventsAfterStart : Number.POSITIVE_INFINITY));
   return {
@@ -90,7 +94,11 @@ export function figuresOf(s: EvalSummary): Figures {
     flaggedByProfile,
     medianEvents: s.overall.timeToDetectEvents.median,
     agentAuc: Number.isFinite(auc) ? Math.round(auc * 10_000) / 10_000 : null,
-    fromFirstRequest: { agents: born.length, within5: bornEvents.filter((e) => e <= TARGETS.firstRequestEvents).length, maxEvents: born.length ? (bornEvents.some((e) => !Number.isFinite(e)) ? null : Math.max(...bornEvents)) : null },
+    fromFirstRequest: {
+      agents: born.length,
+      within5: bornEvents.filter((e) => e <= TARGETS.firstRequestEvents).length,
+      maxEvents: born.length ? (bornEvents.some((e) => !Number.isFinite(e)) ? null : Math.max(...bornEvents)) : null,
+    },
     circuitOnlyFlags: agents.filter((a) => !a.malicious && a.flaggedEvents > 0 && a.lowestTrust >= 0.5).length,
   };
 }
@@ -102,7 +110,8 @@ export function missedTargets(f: Figures): string[] {
   for (const [k, g] of Object.entries(f.perKind)) if ((g.rate ?? 0) < TARGETS.perKind) out.push(`${k} ${pct(g.rate)} < 90 %`);
   if (f.benign > 0 && (f.benignFlaggedRate ?? 0) > TARGETS.benignFlagged) out.push(`benign flagged ${pct(f.benignFlaggedRate)} > 1 %`);
   if (f.medianEvents !== null && f.medianEvents > TARGETS.medianEvents) out.push(`median ${f.medianEvents} events > 5`);
-  if (f.fromFirstRequest.agents > f.fromFirstRequest.within5) out.push(`${f.fromFirstRequest.agents - f.fromFirstRequest.within5}/${f.fromFirstRequest.agents} first-request attackers not flagged within 5 events`);
+  if (f.fromFirstRequest.agents > f.fromFirstRequest.within5)
+    out.push(`${f.fromFirstRequest.agents - f.fromFirstRequest.within5}/${f.fromFirstRequest.agents} first-request attackers not flagged within 5 events`);
   return out;
 }
 
@@ -117,7 +126,12 @@ async function scoreAll(ds: readonly Dataset[], scorer: AnomalyScorer, relabel?:
 }
 
 /** Fits the tail-sum family on the benign rows of `train` whose agents `keep` accepts. */
-export async function fitFold(train: readonly Dataset[], params: TailSumParams, keep: (l: AgentLabel | undefined) => boolean = () => true, modelId = 'fold'): Promise<AnomalyScorer> {
+export async function fitFold(
+  train: readonly Dataset[],
+  params: TailSumParams,
+  keep: (l: AgentLabel | undefined) => boolean = () => true,
+  modelId = 'fold',
+): Promise<AnomalyScorer> {
   const parts = [];
   for (const d of train) parts.push(await trainingRows(d.events, d.labels, (l) => keep(l)));
   const rows = concatRows(parts);
@@ -146,7 +160,11 @@ export type LooOptions = {
 
 /** A dataset without the agents `drop` selects: their events are removed, not only their labels. */
 export function withoutAgents(d: Dataset, drop: (l: AgentLabel) => boolean): Dataset {
-  const gone = new Set(Object.entries(d.labels.agents).filter(([, l]) => drop(l)).map(([id]) => id));
+  const gone = new Set(
+    Object.entries(d.labels.agents)
+      .filter(([, l]) => drop(l))
+      .map(([id]) => id),
+  );
   if (gone.size === 0) return d;
   return { name: d.name, events: d.events.filter((e) => !gone.has(e.agent.id)), labels: restrictLabels(d.labels, (l) => !drop(l)) };
 }
@@ -173,9 +191,16 @@ export async function leaveOneOut(corpus: Corpus, params: TailSumParams, o: LooO
   const fold = async (leftOut: FoldRow['leftOut'], kind: string, drop: (l: AgentLabel) => boolean): Promise<FoldRow> => {
     const train = corpus.train.map((d) => withoutAgents(d, drop));
     const scorer = await fitFold(train, params, () => true, `${corpus.name}-${leftOut}-${kind}`);
-    const tune = await scoreAll(corpus.tune.map((d) => withoutAgents(d, drop)), scorer);
+    const tune = await scoreAll(
+      corpus.tune.map((d) => withoutAgents(d, drop)),
+      scorer,
+    );
     let wide: Candidate[] | null = null;
-    const best = tuneOnSubset(evaluateGrid(tune, base, grid), () => true, () => (wide ??= evaluateGrid(tune, base, wideGrid)))[0];
+    const best = tuneOnSubset(
+      evaluateGrid(tune, base, grid),
+      () => true,
+      () => (wide ??= evaluateGrid(tune, base, wideGrid)),
+    )[0];
     const f = figuresOf(evaluatePolicy(await scoreAll(corpus.test, scorer), best?.policy ?? base, 'trustline', false));
     let target: FoldRow['target'] = { agents: 0, hits: 0, rate: null };
     if (leftOut === 'attack') {
@@ -185,7 +210,11 @@ export async function leaveOneOut(corpus: Corpus, params: TailSumParams, o: LooO
       const p = f.flaggedByProfile[kind];
       target = { agents: p?.agents ?? 0, hits: p?.flagged ?? 0, rate: p && p.agents ? p.flagged / p.agents : null };
     }
-    log(leftOut === 'none' ? `${corpus.name}: every kind in: ${f.detected}/${f.malicious} detected, ${f.benignFlagged}/${f.benign} benign flagged` : `${corpus.name}: without ${leftOut} ${kind}: ${target.hits}/${target.agents} ${leftOut === 'benign' ? 'flagged' : 'detected'}`);
+    log(
+      leftOut === 'none'
+        ? `${corpus.name}: every kind in: ${f.detected}/${f.malicious} detected, ${f.benignFlagged}/${f.benign} benign flagged`
+        : `${corpus.name}: without ${leftOut} ${kind}: ${target.hits}/${target.agents} ${leftOut === 'benign' ? 'flagged' : 'detected'}`,
+    );
     return { leftOut, kind, policy: best?.label ?? 'none admissible', target, overall: f };
   };
 

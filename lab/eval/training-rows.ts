@@ -36,7 +36,11 @@ const NO_MODEL: AnomalyScorer = {
  * after their attack start are left out; so are the rows of agents for which `keep` is false
  * (their events are still observed, so nothing else changes).
  */
-export async function trainingRows(events: readonly AgentRequestEvent[], labels: Labels, keep: (label: AgentLabel | undefined, agentId: string) => boolean = () => true): Promise<{ matrix: Float32Array; rows: number }> {
+export async function trainingRows(
+  events: readonly AgentRequestEvent[],
+  labels: Labels,
+  keep: (label: AgentLabel | undefined, agentId: string) => boolean = () => true,
+): Promise<{ matrix: Float32Array; rows: number }> {
   const scored = await scoreEvents(events, NO_MODEL, { keepFeatures: true, batch: 4096 });
   if (scored.events.length !== events.length) throw new Error(`observed ${scored.events.length} of ${events.length} events`);
   const all = scored.features!;

@@ -108,7 +108,12 @@ export function tunePolicy(train: readonly { scored: ScoredFile; labels: Labels 
 }
 
 /** Every policy of `grid` evaluated once on the files: per-agent outcomes kept for re-ranking on subsets. */
-export function evaluateGrid(files: readonly { scored: ScoredFile; labels: Labels }[], base: Policy = DEFAULT_POLICY, grid: Grid = POLICY_GRID, detector = 'trustline'): Candidate[] {
+export function evaluateGrid(
+  files: readonly { scored: ScoredFile; labels: Labels }[],
+  base: Policy = DEFAULT_POLICY,
+  grid: Grid = POLICY_GRID,
+  detector = 'trustline',
+): Candidate[] {
   return gridPolicies(base, grid).map(({ policy, label }) => {
     const summary = evaluatePolicy(files, policy, detector);
     return { policy, label, summary, benignMargin: benignMarginOf(summary.agents) };

@@ -48,13 +48,32 @@ export type IndepOptions = {
 
 export const BENIGN_KINDS = ['procurement', 'trip-planner', 'helpdesk', 'etl-sync', 'uptime-probe', 'doc-reader', 'release-bot'] as const;
 export type BenignKind = (typeof BENIGN_KINDS)[number];
-export const ATTACK_KINDS = ['token_theft', 'id_walk', 'permission_probe', 'bulk_export', 'card_testing', 'session_hijack', 'scope_creep', 'refund_abuse', 'slow_scrape', 'born_login_flood'] as const;
+export const ATTACK_KINDS = [
+  'token_theft',
+  'id_walk',
+  'permission_probe',
+  'bulk_export',
+  'card_testing',
+  'session_hijack',
+  'scope_creep',
+  'refund_abuse',
+  'slow_scrape',
+  'born_login_flood',
+] as const;
 export type AttackKind = (typeof ATTACK_KINDS)[number];
 /** Attack kinds with no counterpart in fixtures/. */
 export const NOVEL_ATTACK_KINDS: readonly AttackKind[] = ['session_hijack', 'scope_creep', 'refund_abuse', 'slow_scrape', 'born_login_flood'];
 
 /** Relative share of each benign kind in the population. */
-const KIND_WEIGHT: Record<BenignKind, number> = { procurement: 14, 'trip-planner': 9, helpdesk: 12, 'etl-sync': 7, 'uptime-probe': 6, 'doc-reader': 8, 'release-bot': 10 };
+const KIND_WEIGHT: Record<BenignKind, number> = {
+  procurement: 14,
+  'trip-planner': 9,
+  helpdesk: 12,
+  'etl-sync': 7,
+  'uptime-probe': 6,
+  'doc-reader': 8,
+  'release-bot': 10,
+};
 
 type Net = { prefix: string; hosts: number; asn: number; country: string };
 
@@ -124,11 +143,24 @@ const COUNTRIES = ['US', 'DE', 'FR', 'GB', 'NL', 'SE', 'PL', 'ES', 'IT', 'CA', '
 const TZ: Record<string, number> = { US: -6, DE: 1, FR: 1, GB: 0, NL: 1, SE: 1, PL: 1, ES: 1, IT: 1, CA: -5, JP: 9, BR: -3, IN: 5, AU: 10, IE: 0, CH: 1 };
 const CLOUD_ASNS = [16509, 14618, 8075, 15169, 396982, 14061, 24940, 16276, 63949, 20473];
 const ISP_ASNS = [7922, 3320, 3215, 2856, 1136, 6830, 3352, 12322, 5089, 701, 7018, 209, 3269, 12389, 6805, 31334];
-const ATTACKER_UAS = ['python-httpx/0.27.0', 'curl/8.5.0', 'Go-http-client/2.0', 'okhttp/4.12.0', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36', 'aiohttp/3.9.1', 'node-fetch/1.0'];
+const ATTACKER_UAS = [
+  'python-httpx/0.27.0',
+  'curl/8.5.0',
+  'Go-http-client/2.0',
+  'okhttp/4.12.0',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+  'aiohttp/3.9.1',
+  'node-fetch/1.0',
+];
 
 function makeNet(r: Rng, cloud: boolean, country?: string): Net {
   const a = cloud ? r.pick([3, 13, 18, 34, 35, 44, 52, 54, 104, 159]) : r.pick([24, 62, 77, 81, 84, 88, 92, 95, 109, 176, 185, 188, 212, 217]);
-  return { prefix: `${a}.${r.int(0, 255)}.${r.int(0, 255)}`, hosts: cloud ? r.int(1, 6) : r.int(1, 3), asn: r.pick(cloud ? CLOUD_ASNS : ISP_ASNS), country: country ?? r.pick(COUNTRIES) };
+  return {
+    prefix: `${a}.${r.int(0, 255)}.${r.int(0, 255)}`,
+    hosts: cloud ? r.int(1, 6) : r.int(1, 3),
+    asn: r.pick(cloud ? CLOUD_ASNS : ISP_ASNS),
+    country: country ?? r.pick(COUNTRIES),
+  };
 }
 
 function ipOf(net: Net, r: Rng): string {
@@ -229,13 +261,23 @@ class Agent {
     if (id.method === 'oauth2') {
       const age = (t - this.tokenIssued) / 1000;
       if (!id.lazyToken && age > id.tokenLifeS * r.range(0.7, 0.9)) {
-        this.push(t, { method: 'POST', route: '/oauth/token', latency: 60, bytesOut: 900, bytesIn: 300, action: { name: 'token.refresh', sensitivity: 'low' } }, 200, true);
+        this.push(
+          t,
+          { method: 'POST', route: '/oauth/token', latency: 60, bytesOut: 900, bytesIn: 300, action: { name: 'token.refresh', sensitivity: 'low' } },
+          200,
+          true,
+        );
         this.tokenIssued = t;
         t += r.int(50, 400);
       } else if (id.lazyToken && age > id.tokenLifeS) {
         this.push(t, { ...q, bytesOut: 150 }, 401, false);
         t += r.int(30, 300);
-        this.push(t, { method: 'POST', route: '/oauth/token', latency: 60, bytesOut: 900, bytesIn: 300, action: { name: 'token.refresh', sensitivity: 'low' } }, 200, true);
+        this.push(
+          t,
+          { method: 'POST', route: '/oauth/token', latency: 60, bytesOut: 900, bytesIn: 300, action: { name: 'token.refresh', sensitivity: 'low' } },
+          200,
+          true,
+        );
         this.tokenIssued = t;
         t += r.int(50, 400);
       }
@@ -326,18 +368,56 @@ const BENIGN: Record<BenignKind, (a: Agent, from: number, s: KindState) => void>
       BUSINESS,
       (t0) => {
         const share = r.beta(Math.max(0.3, mean * 6), Math.max(0.3, (1 - mean) * 6));
-        let t = a.emit(t0, { method: 'GET', route: `${P}/catalog/search`, path: `${P}/catalog/search?q=${r.pick(['bolts', 'paper', 'toner', 'cable', 'gloves', 'pallets'])}`, latency: 220, bytesOut: r.range(8e3, 40e3), action: { name: 'catalog.search', sensitivity: 'low', scope: 'catalog:read' } });
+        let t = a.emit(t0, {
+          method: 'GET',
+          route: `${P}/catalog/search`,
+          path: `${P}/catalog/search?q=${r.pick(['bolts', 'paper', 'toner', 'cable', 'gloves', 'pallets'])}`,
+          latency: 220,
+          bytesOut: r.range(8e3, 40e3),
+          action: { name: 'catalog.search', sensitivity: 'low', scope: 'catalog:read' },
+        });
         const n = r.int(4, 16);
         for (let i = 0; i < n; i++) {
           t += gap(a, 3);
           if (r.chance(share)) {
-            t = a.emit(t, { method: 'POST', route: `${P}/purchase-orders`, latency: 300, bytesIn: r.range(600, 3000), bytesOut: 1200, action: { name: 'order.create', sensitivity: 'high', amount: r.logNormal(st.orderMedian, 0.7), scope: 'orders:write' }, onBehalfOf: r.pick(st.users) });
+            t = a.emit(t, {
+              method: 'POST',
+              route: `${P}/purchase-orders`,
+              latency: 300,
+              bytesIn: r.range(600, 3000),
+              bytesOut: 1200,
+              action: { name: 'order.create', sensitivity: 'high', amount: r.logNormal(st.orderMedian, 0.7), scope: 'orders:write' },
+              onBehalfOf: r.pick(st.users),
+            });
             t += gap(a, 1);
-            t = a.emit(t, { method: 'GET', route: `${P}/purchase-orders/{id}`, path: `${P}/purchase-orders/PO-${r.int(100000, 999999)}`, latency: 90, bytesOut: 2500, action: { name: 'order.read', sensitivity: 'medium', scope: 'orders:read' } });
+            t = a.emit(t, {
+              method: 'GET',
+              route: `${P}/purchase-orders/{id}`,
+              path: `${P}/purchase-orders/PO-${r.int(100000, 999999)}`,
+              latency: 90,
+              bytesOut: 2500,
+              action: { name: 'order.read', sensitivity: 'medium', scope: 'orders:read' },
+            });
           } else if (r.chance(0.2)) {
-            t = a.emit(t, { method: 'GET', route: `${P}/suppliers/{id}`, path: `${P}/suppliers/${r.int(100, 999)}`, latency: 70, bytesOut: r.range(2e3, 6e3), action: { name: 'supplier.read', sensitivity: 'low', scope: 'suppliers:read' }, notFoundP: 0.01 });
+            t = a.emit(t, {
+              method: 'GET',
+              route: `${P}/suppliers/{id}`,
+              path: `${P}/suppliers/${r.int(100, 999)}`,
+              latency: 70,
+              bytesOut: r.range(2e3, 6e3),
+              action: { name: 'supplier.read', sensitivity: 'low', scope: 'suppliers:read' },
+              notFoundP: 0.01,
+            });
           } else {
-            t = a.emit(t, { method: 'GET', route: `${P}/catalog/items/{sku}`, path: `${P}/catalog/items/${sku(r)}`, latency: 60, bytesOut: r.range(3e3, 12e3), action: { name: 'item.read', sensitivity: 'low', scope: 'catalog:read' }, notFoundP: 0.02 });
+            t = a.emit(t, {
+              method: 'GET',
+              route: `${P}/catalog/items/{sku}`,
+              path: `${P}/catalog/items/${sku(r)}`,
+              latency: 60,
+              bytesOut: r.range(3e3, 12e3),
+              action: { name: 'item.read', sensitivity: 'low', scope: 'catalog:read' },
+              notFoundP: 0.02,
+            });
           }
         }
         return t;
@@ -358,24 +438,75 @@ const BENIGN: Record<BenignKind, (a: Agent, from: number, s: KindState) => void>
         const traveller = r.pick(st.users);
         for (let i = r.int(2, 6); i > 0; i--) {
           const hotel = r.chance(0.35);
-          t = a.emit(t, { method: 'GET', route: hotel ? `${P}/travel/hotels` : `${P}/travel/flights`, path: hotel ? `${P}/travel/hotels?city=${r.pick(['BER', 'LIS', 'NYC', 'TYO', 'MAD'])}` : `${P}/travel/flights?from=${r.pick(['FRA', 'CDG', 'LHR', 'AMS'])}&to=${r.pick(['JFK', 'SFO', 'HND', 'BCN'])}`, latency: r.range(700, 2600), bytesOut: r.range(50e3, 300e3), action: { name: hotel ? 'hotel.search' : 'flight.search', sensitivity: 'low', scope: 'travel:search' }, onBehalfOf: traveller });
+          t = a.emit(t, {
+            method: 'GET',
+            route: hotel ? `${P}/travel/hotels` : `${P}/travel/flights`,
+            path: hotel
+              ? `${P}/travel/hotels?city=${r.pick(['BER', 'LIS', 'NYC', 'TYO', 'MAD'])}`
+              : `${P}/travel/flights?from=${r.pick(['FRA', 'CDG', 'LHR', 'AMS'])}&to=${r.pick(['JFK', 'SFO', 'HND', 'BCN'])}`,
+            latency: r.range(700, 2600),
+            bytesOut: r.range(50e3, 300e3),
+            action: { name: hotel ? 'hotel.search' : 'flight.search', sensitivity: 'low', scope: 'travel:search' },
+            onBehalfOf: traveller,
+          });
           t += gap(a, 6);
           if (r.chance(0.5)) {
-            t = a.emit(t, { method: 'GET', route: `${P}/travel/offers/{id}`, path: `${P}/travel/offers/${r.hex(12)}`, latency: 200, bytesOut: r.range(4e3, 15e3), action: { name: 'offer.read', sensitivity: 'low', scope: 'travel:search' }, onBehalfOf: traveller, notFoundP: 0.03 });
+            t = a.emit(t, {
+              method: 'GET',
+              route: `${P}/travel/offers/{id}`,
+              path: `${P}/travel/offers/${r.hex(12)}`,
+              latency: 200,
+              bytesOut: r.range(4e3, 15e3),
+              action: { name: 'offer.read', sensitivity: 'low', scope: 'travel:search' },
+              onBehalfOf: traveller,
+              notFoundP: 0.03,
+            });
             t += gap(a, 5);
           }
         }
         if (r.chance(Math.min(0.9, 0.3 * a.env.sensitiveScale))) {
           const amount = r.logNormal(450, 0.8);
-          t = a.emit(t, { method: 'POST', route: `${P}/travel/bookings`, latency: 900, bytesIn: 2000, bytesOut: 3000, action: { name: 'booking.create', sensitivity: 'high', amount, scope: 'travel:book' }, onBehalfOf: traveller });
+          t = a.emit(t, {
+            method: 'POST',
+            route: `${P}/travel/bookings`,
+            latency: 900,
+            bytesIn: 2000,
+            bytesOut: 3000,
+            action: { name: 'booking.create', sensitivity: 'high', amount, scope: 'travel:book' },
+            onBehalfOf: traveller,
+          });
           t += gap(a, 2);
           if (a.ident.scopes.includes('payments:write')) {
-            t = a.emit(t, { method: 'POST', route: `${P}/payments`, latency: 700, bytesIn: 800, bytesOut: 900, action: { name: 'payment.capture', sensitivity: 'high', amount, scope: 'payments:write' }, onBehalfOf: traveller });
+            t = a.emit(t, {
+              method: 'POST',
+              route: `${P}/payments`,
+              latency: 700,
+              bytesIn: 800,
+              bytesOut: 900,
+              action: { name: 'payment.capture', sensitivity: 'high', amount, scope: 'payments:write' },
+              onBehalfOf: traveller,
+            });
             t += gap(a, 2);
           }
-          t = a.emit(t, { method: 'GET', route: `${P}/travel/bookings/{id}`, path: `${P}/travel/bookings/${r.hex(10)}`, latency: 120, bytesOut: 5000, action: { name: 'booking.read', sensitivity: 'medium', scope: 'travel:read' }, onBehalfOf: traveller });
+          t = a.emit(t, {
+            method: 'GET',
+            route: `${P}/travel/bookings/{id}`,
+            path: `${P}/travel/bookings/${r.hex(10)}`,
+            latency: 120,
+            bytesOut: 5000,
+            action: { name: 'booking.read', sensitivity: 'medium', scope: 'travel:read' },
+            onBehalfOf: traveller,
+          });
         } else if (r.chance(0.05)) {
-          t = a.emit(t, { method: 'DELETE', route: `${P}/travel/bookings/{id}`, path: `${P}/travel/bookings/${r.hex(10)}`, latency: 400, bytesOut: 400, action: { name: 'booking.cancel', sensitivity: 'medium', scope: 'travel:book' }, onBehalfOf: traveller });
+          t = a.emit(t, {
+            method: 'DELETE',
+            route: `${P}/travel/bookings/{id}`,
+            path: `${P}/travel/bookings/${r.hex(10)}`,
+            latency: 400,
+            bytesOut: 400,
+            action: { name: 'booking.cancel', sensitivity: 'medium', scope: 'travel:book' },
+            onBehalfOf: traveller,
+          });
         }
         return t;
       },
@@ -388,25 +519,84 @@ const BENIGN: Record<BenignKind, (a: Agent, from: number, s: KindState) => void>
     const canRefund = a.ident.scopes.includes('refunds:write');
     runSessions(a, from, r.range(70, 160), BUSINESS, (t0) => {
       const staff = r.pick(st.users);
-      let t = a.emit(t0, { method: 'GET', route: `${P}/tickets`, path: `${P}/tickets?status=open&limit=25`, latency: 120, bytesOut: r.range(10e3, 30e3), action: { name: 'ticket.list', sensitivity: 'low', scope: 'tickets:read' }, onBehalfOf: staff });
+      let t = a.emit(t0, {
+        method: 'GET',
+        route: `${P}/tickets`,
+        path: `${P}/tickets?status=open&limit=25`,
+        latency: 120,
+        bytesOut: r.range(10e3, 30e3),
+        action: { name: 'ticket.list', sensitivity: 'low', scope: 'tickets:read' },
+        onBehalfOf: staff,
+      });
       t += gap(a, 2);
-      t = a.emit(t, { method: 'GET', route: `${P}/tickets/{id}`, path: `${P}/tickets/${r.int(200000, 299999)}`, latency: 80, bytesOut: r.range(3e3, 9e3), action: { name: 'ticket.read', sensitivity: 'low', scope: 'tickets:read' }, onBehalfOf: staff });
+      t = a.emit(t, {
+        method: 'GET',
+        route: `${P}/tickets/{id}`,
+        path: `${P}/tickets/${r.int(200000, 299999)}`,
+        latency: 80,
+        bytesOut: r.range(3e3, 9e3),
+        action: { name: 'ticket.read', sensitivity: 'low', scope: 'tickets:read' },
+        onBehalfOf: staff,
+      });
       t += gap(a, 3);
       const customer = r.int(1, 400000);
-      t = a.emit(t, { method: 'GET', route: `${P}/customers/{id}`, path: `${P}/customers/${customer}`, latency: 90, bytesOut: r.range(2e3, 5e3), action: { name: 'customer.read', sensitivity: 'medium', scope: 'customers:read' }, onBehalfOf: staff, notFoundP: 0.01 });
+      t = a.emit(t, {
+        method: 'GET',
+        route: `${P}/customers/{id}`,
+        path: `${P}/customers/${customer}`,
+        latency: 90,
+        bytesOut: r.range(2e3, 5e3),
+        action: { name: 'customer.read', sensitivity: 'medium', scope: 'customers:read' },
+        onBehalfOf: staff,
+        notFoundP: 0.01,
+      });
       if (r.chance(0.6)) {
         t += gap(a, 3);
-        t = a.emit(t, { method: 'GET', route: `${P}/customers/{id}/orders`, path: `${P}/customers/${customer}/orders`, latency: 140, bytesOut: r.range(3e3, 20e3), action: { name: 'customer.orders', sensitivity: 'medium', scope: 'orders:read' }, onBehalfOf: staff });
+        t = a.emit(t, {
+          method: 'GET',
+          route: `${P}/customers/{id}/orders`,
+          path: `${P}/customers/${customer}/orders`,
+          latency: 140,
+          bytesOut: r.range(3e3, 20e3),
+          action: { name: 'customer.orders', sensitivity: 'medium', scope: 'orders:read' },
+          onBehalfOf: staff,
+        });
       }
       t += gap(a, 8);
-      t = a.emit(t, { method: 'POST', route: `${P}/tickets/{id}/notes`, path: `${P}/tickets/${r.int(200000, 299999)}/notes`, latency: 110, bytesIn: r.range(300, 2500), bytesOut: 500, action: { name: 'ticket.note', sensitivity: 'low', scope: 'tickets:write' }, onBehalfOf: staff });
+      t = a.emit(t, {
+        method: 'POST',
+        route: `${P}/tickets/{id}/notes`,
+        path: `${P}/tickets/${r.int(200000, 299999)}/notes`,
+        latency: 110,
+        bytesIn: r.range(300, 2500),
+        bytesOut: 500,
+        action: { name: 'ticket.note', sensitivity: 'low', scope: 'tickets:write' },
+        onBehalfOf: staff,
+      });
       if (canRefund && r.chance(Math.min(0.5, 0.05 * a.env.sensitiveScale))) {
         t += gap(a, 4);
-        t = a.emit(t, { method: 'POST', route: `${P}/refunds`, latency: 350, bytesIn: 600, bytesOut: 700, action: { name: 'refund.create', sensitivity: 'high', amount: r.logNormal(45, 0.7), scope: 'refunds:write' }, onBehalfOf: staff });
+        t = a.emit(t, {
+          method: 'POST',
+          route: `${P}/refunds`,
+          latency: 350,
+          bytesIn: 600,
+          bytesOut: 700,
+          action: { name: 'refund.create', sensitivity: 'high', amount: r.logNormal(45, 0.7), scope: 'refunds:write' },
+          onBehalfOf: staff,
+        });
       }
       if (r.chance(0.5)) {
         t += gap(a, 2);
-        t = a.emit(t, { method: 'PATCH', route: `${P}/tickets/{id}`, path: `${P}/tickets/${r.int(200000, 299999)}`, latency: 90, bytesIn: 200, bytesOut: 400, action: { name: 'ticket.update', sensitivity: 'low', scope: 'tickets:write' }, onBehalfOf: staff });
+        t = a.emit(t, {
+          method: 'PATCH',
+          route: `${P}/tickets/{id}`,
+          path: `${P}/tickets/${r.int(200000, 299999)}`,
+          latency: 90,
+          bytesIn: 200,
+          bytesOut: 400,
+          action: { name: 'ticket.update', sensitivity: 'low', scope: 'tickets:write' },
+          onBehalfOf: staff,
+        });
       }
       return t;
     });
@@ -425,12 +615,27 @@ const BENIGN: Record<BenignKind, (a: Agent, from: number, s: KindState) => void>
         let t = night;
         const pages = Math.round(r.range(150, 500) * Math.sqrt(env.rateScale));
         for (let p = 1; p <= pages; p++) {
-          t = a.emit(t, { method: 'GET', route: `${P}/records`, path: `${P}/records?page=${p}&size=500`, latency: 180, bytesOut: pageBytes, action: { name: 'records.list', sensitivity: 'medium', scope: 'records:read' } });
+          t = a.emit(t, {
+            method: 'GET',
+            route: `${P}/records`,
+            path: `${P}/records?page=${p}&size=500`,
+            latency: 180,
+            bytesOut: pageBytes,
+            action: { name: 'records.list', sensitivity: 'medium', scope: 'records:read' },
+          });
           t += r.range(80, 300);
         }
         const batches = r.int(2, 8);
         for (let b = 0; b < batches; b++) {
-          t = a.emit(t, { method: 'PUT', route: `${P}/warehouse/batches/{id}`, path: `${P}/warehouse/batches/${r.hex(8)}`, latency: 900, bytesIn: r.range(1e6, 8e6), bytesOut: 300, action: { name: 'batch.upsert', sensitivity: 'medium', scope: 'records:write' } });
+          t = a.emit(t, {
+            method: 'PUT',
+            route: `${P}/warehouse/batches/{id}`,
+            path: `${P}/warehouse/batches/${r.hex(8)}`,
+            latency: 900,
+            bytesIn: r.range(1e6, 8e6),
+            bytesOut: 300,
+            action: { name: 'batch.upsert', sensitivity: 'medium', scope: 'records:write' },
+          });
           t += r.range(200, 900);
         }
       }
@@ -439,7 +644,14 @@ const BENIGN: Record<BenignKind, (a: Agent, from: number, s: KindState) => void>
         if (t0 < from || t0 >= env.end || r.chance(0.15)) continue;
         let t = t0;
         for (let p = 1, n = r.int(1, 4); p <= n; p++) {
-          t = a.emit(t, { method: 'GET', route: `${P}/records`, path: `${P}/records?since=${Math.floor(t0 / 1000) - 3600}&page=${p}`, latency: 150, bytesOut: r.range(5e3, 60e3), action: { name: 'records.list', sensitivity: 'medium', scope: 'records:read' } });
+          t = a.emit(t, {
+            method: 'GET',
+            route: `${P}/records`,
+            path: `${P}/records?since=${Math.floor(t0 / 1000) - 3600}&page=${p}`,
+            latency: 150,
+            bytesOut: r.range(5e3, 60e3),
+            action: { name: 'records.list', sensitivity: 'medium', scope: 'records:read' },
+          });
           t += r.range(100, 400);
         }
       }
@@ -454,7 +666,16 @@ const BENIGN: Record<BenignKind, (a: Agent, from: number, s: KindState) => void>
     for (let t = from + r.range(0, every); t < a.env.end; t += every * r.range(0.97, 1.03)) {
       const net = regions[i++ % regions.length]!;
       a.emit(t, { method: 'GET', route: '/health', latency: 15, bytesOut: 60, noRetry: true, net, action: { name: 'health.check', sensitivity: 'low' } });
-      if (i % 5 === 0) a.emit(t + r.int(50, 300), { method: 'GET', route: `${P}/status`, latency: 40, bytesOut: 1500, noRetry: true, net, action: { name: 'status.read', sensitivity: 'low', scope: 'status:read' } });
+      if (i % 5 === 0)
+        a.emit(t + r.int(50, 300), {
+          method: 'GET',
+          route: `${P}/status`,
+          latency: 40,
+          bytesOut: 1500,
+          noRetry: true,
+          net,
+          action: { name: 'status.read', sensitivity: 'low', scope: 'status:read' },
+        });
     }
   },
   'doc-reader'(a, from) {
@@ -463,11 +684,27 @@ const BENIGN: Record<BenignKind, (a: Agent, from: number, s: KindState) => void>
     runSessions(a, from, r.range(6, 16), FLAT, (t0) => {
       let t = a.emit(t0, { method: 'GET', route: '/robots.txt', latency: 10, bytesOut: 400, action: { name: 'robots.read', sensitivity: 'low' } });
       t += gap(a, 2);
-      t = a.emit(t, { method: 'GET', route: `${P}/docs`, path: `${P}/docs?page=${r.int(1, 30)}`, latency: 200, bytesOut: r.range(20e3, 60e3), action: { name: 'docs.list', sensitivity: 'low', scope: 'docs:read' } });
+      t = a.emit(t, {
+        method: 'GET',
+        route: `${P}/docs`,
+        path: `${P}/docs?page=${r.int(1, 30)}`,
+        latency: 200,
+        bytesOut: r.range(20e3, 60e3),
+        action: { name: 'docs.list', sensitivity: 'low', scope: 'docs:read' },
+      });
       for (let n = r.int(15, 90); n > 0; n--) {
         t += gap(a, 2.2);
         const moved = r.chance(0.03);
-        t = a.emit(t, { method: 'GET', route: `${P}/docs/{slug}`, path: `${P}/docs/${r.hex(10)}`, status: moved ? 301 : 200, latency: 120, bytesOut: r.range(10e3, 200e3), action: { name: 'doc.read', sensitivity: 'low', scope: 'docs:read' }, notFoundP: 0.05 });
+        t = a.emit(t, {
+          method: 'GET',
+          route: `${P}/docs/{slug}`,
+          path: `${P}/docs/${r.hex(10)}`,
+          status: moved ? 301 : 200,
+          latency: 120,
+          bytesOut: r.range(10e3, 200e3),
+          action: { name: 'doc.read', sensitivity: 'low', scope: 'docs:read' },
+          notFoundP: 0.05,
+        });
       }
       return t;
     });
@@ -477,25 +714,69 @@ const BENIGN: Record<BenignKind, (a: Agent, from: number, s: KindState) => void>
     const r = a.r;
     const svc = r.pick(['billing', 'search', 'checkout', 'auth', 'inventory']);
     runSessions(a, from, r.range(5, 12), BUSINESS, (t0) => {
-      let t = a.emit(t0, { method: 'GET', route: `${P}/config/{service}`, path: `${P}/config/${svc}`, latency: 50, bytesOut: 3000, action: { name: 'config.read', sensitivity: 'medium', scope: 'config:read' } });
+      let t = a.emit(t0, {
+        method: 'GET',
+        route: `${P}/config/{service}`,
+        path: `${P}/config/${svc}`,
+        latency: 50,
+        bytesOut: 3000,
+        action: { name: 'config.read', sensitivity: 'medium', scope: 'config:read' },
+      });
       const builds = r.int(1, 4);
       for (let b = 0; b < builds; b++) {
         t += gap(a, 2);
-        t = a.emit(t, { method: 'POST', route: `${P}/builds`, latency: 250, bytesIn: 1500, bytesOut: 800, action: { name: 'build.create', sensitivity: 'medium', scope: 'builds:write' } });
+        t = a.emit(t, {
+          method: 'POST',
+          route: `${P}/builds`,
+          latency: 250,
+          bytesIn: 1500,
+          bytesOut: 800,
+          action: { name: 'build.create', sensitivity: 'medium', scope: 'builds:write' },
+        });
         const build = r.int(10000, 99999);
         for (let p = r.int(3, 15); p > 0; p--) {
           t += r.range(5000, 15000) / a.env.rateScale;
-          t = a.emit(t, { method: 'GET', route: `${P}/builds/{id}`, path: `${P}/builds/${build}`, latency: 40, bytesOut: 900, action: { name: 'build.status', sensitivity: 'low', scope: 'builds:write' } });
+          t = a.emit(t, {
+            method: 'GET',
+            route: `${P}/builds/{id}`,
+            path: `${P}/builds/${build}`,
+            latency: 40,
+            bytesOut: 900,
+            action: { name: 'build.status', sensitivity: 'low', scope: 'builds:write' },
+          });
         }
         t += gap(a, 1);
-        t = a.emit(t, { method: 'PUT', route: `${P}/artifacts/{id}`, path: `${P}/artifacts/${svc}-${build}.tgz`, latency: 4000, bytesIn: r.range(5e6, 80e6), bytesOut: 400, action: { name: 'artifact.upload', sensitivity: 'medium', scope: 'artifacts:write' } });
+        t = a.emit(t, {
+          method: 'PUT',
+          route: `${P}/artifacts/{id}`,
+          path: `${P}/artifacts/${svc}-${build}.tgz`,
+          latency: 4000,
+          bytesIn: r.range(5e6, 80e6),
+          bytesOut: 400,
+          action: { name: 'artifact.upload', sensitivity: 'medium', scope: 'artifacts:write' },
+        });
       }
       t += gap(a, 3);
       const rollback = r.chance(0.06);
-      t = a.emit(t, { method: 'POST', route: rollback ? `${P}/deployments/{id}/rollback` : `${P}/deployments`, path: rollback ? `${P}/deployments/${r.int(1000, 9999)}/rollback` : undefined, latency: 600, bytesIn: 900, bytesOut: 700, action: { name: rollback ? 'deploy.rollback' : 'deploy.create', sensitivity: 'high', scope: 'deploy:write' } });
+      t = a.emit(t, {
+        method: 'POST',
+        route: rollback ? `${P}/deployments/{id}/rollback` : `${P}/deployments`,
+        path: rollback ? `${P}/deployments/${r.int(1000, 9999)}/rollback` : undefined,
+        latency: 600,
+        bytesIn: 900,
+        bytesOut: 700,
+        action: { name: rollback ? 'deploy.rollback' : 'deploy.create', sensitivity: 'high', scope: 'deploy:write' },
+      });
       for (let p = r.int(4, 20); p > 0; p--) {
         t += r.range(4000, 12000) / a.env.rateScale;
-        t = a.emit(t, { method: 'GET', route: `${P}/deployments/{id}`, path: `${P}/deployments/${r.int(1000, 9999)}`, latency: 40, bytesOut: 1200, action: { name: 'deploy.status', sensitivity: 'low', scope: 'deploy:write' } });
+        t = a.emit(t, {
+          method: 'GET',
+          route: `${P}/deployments/{id}`,
+          path: `${P}/deployments/${r.int(1000, 9999)}`,
+          latency: 40,
+          bytesOut: 1200,
+          action: { name: 'deploy.status', sensitivity: 'low', scope: 'deploy:write' },
+        });
       }
       return t;
     });
@@ -523,13 +804,38 @@ const SCOPES: Record<BenignKind, string[]> = {
   'release-bot': ['config:read', 'builds:write', 'artifacts:write', 'deploy:write'],
 };
 const AUTH: Record<BenignKind, [AuthMethod, number][]> = {
-  procurement: [['oauth2', 5], ['api_key', 3], ['http_signature', 2]],
-  'trip-planner': [['oauth2', 6], ['http_signature', 3]],
-  helpdesk: [['oauth2', 4], ['mtls', 4], ['api_key', 1]],
-  'etl-sync': [['api_key', 4], ['mtls', 4]],
-  'uptime-probe': [['none', 3], ['api_key', 3]],
-  'doc-reader': [['api_key', 4], ['http_signature', 3], ['none', 1]],
-  'release-bot': [['http_signature', 4], ['mtls', 3], ['oauth2', 1]],
+  procurement: [
+    ['oauth2', 5],
+    ['api_key', 3],
+    ['http_signature', 2],
+  ],
+  'trip-planner': [
+    ['oauth2', 6],
+    ['http_signature', 3],
+  ],
+  helpdesk: [
+    ['oauth2', 4],
+    ['mtls', 4],
+    ['api_key', 1],
+  ],
+  'etl-sync': [
+    ['api_key', 4],
+    ['mtls', 4],
+  ],
+  'uptime-probe': [
+    ['none', 3],
+    ['api_key', 3],
+  ],
+  'doc-reader': [
+    ['api_key', 4],
+    ['http_signature', 3],
+    ['none', 1],
+  ],
+  'release-bot': [
+    ['http_signature', 4],
+    ['mtls', 3],
+    ['oauth2', 1],
+  ],
 };
 const UAS: Record<BenignKind, string[]> = {
   procurement: ['procure-agent/3.2.1', 'langchain-python/0.2 procurement', 'BuyerBot/1.8'],
@@ -541,13 +847,22 @@ const UAS: Record<BenignKind, string[]> = {
   'release-bot': ['GitHub-Actions-Runner/2.314', 'argo-cd/2.10', 'buildkite-agent/3.6'],
 };
 /** Which kinds live mostly on cloud networks. */
-const CLOUD: Record<BenignKind, boolean> = { procurement: true, 'trip-planner': false, helpdesk: false, 'etl-sync': true, 'uptime-probe': true, 'doc-reader': true, 'release-bot': true };
+const CLOUD: Record<BenignKind, boolean> = {
+  procurement: true,
+  'trip-planner': false,
+  helpdesk: false,
+  'etl-sync': true,
+  'uptime-probe': true,
+  'doc-reader': true,
+  'release-bot': true,
+};
 
 function identityFor(kind: BenignKind, r: Rng, n: number, env: Env, tenant?: string): Identity {
   const home = makeNet(r, CLOUD[kind]);
   const roamCount = kind === 'uptime-probe' ? r.int(1, 3) : r.chance(0.4 + 0.4 * env.networkNoise) ? r.int(1, 2 + Math.round(2 * env.networkNoise)) : 0;
   const roam: Net[] = [];
-  for (let i = 0; i < roamCount; i++) roam.push(makeNet(r, kind === 'uptime-probe' ? true : r.chance(0.3), kind === 'uptime-probe' ? r.pick(COUNTRIES) : home.country));
+  for (let i = 0; i < roamCount; i++)
+    roam.push(makeNet(r, kind === 'uptime-probe' ? true : r.chance(0.3), kind === 'uptime-probe' ? r.pick(COUNTRIES) : home.country));
   const method = r.weighted(AUTH[kind]);
   const scopes = method === 'none' ? [] : [...SCOPES[kind]];
   if (kind === 'helpdesk' && r.chance(0.5)) scopes.push('refunds:write');
@@ -617,11 +932,37 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
         const sens = r.chance(0.5);
         const q: Req = sens
           ? id.kind === 'trip-planner'
-            ? { method: 'POST', route: `${P}/travel/bookings`, latency: 900, bytesOut: 3000, action: { name: 'booking.create', sensitivity: 'high', amount: r.range(300, 4000), scope: 'travel:book' } }
+            ? {
+                method: 'POST',
+                route: `${P}/travel/bookings`,
+                latency: 900,
+                bytesOut: 3000,
+                action: { name: 'booking.create', sensitivity: 'high', amount: r.range(300, 4000), scope: 'travel:book' },
+              }
             : id.kind === 'helpdesk'
-              ? { method: 'GET', route: `${P}/customers/{id}`, path: `${P}/customers/${r.int(1, 400000)}`, latency: 90, bytesOut: 4000, action: { name: 'customer.read', sensitivity: 'medium', scope: 'customers:read' } }
-              : { method: 'POST', route: `${P}/purchase-orders`, latency: 300, bytesOut: 1200, action: { name: 'order.create', sensitivity: 'high', amount: r.range(2000, 20000), scope: 'orders:write' } }
-          : { method: 'GET', route: `${P}/catalog/items/{sku}`, path: `${P}/catalog/items/${sku(r)}`, latency: 60, bytesOut: 6000, action: { name: 'item.read', sensitivity: 'low', scope: 'catalog:read' } };
+              ? {
+                  method: 'GET',
+                  route: `${P}/customers/{id}`,
+                  path: `${P}/customers/${r.int(1, 400000)}`,
+                  latency: 90,
+                  bytesOut: 4000,
+                  action: { name: 'customer.read', sensitivity: 'medium', scope: 'customers:read' },
+                }
+              : {
+                  method: 'POST',
+                  route: `${P}/purchase-orders`,
+                  latency: 300,
+                  bytesOut: 1200,
+                  action: { name: 'order.create', sensitivity: 'high', amount: r.range(2000, 20000), scope: 'orders:write' },
+                }
+          : {
+              method: 'GET',
+              route: `${P}/catalog/items/{sku}`,
+              path: `${P}/catalog/items/${sku(r)}`,
+              latency: 60,
+              bytesOut: 6000,
+              action: { name: 'item.read', sensitivity: 'low', scope: 'catalog:read' },
+            };
         a.emit(t, { ...q, net, ua, raw: true, ip: ipOf(net, r) });
         t += r.chance(0.08) ? r.range(20e3, 120e3) : r.range(400, 3000);
       }
@@ -635,7 +976,16 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
       const miss = r.range(0.15, 0.5);
       let t = start;
       for (let i = 0; i < n; i++) {
-        a.emit(t, { method: 'GET', route: `${P}/${res}/{id}`, path: `${P}/${res}/${cur}`, status: r.chance(miss) ? 404 : 200, latency: 60, bytesOut: r.range(2e3, 6e3), action: { name: `${res}.read`, sensitivity: res === 'customers' ? 'medium' : 'low', scope: `${res}:read` }, raw: true });
+        a.emit(t, {
+          method: 'GET',
+          route: `${P}/${res}/{id}`,
+          path: `${P}/${res}/${cur}`,
+          status: r.chance(miss) ? 404 : 200,
+          latency: 60,
+          bytesOut: r.range(2e3, 6e3),
+          action: { name: `${res}.read`, sensitivity: res === 'customers' ? 'medium' : 'low', scope: `${res}:read` },
+          raw: true,
+        });
         cur += 1;
         t += r.exp(1000 / perS);
       }
@@ -647,7 +997,16 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
       for (let i = 0; i < n; i++) {
         const [route, scope, sens] = r.pick(ADMIN_ROUTES);
         const u = r.next();
-        a.emit(t, { method: r.pick(['GET', 'POST', 'PUT', 'DELETE']), route: `${P}${route}`, path: `${P}${route.replace('{id}', String(r.int(1, 50)))}`, status: u < 0.85 ? 403 : u < 0.9 ? 401 : 404, latency: 30, bytesOut: 200, action: { name: `${route.split('/')[2] ?? 'admin'}.access`, sensitivity: sens, scope }, raw: true });
+        a.emit(t, {
+          method: r.pick(['GET', 'POST', 'PUT', 'DELETE']),
+          route: `${P}${route}`,
+          path: `${P}${route.replace('{id}', String(r.int(1, 50)))}`,
+          status: u < 0.85 ? 403 : u < 0.9 ? 401 : 404,
+          latency: 30,
+          bytesOut: 200,
+          action: { name: `${route.split('/')[2] ?? 'admin'}.access`, sensitivity: sens, scope },
+          raw: true,
+        });
         t += r.range(1500, 12000);
       }
       return [`probes:${n}`];
@@ -658,13 +1017,37 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
       let t = start;
       for (let i = 0; i < n; i++) {
         const job = r.hex(10);
-        a.emit(t, { method: 'POST', route: `${P}/exports`, latency: 300, bytesIn: 400, bytesOut: 600, action: { name: 'export.create', sensitivity: 'medium', scope }, raw: true });
+        a.emit(t, {
+          method: 'POST',
+          route: `${P}/exports`,
+          latency: 300,
+          bytesIn: 400,
+          bytesOut: 600,
+          action: { name: 'export.create', sensitivity: 'medium', scope },
+          raw: true,
+        });
         for (let p = r.int(1, 4); p > 0; p--) {
           t += r.range(3000, 15000);
-          a.emit(t, { method: 'GET', route: `${P}/exports/{id}`, path: `${P}/exports/${job}`, latency: 30, bytesOut: 500, action: { name: 'export.status', sensitivity: 'low', scope }, raw: true });
+          a.emit(t, {
+            method: 'GET',
+            route: `${P}/exports/{id}`,
+            path: `${P}/exports/${job}`,
+            latency: 30,
+            bytesOut: 500,
+            action: { name: 'export.status', sensitivity: 'low', scope },
+            raw: true,
+          });
         }
         t += r.range(1000, 5000);
-        a.emit(t, { method: 'GET', route: `${P}/exports/{id}/download`, path: `${P}/exports/${job}/download`, latency: r.range(5000, 40000), bytesOut: r.range(8e6, 120e6), action: { name: 'export.download', sensitivity: 'high', scope }, raw: true });
+        a.emit(t, {
+          method: 'GET',
+          route: `${P}/exports/{id}/download`,
+          path: `${P}/exports/${job}/download`,
+          latency: r.range(5000, 40000),
+          bytesOut: r.range(8e6, 120e6),
+          action: { name: 'export.download', sensitivity: 'high', scope },
+          raw: true,
+        });
         t += r.range(30e3, 240e3);
       }
       return [`downloads:${n}`];
@@ -674,7 +1057,17 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
       const decline = r.range(0.4, 0.8);
       let t = start;
       for (let i = 0; i < n; i++) {
-        a.emit(t, { method: 'POST', route: `${P}/payments`, latency: 500, bytesIn: 700, bytesOut: 600, status: r.chance(decline) ? 402 : 201, action: { name: 'payment.capture', sensitivity: 'high', amount: r.range(0.5, 3), scope: 'payments:write' }, onBehalfOf: `card-${r.hex(6)}`, raw: true });
+        a.emit(t, {
+          method: 'POST',
+          route: `${P}/payments`,
+          latency: 500,
+          bytesIn: 700,
+          bytesOut: 600,
+          status: r.chance(decline) ? 402 : 201,
+          action: { name: 'payment.capture', sensitivity: 'high', amount: r.range(0.5, 3), scope: 'payments:write' },
+          onBehalfOf: `card-${r.hex(6)}`,
+          raw: true,
+        });
         t += r.range(1500, 8000);
       }
       return [`payments:${n}`, `declined:${decline.toFixed(2)}`];
@@ -686,15 +1079,48 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
       let t = start;
       const steps: Req[] = [
         { method: 'GET', route: `${P}/account/settings`, latency: 60, bytesOut: 2500, action: { name: 'settings.read', sensitivity: 'medium' } },
-        { method: 'PATCH', route: `${P}/account/payout`, latency: 200, bytesIn: 500, bytesOut: 400, action: { name: 'payout.update', sensitivity: 'critical', scope: 'account:write' } },
-        { method: 'POST', route: `${P}/api-keys`, latency: 150, bytesIn: 300, bytesOut: 600, action: { name: 'apikey.create', sensitivity: 'critical', scope: 'account:write' } },
-        { method: 'GET', route: `${P}/customers/{id}`, latency: 90, bytesOut: 4000, action: { name: 'customer.read', sensitivity: 'medium', scope: 'customers:read' } },
-        { method: 'POST', route: `${P}/purchase-orders`, latency: 300, bytesOut: 1200, action: { name: 'order.create', sensitivity: 'high', amount: r.range(3000, 15000), scope: 'orders:write' } },
+        {
+          method: 'PATCH',
+          route: `${P}/account/payout`,
+          latency: 200,
+          bytesIn: 500,
+          bytesOut: 400,
+          action: { name: 'payout.update', sensitivity: 'critical', scope: 'account:write' },
+        },
+        {
+          method: 'POST',
+          route: `${P}/api-keys`,
+          latency: 150,
+          bytesIn: 300,
+          bytesOut: 600,
+          action: { name: 'apikey.create', sensitivity: 'critical', scope: 'account:write' },
+        },
+        {
+          method: 'GET',
+          route: `${P}/customers/{id}`,
+          latency: 90,
+          bytesOut: 4000,
+          action: { name: 'customer.read', sensitivity: 'medium', scope: 'customers:read' },
+        },
+        {
+          method: 'POST',
+          route: `${P}/purchase-orders`,
+          latency: 300,
+          bytesOut: 1200,
+          action: { name: 'order.create', sensitivity: 'high', amount: r.range(3000, 15000), scope: 'orders:write' },
+        },
       ];
       for (let i = 0; i < n; i++) {
         const s = i < 2 ? steps[i]! : r.pick(steps);
         const granted = !s.action?.scope || id.scopes.includes(s.action.scope);
-        a.emit(t, { ...s, ...(s.route.includes('{id}') ? { path: s.route.replace('{id}', String(r.int(1, 400000))) } : {}), status: granted ? (s.method === 'POST' ? 201 : 200) : 403, net, raw: true, ip: ipOf(net, r) });
+        a.emit(t, {
+          ...s,
+          ...(s.route.includes('{id}') ? { path: s.route.replace('{id}', String(r.int(1, 400000))) } : {}),
+          status: granted ? (s.method === 'POST' ? 201 : 200) : 403,
+          net,
+          raw: true,
+          ip: ipOf(net, r),
+        });
         t += r.range(2000, 20000);
       }
       return [`net:${net.country}/${net.asn}`, 'same_ua', `requests:${n}`];
@@ -709,11 +1135,32 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
         let q: Req;
         if (phase < 0.5) {
           q = r.chance(0.5)
-            ? { method: 'GET', route: `${P}/customers`, path: `${P}/customers?limit=${r.pick([200, 500, 1000])}&fields=all`, latency: 400, bytesOut: r.range(200e3, 900e3), action: { name: 'customer.list', sensitivity: 'high', scope: 'customers:read' } }
-            : { method: 'GET', route: `${P}/customers/{id}/payment-methods`, path: `${P}/customers/${r.int(1, 400000)}/payment-methods`, latency: 90, bytesOut: 1500, action: { name: 'payment_method.read', sensitivity: 'high', scope: 'customers:read' } };
+            ? {
+                method: 'GET',
+                route: `${P}/customers`,
+                path: `${P}/customers?limit=${r.pick([200, 500, 1000])}&fields=all`,
+                latency: 400,
+                bytesOut: r.range(200e3, 900e3),
+                action: { name: 'customer.list', sensitivity: 'high', scope: 'customers:read' },
+              }
+            : {
+                method: 'GET',
+                route: `${P}/customers/{id}/payment-methods`,
+                path: `${P}/customers/${r.int(1, 400000)}/payment-methods`,
+                latency: 90,
+                bytesOut: 1500,
+                action: { name: 'payment_method.read', sensitivity: 'high', scope: 'customers:read' },
+              };
         } else {
           const [route, scope, sens] = r.pick(ADMIN_ROUTES);
-          q = { method: 'GET', route: `${P}${route}`, path: `${P}${route.replace('{id}', String(r.int(1, 50)))}`, latency: 80, bytesOut: 3000, action: { name: 'admin.read', sensitivity: sens, scope } };
+          q = {
+            method: 'GET',
+            route: `${P}${route}`,
+            path: `${P}${route.replace('{id}', String(r.int(1, 50)))}`,
+            latency: 80,
+            bytesOut: 3000,
+            action: { name: 'admin.read', sensitivity: sens, scope },
+          };
         }
         const granted = !q.action?.scope || id.scopes.includes(q.action.scope);
         a.emit(t, { ...q, status: granted ? 200 : 403, raw: true });
@@ -729,10 +1176,26 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
       for (let i = 0; i < n; i++) {
         const c = r.pick(accomplices);
         if (r.chance(0.4)) {
-          a.emit(t, { method: 'GET', route: `${P}/customers/{id}/orders`, path: `${P}/customers/${c}/orders`, latency: 140, bytesOut: 8000, action: { name: 'customer.orders', sensitivity: 'medium', scope: 'orders:read' }, raw: true });
+          a.emit(t, {
+            method: 'GET',
+            route: `${P}/customers/{id}/orders`,
+            path: `${P}/customers/${c}/orders`,
+            latency: 140,
+            bytesOut: 8000,
+            action: { name: 'customer.orders', sensitivity: 'medium', scope: 'orders:read' },
+            raw: true,
+          });
           t += r.range(2000, 8000);
         }
-        a.emit(t, { method: 'POST', route: `${P}/refunds`, latency: 350, bytesIn: 600, bytesOut: 700, action: { name: 'refund.create', sensitivity: 'high', amount: r.range(150, 490), scope: 'refunds:write' }, raw: true });
+        a.emit(t, {
+          method: 'POST',
+          route: `${P}/refunds`,
+          latency: 350,
+          bytesIn: 600,
+          bytesOut: 700,
+          action: { name: 'refund.create', sensitivity: 'high', amount: r.range(150, 490), scope: 'refunds:write' },
+          raw: true,
+        });
         t += (span / n) * r.range(0.3, 1.7);
       }
       return [`refunds:${n}`, `customers:${accomplices.length}`];
@@ -741,7 +1204,16 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
       const n = r.int(200, 600);
       let t = start;
       for (let i = 0; i < n; i++) {
-        a.emit(t, { method: 'GET', route: `${P}/customers/{id}`, path: `${P}/customers/${r.int(1, 400000)}`, latency: 90, bytesOut: r.range(3e3, 12e3), action: { name: 'customer.read', sensitivity: 'medium', scope: 'customers:read' }, raw: true, status: r.chance(0.02) ? 404 : 200 });
+        a.emit(t, {
+          method: 'GET',
+          route: `${P}/customers/{id}`,
+          path: `${P}/customers/${r.int(1, 400000)}`,
+          latency: 90,
+          bytesOut: r.range(3e3, 12e3),
+          action: { name: 'customer.read', sensitivity: 'medium', scope: 'customers:read' },
+          raw: true,
+          status: r.chance(0.02) ? 404 : 200,
+        });
         t += r.logNormal(7000, 0.5);
       }
       return [`requests:${n}`];
@@ -751,7 +1223,18 @@ function runAttack(kind: AttackKind, a: Agent, start: number): string[] {
       const route = r.pick(['/admin/login', `${P}/auth/login`, '/wp-login.php']);
       let t = start;
       for (let i = 0; i < n; i++) {
-        a.emit(t, { method: 'POST', route, latency: 120, bytesIn: 200, bytesOut: 300, status: r.chance(0.96) ? 401 : 200, action: { name: 'auth.login', sensitivity: 'high' }, onBehalfOf: `user${r.int(1, 99999)}`, raw: true, verified: false });
+        a.emit(t, {
+          method: 'POST',
+          route,
+          latency: 120,
+          bytesIn: 200,
+          bytesOut: 300,
+          status: r.chance(0.96) ? 401 : 200,
+          action: { name: 'auth.login', sensitivity: 'high' },
+          onBehalfOf: `user${r.int(1, 99999)}`,
+          raw: true,
+          verified: false,
+        });
         t += r.range(300, 3000);
       }
       return [`route:${route}`, `attempts:${n}`];
@@ -803,7 +1286,22 @@ export function generateIndep(o: IndepOptions): { events: AgentRequestEvent[]; l
       const cold = r.chance(0.2);
       const from = cold ? start + r.range(0.1, 0.7) * (end - start) : start;
       BENIGN[kind](a, from, st(r));
-      agents.push({ agent: a, label: { malicious: false, scenario: kind, attackStartTs: null, tenant: tenant ?? 'default', profile: kind, traits: [...(cold ? ['cold_start'] : []), `auth:${a.ident.method}`, ...(a.ident.lazyToken && a.ident.method === 'oauth2' ? ['lazy_token'] : []), ...(a.ident.roam.length ? ['roams'] : [])] } });
+      agents.push({
+        agent: a,
+        label: {
+          malicious: false,
+          scenario: kind,
+          attackStartTs: null,
+          tenant: tenant ?? 'default',
+          profile: kind,
+          traits: [
+            ...(cold ? ['cold_start'] : []),
+            `auth:${a.ident.method}`,
+            ...(a.ident.lazyToken && a.ident.method === 'oauth2' ? ['lazy_token'] : []),
+            ...(a.ident.roam.length ? ['roams'] : []),
+          ],
+        },
+      });
     }
   });
 
@@ -846,7 +1344,10 @@ export function generateIndep(o: IndepOptions): { events: AgentRequestEvent[]; l
         if (hostStops) a.events.splice(0, hostEvents, ...a.events.slice(0, hostEvents).filter((e) => e.ts < atStart));
         traits.push(`host:${hostKind}`, ...(hostStops ? ['host_stops'] : []));
       }
-      agents.push({ agent: a, label: { malicious: true, scenario: kind, attackStartTs: Math.round(atStart), tenant: tenant ?? 'default', profile: hostKind ?? 'new-agent', traits } });
+      agents.push({
+        agent: a,
+        label: { malicious: true, scenario: kind, attackStartTs: Math.round(atStart), tenant: tenant ?? 'default', profile: hostKind ?? 'new-agent', traits },
+      });
     }
   }
 

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { generateIndep, type IndepOptions } from './generate.ts';
 
-export async function writeIndep(outDir: string, o: IndepOptions, name = `indep-${o.seed}`): Promise<{ file: string; labelsFile: string; events: number; agents: number; malicious: number }> {
+export async function writeIndep(
+  outDir: string,
+  o: IndepOptions,
+  name = `indep-${o.seed}`,
+): Promise<{ file: string; labelsFile: string; events: number; agents: number; malicious: number }> {
   const { events, labels } = generateIndep(o);
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${name}.jsonl.gz`);

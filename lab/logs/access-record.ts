@@ -130,7 +130,8 @@ export function templateRoute(target: string): string {
 }
 
 /** Query parameters whose values are credentials or personal data: their values are not copied. */
-const SECRET_PARAM = /^(access_token|id_token|refresh_token|token|api_?key|apikey|key|password|passwd|secret|client_secret|signature|sig|code|session|sessionid|auth|authorization)$/i;
+const SECRET_PARAM =
+  /^(access_token|id_token|refresh_token|token|api_?key|apikey|key|password|passwd|secret|client_secret|signature|sig|code|session|sessionid|auth|authorization)$/i;
 
 /** The target with the values of credential-like query parameters replaced by `REDACTED`. */
 export function redactTarget(target: string): string {
@@ -226,7 +227,13 @@ export function identify(r: AccessRecord): Identity {
   if (explicit) method = explicit;
   id ??= `anon-${hash(`${r.ip ?? ''}\n${r.userAgent ?? ''}`).slice(0, 16)}`;
   const credential = method !== 'none';
-  return { id: id.slice(0, 256), method, credential, ...(scopes?.length ? { scopes: scopes.slice(0, 64).map((s) => s.slice(0, 128)) } : {}), ...(tokenAgeS !== undefined ? { tokenAgeS } : {}) };
+  return {
+    id: id.slice(0, 256),
+    method,
+    credential,
+    ...(scopes?.length ? { scopes: scopes.slice(0, 64).map((s) => s.slice(0, 128)) } : {}),
+    ...(tokenAgeS !== undefined ? { tokenAgeS } : {}),
+  };
 }
 
 const IP = /^[0-9A-Fa-f:.]{2,45}$/;

@@ -71,10 +71,17 @@ export class LogImporter {
 
 /** A one-line summary of an import, plus one line per reject reason. */
 export function formatImportStats(s: ImportStats, input: string): string {
-  const methods = [...s.authMethods.entries()].sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m} ${n}`).join(', ');
-  const lines = [`import-log: ${input}: ${s.lines} lines → ${s.events} events of ${s.agents.size} agents${methods ? ` (auth: ${methods})` : ''}, ${s.rejected} unparseable`];
+  const methods = [...s.authMethods.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([m, n]) => `${m} ${n}`)
+    .join(', ');
+  const lines = [
+    `import-log: ${input}: ${s.lines} lines → ${s.events} events of ${s.agents.size} agents${methods ? ` (auth: ${methods})` : ''}, ${s.rejected} unparseable`,
+  ];
   for (const [code, e] of [...s.byCode.entries()].sort((a, b) => b[1].count - a[1].count)) {
-    lines.push(`  ${code.padEnd(16)} ${String(e.count).padStart(6)}  e.g. line ${e.examples.map((x) => x.line).join(', ')}${e.examples[0] ? ` — ${e.examples[0].message}` : ''}`);
+    lines.push(
+      `  ${code.padEnd(16)} ${String(e.count).padStart(6)}  e.g. line ${e.examples.map((x) => x.line).join(', ')}${e.examples[0] ? ` — ${e.examples[0].message}` : ''}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -20,7 +20,17 @@ export function detectionTables(s: EvalSummary): DetectionTable[] {
   const scenarios: DetectionTable = {
     title: 'Detection by scenario',
     headers: ['scenario', 'agents', 'detected', 'rate', 'time to detect, median', 'p90', 'median (events)', 'ROC-AUC', 'PR-AUC'],
-    rows: Object.entries(s.perScenario).map(([name, g]) => [name, g.agents, g.detected, pct(g.detectionRate), dur(g.timeToDetectSeconds.median), dur(g.timeToDetectSeconds.p90), g.timeToDetectEvents.median, g.rocAuc, g.prAuc]),
+    rows: Object.entries(s.perScenario).map(([name, g]) => [
+      name,
+      g.agents,
+      g.detected,
+      pct(g.detectionRate),
+      dur(g.timeToDetectSeconds.median),
+      dur(g.timeToDetectSeconds.p90),
+      g.timeToDetectEvents.median,
+      g.rocAuc,
+      g.prAuc,
+    ]),
     note:
       `${o.detected}/${o.agents} malicious agents detected (${pct(o.detectionRate) ?? '–'}); ${o.benignAgentsFlagged}/${o.benignAgents} benign agents flagged (${pct(o.falsePositiveRate) ?? '–'}). ` +
       `Detected = an event at or after the attack start in restrict/block or with an open circuit (definitions: ${s.definitions}).`,
@@ -28,7 +38,20 @@ export function detectionTables(s: EvalSummary): DetectionTable[] {
   const malicious = s.agents.filter((a) => a.malicious);
   const attacks: DetectionTable = {
     title: 'Malicious agents',
-    headers: ['agent', 'scenario', 'detected', 'attack started', 'first flagged at', 'after', 'after (events)', 'as', 'reasons', 'lowest trust', 'circuit openings', 'flagged before attack'],
+    headers: [
+      'agent',
+      'scenario',
+      'detected',
+      'attack started',
+      'first flagged at',
+      'after',
+      'after (events)',
+      'as',
+      'reasons',
+      'lowest trust',
+      'circuit openings',
+      'flagged before attack',
+    ],
     rows: malicious.map((a) => {
       const d = a.firstDetection;
       const start = a.attackStartTs;
@@ -40,7 +63,11 @@ export function detectionTables(s: EvalSummary): DetectionTable[] {
         d && start !== null ? at(start + Math.round(d.secondsAfterStart * 1000)) : null,
         d ? dur(d.secondsAfterStart) : null,
         d ? d.eventsAfterStart : null,
-        d ? (d.circuit === 'open' || d.circuit === 'forced_open' ? `circuit ${d.circuit.replace('_', ' ')}${d.band === 'trusted' ? '' : ` + ${d.band}`}` : d.band) : null,
+        d
+          ? d.circuit === 'open' || d.circuit === 'forced_open'
+            ? `circuit ${d.circuit.replace('_', ' ')}${d.band === 'trusted' ? '' : ` + ${d.band}`}`
+            : d.band
+          : null,
         d ? d.reasons.map((r) => r.code).join(', ') || null : null,
         a.lowestTrust,
         a.circuitOpenings,
@@ -52,7 +79,14 @@ export function detectionTables(s: EvalSummary): DetectionTable[] {
   const fps: DetectionTable = {
     title: 'Benign agents flagged (false positives)',
     headers: ['agent', 'profile', 'events', 'flagged events', 'lowest trust', 'circuit openings'],
-    rows: flagged.map((a) => [{ text: a.agentId, sort: a.agentId, id: true }, a.profile ?? a.scenario, a.events, a.flaggedEvents, a.lowestTrust, a.circuitOpenings]),
+    rows: flagged.map((a) => [
+      { text: a.agentId, sort: a.agentId, id: true },
+      a.profile ?? a.scenario,
+      a.events,
+      a.flaggedEvents,
+      a.lowestTrust,
+      a.circuitOpenings,
+    ]),
     ...(flagged.length ? {} : { note: 'None.' }),
   };
   return [scenarios, attacks, fps];

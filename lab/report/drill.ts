@@ -32,7 +32,8 @@ export type DrillRow = {
 
 export type AgentDrill = { firstFlagTs: number | null; rows: DrillRow[] };
 
-const isFlag = (r: Pick<ScoreRow, 'band' | 'circuit'>): boolean => r.band === 'restrict' || r.band === 'block' || r.circuit === 'open' || r.circuit === 'forced_open';
+const isFlag = (r: Pick<ScoreRow, 'band' | 'circuit'>): boolean =>
+  r.band === 'restrict' || r.band === 'block' || r.circuit === 'open' || r.circuit === 'forced_open';
 
 type Acc = { prev: number | null; before: DrillRow[]; flag: DrillRow[] | null; movers: DrillRow[] };
 
@@ -53,7 +54,17 @@ export async function collectDrill(outDir: string, inputs: readonly string[], o:
       if (!a) acc.set(r.agentId, (a = { prev: null, before: [], flag: null, movers: [] }));
       const delta = a.prev === null ? null : Math.round((r.trust - a.prev) * 10_000) / 10_000;
       a.prev = r.trust;
-      const row: DrillRow = { ts: r.ts, seq: r.seq, eventId: r.eventId, trust: r.trust, delta, band: r.band, circuit: r.circuit, reasons: r.reasons, role: 'before' };
+      const row: DrillRow = {
+        ts: r.ts,
+        seq: r.seq,
+        eventId: r.eventId,
+        trust: r.trust,
+        delta,
+        band: r.band,
+        circuit: r.circuit,
+        reasons: r.reasons,
+        role: 'before',
+      };
       if (!a.flag) {
         if (isFlag(r)) a.flag = [...a.before, { ...row, role: 'first flag' }];
         else {
@@ -78,9 +89,10 @@ export async function collectDrill(outDir: string, inputs: readonly string[], o:
     out.set(agentId, { firstFlagTs: a.flag ? a.flag[a.flag.length - 1]!.ts : null, rows });
   }
   const details = await lookupEvents(inputs, ids);
-  for (const d of out.values()) for (const r of d.rows) {
-    const q = details.get(r.eventId);
-    if (q) r.request = q;
-  }
+  for (const d of out.values())
+    for (const r of d.rows) {
+      const q = details.get(r.eventId);
+      if (q) r.request = q;
+    }
   return out;
 }

@@ -115,7 +115,9 @@ function agentChart(a: AgentRecord, ax: Axis, bands: NonNullable<ReportInput['ba
     [0, bands.restrict, 'block'],
   ];
   for (const [lo, hi, band] of stripes) {
-    parts.push(`<rect x="${PLOT.left}" y="${r1(y(hi))}" width="${PLOT.right - PLOT.left}" height="${r1(y(lo) - y(hi))}" fill="${BAND_COLOURS[band]}" opacity="0.08"/>`);
+    parts.push(
+      `<rect x="${PLOT.left}" y="${r1(y(hi))}" width="${PLOT.right - PLOT.left}" height="${r1(y(lo) - y(hi))}" fill="${BAND_COLOURS[band]}" opacity="0.08"/>`,
+    );
   }
   for (const v of [0, 0.5, 1]) parts.push(`<text x="${PLOT.left - 4}" y="${r1(y(v) + 3)}" text-anchor="end" class="tick">${v}</text>`);
   // Circuit spans.
@@ -123,7 +125,9 @@ function agentChart(a: AgentRecord, ax: Axis, bands: NonNullable<ReportInput['ba
     const x0 = xOf(ax, s.from);
     const x1 = Math.max(xOf(ax, s.to), x0 + 1.5);
     const cls = s.state === 'half_open' ? 'span-half' : 'span-open';
-    parts.push(`<rect class="${cls}" x="${r1(x0)}" y="${PLOT.top}" width="${r1(x1 - x0)}" height="${PLOT.bottom - PLOT.top}"><title>circuit ${esc(s.state)} ${timeText(s.from, ax.t1 - ax.t0)} – ${timeText(s.to, ax.t1 - ax.t0)}</title></rect>`);
+    parts.push(
+      `<rect class="${cls}" x="${r1(x0)}" y="${PLOT.top}" width="${r1(x1 - x0)}" height="${PLOT.bottom - PLOT.top}"><title>circuit ${esc(s.state)} ${timeText(s.from, ax.t1 - ax.t0)} – ${timeText(s.to, ax.t1 - ax.t0)}</title></rect>`,
+    );
   }
   // Trust line.
   const ds = downsampleMinMax(a.ts, a.trust, maxPoints);
@@ -132,7 +136,9 @@ function agentChart(a: AgentRecord, ax: Axis, bands: NonNullable<ReportInput['ba
   // Attack start marker.
   if (attackStartTs !== null) {
     const x = r1(xOf(ax, attackStartTs));
-    parts.push(`<line class="attack" x1="${x}" x2="${x}" y1="${PLOT.top}" y2="${PLOT.bottom}"><title>attack starts ${timeText(attackStartTs, ax.t1 - ax.t0)}</title></line>`);
+    parts.push(
+      `<line class="attack" x1="${x}" x2="${x}" y1="${PLOT.top}" y2="${PLOT.bottom}"><title>attack starts ${timeText(attackStartTs, ax.t1 - ax.t0)}</title></line>`,
+    );
     // Near the right edge the label goes to the left of the line, so it is never clipped.
     const right = xOf(ax, attackStartTs) > PLOT.right - 40;
     parts.push(`<text x="${x}" y="${PLOT.top + 9}" dx="${right ? -3 : 3}" text-anchor="${right ? 'end' : 'start'}" class="attack-label">attack</text>`);
@@ -318,12 +324,22 @@ export function renderReport(input: ReportInput): string {
   html.push(`<h1>${esc(title)}</h1>`);
   html.push(
     `<p class="muted">${input.files.map((f) => esc(f)).join(', ')}${input.model ? ` · model ${esc(input.model)}` : ''}${input.mode ? ` · mode ${esc(input.mode)}` : ''}` +
-      (Number.isFinite(rec.firstTs) ? ` · event time ${esc(new Date(rec.firstTs).toISOString())} → ${esc(new Date(rec.lastTs).toISOString())} (${durationText(span)})` : '') +
+      (Number.isFinite(rec.firstTs)
+        ? ` · event time ${esc(new Date(rec.firstTs).toISOString())} → ${esc(new Date(rec.lastTs).toISOString())} (${durationText(span)})`
+        : '') +
       `</p>`,
   );
   html.push(`<div class="cards">`);
-  const card = (label: string, value: string | number): string => `<div class="card"><span class="muted">${esc(label)}</span><b>${esc(String(value))}</b></div>`;
-  html.push(card('agents', agents.length), card('events scored', rec.scored), card('dead letters', dead), card('trust updates', rec.trustUpdates), card('circuit openings', openings), card('agents below trusted', agents.filter((a) => a.minTrust < bands.trusted).length));
+  const card = (label: string, value: string | number): string =>
+    `<div class="card"><span class="muted">${esc(label)}</span><b>${esc(String(value))}</b></div>`;
+  html.push(
+    card('agents', agents.length),
+    card('events scored', rec.scored),
+    card('dead letters', dead),
+    card('trust updates', rec.trustUpdates),
+    card('circuit openings', openings),
+    card('agents below trusted', agents.filter((a) => a.minTrust < bands.trusted).length),
+  );
   html.push(`</div>`);
 
   if (input.detection?.length) {
@@ -331,7 +347,9 @@ export function renderReport(input: ReportInput): string {
     input.detection.forEach((d, i) => {
       html.push(`<h3 class="table-title">${esc(d.title)}</h3>`);
       if (d.rows.length) {
-        html.push(`<div class="scroll"><table class="detection sortable" id="detection-${i}"><thead><tr>${d.headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`);
+        html.push(
+          `<div class="scroll"><table class="detection sortable" id="detection-${i}"><thead><tr>${d.headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`,
+        );
         for (const row of d.rows) html.push(`<tr>${row.map(cell).join('')}</tr>`);
         html.push(`</tbody></table></div>`);
       }
@@ -339,7 +357,9 @@ export function renderReport(input: ReportInput): string {
     });
   }
 
-  html.push(`<h2>Bands over time</h2><p class="muted">Agents in each band (the band of each agent's latest event), ${BAND_BINS} steps of ${durationText(span / BAND_BINS)}.</p>`);
+  html.push(
+    `<h2>Bands over time</h2><p class="muted">Agents in each band (the band of each agent's latest event), ${BAND_BINS} steps of ${durationText(span / BAND_BINS)}.</p>`,
+  );
   html.push(bandChart(rec));
   html.push(legend());
 
@@ -347,7 +367,8 @@ export function renderReport(input: ReportInput): string {
   if (!dead) html.push(`<p class="muted">None: every record decoded.</p>`);
   else {
     html.push(`<table id="dlq" class="sortable"><thead><tr><th>code</th><th>records</th></tr></thead><tbody>`);
-    for (const [code, n] of [...rec.dlq.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) html.push(`<tr><td>${esc(code)}</td><td class="num">${n}</td></tr>`);
+    for (const [code, n] of [...rec.dlq.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)))
+      html.push(`<tr><td>${esc(code)}</td><td class="num">${n}</td></tr>`);
     html.push(`</tbody></table>`);
   }
 
@@ -367,10 +388,14 @@ export function renderReport(input: ReportInput): string {
   };
 
   html.push(`<h2>Agents</h2><p class="muted">Click a column to sort. Times are event time, UTC; long ids are shortened, hover for the full id.</p>`);
-  html.push(`<div class="scroll"><table id="agents" class="sortable"><thead><tr><th>agent</th>${input.labels ? '<th>label</th>' : ''}<th>events</th><th>active</th><th>first flagged at</th><th>lowest trust</th><th>at its last event</th><th>circuit openings</th><th>top reasons</th></tr></thead><tbody>`);
+  html.push(
+    `<div class="scroll"><table id="agents" class="sortable"><thead><tr><th>agent</th>${input.labels ? '<th>label</th>' : ''}<th>events</th><th>active</th><th>first flagged at</th><th>lowest trust</th><th>at its last event</th><th>circuit openings</th><th>top reasons</th></tr></thead><tbody>`,
+  );
   agents.forEach((a, i) => {
     const l = labels[a.agentId];
-    const labelCell = input.labels ? `<td data-sort="${l ? esc(l.malicious ? `0 ${l.scenario ?? ''}` : `1 ${l.scenario ?? ''}`) : '2'}">${l ? (l.malicious ? badge(l.scenario ?? 'malicious', 'b-mal') : esc(l.scenario ?? 'benign')) : '<span class="muted">unlabelled</span>'}</td>` : '';
+    const labelCell = input.labels
+      ? `<td data-sort="${l ? esc(l.malicious ? `0 ${l.scenario ?? ''}` : `1 ${l.scenario ?? ''}`) : '2'}">${l ? (l.malicious ? badge(l.scenario ?? 'malicious', 'b-mal') : esc(l.scenario ?? 'benign')) : '<span class="muted">unlabelled</span>'}</td>`
+      : '';
     const ff = firstFlag(a);
     const sev = BAND_ORDER.indexOf(a.lastBand) + (a.lastCircuit === 'closed' || a.lastCircuit === 'forced_closed' ? 0 : 10);
     html.push(
@@ -378,7 +403,11 @@ export function renderReport(input: ReportInput): string {
         `<td class="t" data-sort="${a.lastTs - a.firstTs}" title="${esc(absTime(a.firstTs))} → ${esc(absTime(a.lastTs))}">${esc(durationText(a.lastTs - a.firstTs))}<div class="muted small">from ${esc(absTime(a.firstTs))}</div></td>` +
         `<td class="t" data-sort="${ff ?? ''}">${ff === null ? '<span class="muted">never</span>' : esc(absTime(ff))}</td>` +
         `<td class="num" data-sort="${a.minTrust}">${a.minTrust.toFixed(2)}</td><td data-sort="${sev}">${ended(a)}</td><td class="num">${a.circuitOpenings}</td>` +
-        `<td class="why">${topReasons(a).map((r) => `${esc(r.code)} <span class="muted">×${r.count}</span>`).join(', ') || '<span class="muted">–</span>'}</td></tr>`,
+        `<td class="why">${
+          topReasons(a)
+            .map((r) => `${esc(r.code)} <span class="muted">×${r.count}</span>`)
+            .join(', ') || '<span class="muted">–</span>'
+        }</td></tr>`,
     );
   });
   html.push(`</tbody></table></div>`);
@@ -389,14 +418,18 @@ export function renderReport(input: ReportInput): string {
       `<dt>${badge('ends trusted', 'b-ok')} ${badge('ends watch', 'b-warn')} ${badge('ends block', 'b-bad')}</dt><dd>the trust band of the agent's last event in this replay (trusted ≥ ${bands.trusted}, watch ≥ ${bands.watch}, restrict ≥ ${bands.restrict}, block below)</dd>` +
       `<dt>${badge('circuit open at end until 14:09:50 · trust 0.80 (trusted)', 'b-bad')}</dt><dd>replaces the band badge when the circuit was not closed at the agent's last event: enforcers refuse its requests until the time shown, then a few half-open probe requests decide. The circuit runs on its own cool-down, so trust (shown after the dot) can be back in a good band while the circuit is still open.</dd>` +
       `<dt>${badge('circuit half-open at end · trust 0.62 (watch)', 'b-warn')}</dt><dd>cool-down over, probe requests are being let through</dd>` +
-      (input.labels ? `<dt>${badge('malicious: scenario', 'b-mal')}</dt><dd>ground-truth label of the replayed fixture (not something trustline knows)</dd>` : '') +
+      (input.labels
+        ? `<dt>${badge('malicious: scenario', 'b-mal')}</dt><dd>ground-truth label of the replayed fixture (not something trustline knows)</dd>`
+        : '') +
       `</dl>`,
   );
   html.push(legend());
   html.push(
     `<div class="tools"><input type="search" id="filter" placeholder="filter agents by id"><label><input type="checkbox" id="only-flagged"> only agents that left trusted or opened a circuit</label><span class="muted"><span id="shown">${agents.length}</span> shown</span></div>`,
   );
-  html.push(`<p class="muted">${input.sharedAxis ? 'Every timeline spans the whole replay.' : "Each timeline spans the agent's own activity (its first to its last event), so minutes of activity in a days-long replay stay readable; the range is given above each chart."}</p>`);
+  html.push(
+    `<p class="muted">${input.sharedAxis ? 'Every timeline spans the whole replay.' : "Each timeline spans the agent's own activity (its first to its last event), so minutes of activity in a days-long replay stay readable; the range is given above each chart."}</p>`,
+  );
   agents.forEach((a, i) => {
     const l = labels[a.agentId];
     const attack = l?.malicious && typeof l.attackStartTs === 'number' ? l.attackStartTs : null;
@@ -414,7 +447,9 @@ export function renderReport(input: ReportInput): string {
       }
       own = { t0, t1, x0: PLOT.left, x1: PLOT.right };
     }
-    html.push(`<section class="agent" id="${anchor(i)}" data-id="${esc(a.agentId)}" data-flagged="${flagged(a) ? 1 : 0}"><header><h3>${idHtml(a.agentId)}</h3><div>`);
+    html.push(
+      `<section class="agent" id="${anchor(i)}" data-id="${esc(a.agentId)}" data-flagged="${flagged(a) ? 1 : 0}"><header><h3>${idHtml(a.agentId)}</h3><div>`,
+    );
     if (l?.malicious) html.push(badge(`malicious: ${l.scenario ?? '?'}`, 'b-mal'), ' ');
     html.push(ended(a));
     html.push(`</div></header>`);
@@ -427,7 +462,9 @@ export function renderReport(input: ReportInput): string {
     html.push(agentChart(a, own, bands, attack, maxPoints));
     const d = drill?.get(a.agentId);
     if (d?.rows.length) {
-      html.push(`<details class="drill"><summary>Events behind the verdict (${d.rows.length})</summary><div class="scroll"><table class="drill sortable"><thead><tr><th>time</th><th>seq</th><th>shown as</th><th>Δ trust</th><th>trust</th><th>band</th><th>circuit</th><th>request</th><th>status</th><th>network</th><th>reasons</th></tr></thead><tbody>`);
+      html.push(
+        `<details class="drill"><summary>Events behind the verdict (${d.rows.length})</summary><div class="scroll"><table class="drill sortable"><thead><tr><th>time</th><th>seq</th><th>shown as</th><th>Δ trust</th><th>trust</th><th>band</th><th>circuit</th><th>request</th><th>status</th><th>network</th><th>reasons</th></tr></thead><tbody>`,
+      );
       for (const r of d.rows) {
         const q = r.request;
         html.push(
@@ -442,7 +479,9 @@ export function renderReport(input: ReportInput): string {
     }
     html.push(`</section>`);
   });
-  html.push(`<p class="muted">Generated by trustline replay --report. Times are event time, UTC. Timelines show at most ${maxPoints} points per agent (lowest and highest of each step kept).</p>`);
+  html.push(
+    `<p class="muted">Generated by trustline replay --report. Times are event time, UTC. Timelines show at most ${maxPoints} points per agent (lowest and highest of each step kept).</p>`,
+  );
   html.push(`</main><script>${SCRIPT}</script></body></html>\n`);
   return html.join('');
 }

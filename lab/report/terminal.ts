@@ -65,7 +65,9 @@ export class Progress {
       const cols = this.out.columns ?? 80;
       const width = Math.max(10, Math.min(40, cols - 70));
       // One physical line: a wrapped line could not be redrawn in place.
-      this.out.write(`\r\x1b[2K${fit(`${this.label} ${bar(f, width)} ${(100 * f).toFixed(0).padStart(3)}%  ${count(done)}/${count(this.total)}${detail ? `  ${detail}` : ''}`, cols - 1)}`);
+      this.out.write(
+        `\r\x1b[2K${fit(`${this.label} ${bar(f, width)} ${(100 * f).toFixed(0).padStart(3)}%  ${count(done)}/${count(this.total)}${detail ? `  ${detail}` : ''}`, cols - 1)}`,
+      );
       return;
     }
     const step = Math.floor(f * 10);

@@ -12,9 +12,7 @@ import type { Rng } from './prng.ts';
 import type { ActionSpec, Actor, ProfileName, RawEvent, ReqSpec, SimEvent } from './types.ts';
 
 /** When sessions of an agent start. */
-export type Schedule =
-  | { kind: 'poisson'; perDay: readonly [number, number] }
-  | { kind: 'periodic'; periodMin: readonly [number, number]; gated: boolean };
+export type Schedule = { kind: 'poisson'; perDay: readonly [number, number] } | { kind: 'periodic'; periodMin: readonly [number, number]; gated: boolean };
 
 /** Static description of a benign behaviour profile. */
 export interface ProfileMeta {
@@ -53,10 +51,7 @@ export function defineProfile<P>(def: ProfileDef<P>): Profile {
 }
 
 /** OAuth token lifecycle of an agent. */
-export type TokenPolicy =
-  | { kind: 'oauth2'; lifetimeS: number; lazy: boolean }
-  | { kind: 'api_key'; keyAgeS: number; report: boolean }
-  | { kind: 'none' };
+export type TokenPolicy = { kind: 'oauth2'; lifetimeS: number; lazy: boolean } | { kind: 'api_key'; keyAgeS: number; report: boolean } | { kind: 'none' };
 
 /** A simulated agent. */
 export interface Agent {
@@ -198,9 +193,20 @@ export class SessionCtx {
 
   private initialError(ts: number): number {
     const p = this.outageP(ts);
-    if (p > 0 && this.rng.chance(p)) return this.rng.weighted([[503, 6], [502, 2], [504, 1]]);
+    if (p > 0 && this.rng.chance(p))
+      return this.rng.weighted([
+        [503, 6],
+        [502, 2],
+        [504, 1],
+      ]);
     if (this.rng.chance(this.agent.p429)) return 429;
-    if (this.rng.chance(this.agent.p5xx)) return this.rng.weighted([[500, 3], [502, 2], [503, 3], [504, 1]]);
+    if (this.rng.chance(this.agent.p5xx))
+      return this.rng.weighted([
+        [500, 3],
+        [502, 2],
+        [503, 3],
+        [504, 1],
+      ]);
     return 0;
   }
 
@@ -414,7 +420,9 @@ export function resolveIdentity(agent: Agent, raws: readonly RawEvent[], worldSt
         }
         let age = (t - issuedAt) / 1000;
         if (tok.lazy && age > tok.lifetimeS) {
-          out.push(build(agent, raw, t, false, Math.floor(age), { ...req, status: 401, bytesOut: rng.int(...SMALL_ERROR_BYTES), latencyMs: rng.int(3, 30) }, ipIdx));
+          out.push(
+            build(agent, raw, t, false, Math.floor(age), { ...req, status: 401, bytesOut: rng.int(...SMALL_ERROR_BYTES), latencyMs: rng.int(3, 30) }, ipIdx),
+          );
           const retryAt = t + rng.int(150, 700);
           issuedAt = retryAt - rng.int(40, 140);
           out.push(build(agent, raw, retryAt, true, Math.floor((retryAt - issuedAt) / 1000), req, ipIdx));

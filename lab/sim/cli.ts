@@ -30,7 +30,17 @@ function sha256(b: Buffer): string {
 }
 
 function countsTable(sets: GeneratedSet[]): string {
-  const head = ['set', 'file', 'seed', 'events', 'agents', 'benign', 'malicious', ...SCENARIO_NAMES.map((s) => s.replace(/_/g, ' ')), 'sha256 (uncompressed, first 16)'];
+  const head = [
+    'set',
+    'file',
+    'seed',
+    'events',
+    'agents',
+    'benign',
+    'malicious',
+    ...SCENARIO_NAMES.map((s) => s.replace(/_/g, ' ')),
+    'sha256 (uncompressed, first 16)',
+  ];
   const rows = sets.map((g) => [
     g.spec.name,
     `\`${g.spec.file}\``,
@@ -43,7 +53,17 @@ function countsTable(sets: GeneratedSet[]): string {
     `\`${sha256(g.jsonl).slice(0, 16)}\``,
   ]);
   const total = (f: (g: GeneratedSet) => number) => String(sets.reduce((a, g) => a + f(g), 0));
-  rows.push(['**total**', '', '', total((g) => g.stats.events), total((g) => g.stats.agents), total((g) => g.stats.benignAgents), total((g) => g.stats.maliciousAgents), ...SCENARIO_NAMES.map((s) => total((g) => g.stats.attacks[s] ?? 0)), '']);
+  rows.push([
+    '**total**',
+    '',
+    '',
+    total((g) => g.stats.events),
+    total((g) => g.stats.agents),
+    total((g) => g.stats.benignAgents),
+    total((g) => g.stats.maliciousAgents),
+    ...SCENARIO_NAMES.map((s) => total((g) => g.stats.attacks[s] ?? 0)),
+    '',
+  ]);
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
@@ -115,7 +135,9 @@ function main(): void {
     const file = join(outDir, spec.file);
     const labels = labelsPathFor(file);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    const attacks = SCENARIO_NAMES.filter((s) => g.stats.attacks[s]).map((s) => `${s}=${g.stats.attacks[s]}`).join(' ');
+    const attacks = SCENARIO_NAMES.filter((s) => g.stats.attacks[s])
+      .map((s) => `${s}=${g.stats.attacks[s]}`)
+      .join(' ');
     let status: string;
     if (values.check) {
       const same = existsSync(file) && readFixtureBytes(file).equals(g.jsonl) && existsSync(labels) && readFileSync(labels).equals(g.labelsJson);
@@ -126,7 +148,9 @@ function main(): void {
       const b = writeIfChanged(labels, g.labelsJson);
       status = a || b ? 'written' : 'unchanged';
     }
-    console.log(`${spec.name}: ${g.stats.events} events, ${g.stats.agents} agents (${g.stats.maliciousAgents} malicious: ${attacks}) ${(g.file.length / 1024).toFixed(0)} KiB → ${relative(REPO, file)} [${status}] ${ms.toFixed(0)} ms`);
+    console.log(
+      `${spec.name}: ${g.stats.events} events, ${g.stats.agents} agents (${g.stats.maliciousAgents} malicious: ${attacks}) ${(g.file.length / 1024).toFixed(0)} KiB → ${relative(REPO, file)} [${status}] ${ms.toFixed(0)} ms`,
+    );
   }
   if (!values.check && !values.adhoc && !values.only && outDir === FIXTURES) updateReadme(generated);
   console.log(`done in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(2)} s`);

@@ -9,16 +9,63 @@ import type { ProfileName } from './types.ts';
 
 /** Logical resources of the simulated APIs. */
 export type Resource =
-  | 'products' | 'categories' | 'cart' | 'checkout' | 'payments' | 'orders' | 'refunds' | 'customers'
-  | 'tickets' | 'reports' | 'metrics' | 'exports' | 'inventory' | 'flights' | 'hotels' | 'bookings'
-  | 'calendar' | 'messages' | 'notes' | 'account' | 'admin' | 'users' | 'invoices' | 'payouts' | 'auth'
-  | 'pages' | 'status' | 'audit';
+  | 'products'
+  | 'categories'
+  | 'cart'
+  | 'checkout'
+  | 'payments'
+  | 'orders'
+  | 'refunds'
+  | 'customers'
+  | 'tickets'
+  | 'reports'
+  | 'metrics'
+  | 'exports'
+  | 'inventory'
+  | 'flights'
+  | 'hotels'
+  | 'bookings'
+  | 'calendar'
+  | 'messages'
+  | 'notes'
+  | 'account'
+  | 'admin'
+  | 'users'
+  | 'invoices'
+  | 'payouts'
+  | 'auth'
+  | 'pages'
+  | 'status'
+  | 'audit';
 
 /** Logical scope domains. */
 export type ScopeDomain =
-  | 'catalog' | 'cart' | 'orders' | 'payments' | 'customers' | 'tickets' | 'refunds' | 'reports'
-  | 'metrics' | 'inventory' | 'travel' | 'bookings' | 'calendar' | 'mail' | 'notes' | 'repo' | 'ci'
-  | 'web' | 'account' | 'admin' | 'users' | 'payouts' | 'invoices' | 'exports' | 'keys' | 'audit'
+  | 'catalog'
+  | 'cart'
+  | 'orders'
+  | 'payments'
+  | 'customers'
+  | 'tickets'
+  | 'refunds'
+  | 'reports'
+  | 'metrics'
+  | 'inventory'
+  | 'travel'
+  | 'bookings'
+  | 'calendar'
+  | 'mail'
+  | 'notes'
+  | 'repo'
+  | 'ci'
+  | 'web'
+  | 'account'
+  | 'admin'
+  | 'users'
+  | 'payouts'
+  | 'invoices'
+  | 'exports'
+  | 'keys'
+  | 'audit'
   | 'config';
 
 export type ScopeVerb = 'read' | 'write' | 'send' | 'run' | 'fetch' | 'admin' | 'export';
@@ -92,7 +139,14 @@ const PURPOSES: Readonly<Record<ProfileName, readonly string[]>> = {
 
 /** Draw the API surface of a tenant. */
 export function makeDeployment(rng: Rng, tenant: string): Deployment {
-  const prefix = rng.weighted<string>([['/api/v1', 4], ['/v2', 2], ['/api', 2], ['', 1], ['/api/v3', 1], ['/rest/v1', 1]]);
+  const prefix = rng.weighted<string>([
+    ['/api/v1', 4],
+    ['/v2', 2],
+    ['/api', 2],
+    ['', 1],
+    ['/api/v3', 1],
+    ['/rest/v1', 1],
+  ]);
   const res = {} as Record<Resource, string>;
   const ids = {} as Record<Resource, IdStyle>;
   const idBase = {} as Record<Resource, number>;
@@ -106,31 +160,57 @@ export function makeDeployment(rng: Rng, tenant: string): Deployment {
   }
   // Products vary most between shops; orders, customers and tickets stay enumerable numbers
   // in some deployments and opaque in others.
-  ids.products = rng.weighted<IdStyle>([['num', 5], ['uuid', 2], ['sku', 2]]);
-  ids.customers = rng.weighted<IdStyle>([['num', 3], ['uuid', 2]]);
-  ids.bookings = rng.weighted<IdStyle>([['num', 1], ['uuid', 2]]);
+  ids.products = rng.weighted<IdStyle>([
+    ['num', 5],
+    ['uuid', 2],
+    ['sku', 2],
+  ]);
+  ids.customers = rng.weighted<IdStyle>([
+    ['num', 3],
+    ['uuid', 2],
+  ]);
+  ids.bookings = rng.weighted<IdStyle>([
+    ['num', 1],
+    ['uuid', 2],
+  ]);
   ids.messages = 'uuid';
   ids.notes = 'uuid';
   ids.calendar = 'uuid';
-  ids.exports = rng.weighted<IdStyle>([['num', 1], ['uuid', 1]]);
+  ids.exports = rng.weighted<IdStyle>([
+    ['num', 1],
+    ['uuid', 1],
+  ]);
   ids.orders = 'num';
   ids.invoices = 'num';
   ids.tickets = 'num';
-  ids.users = rng.weighted<IdStyle>([['num', 2], ['uuid', 1]]);
+  ids.users = rng.weighted<IdStyle>([
+    ['num', 2],
+    ['uuid', 1],
+  ]);
   const purposes = {} as Record<ProfileName, string>;
   for (const key of Object.keys(PURPOSES) as ProfileName[]) purposes[key] = rng.pick(PURPOSES[key]);
   const siteWord = rng.pick(['shop', 'store', 'market', 'outlet', 'goods', 'mart']);
   return {
     tenant,
     prefix,
-    scopeStyle: rng.weighted<Deployment['scopeStyle']>([['colon', 4], ['dot', 2], ['verb-first', 2], ['url', 1]]),
+    scopeStyle: rng.weighted<Deployment['scopeStyle']>([
+      ['colon', 4],
+      ['dot', 2],
+      ['verb-first', 2],
+      ['url', 1],
+    ]),
     scopeHost: `https://api.${rng.pick(['example', 'acme', 'contoso', 'initech', 'globex'])}.test`,
     res,
     ids,
     idBase,
     idSpan,
     purposes,
-    currency: rng.weighted<string>([['USD', 5], ['EUR', 3], ['GBP', 1], ['JPY', 1]]),
+    currency: rng.weighted<string>([
+      ['USD', 5],
+      ['EUR', 3],
+      ['GBP', 1],
+      ['JPY', 1],
+    ]),
     mcpStyle: rng.pick(['flat', 'namespaced'] as const),
     site: `www.${siteWord}.example`,
   };

@@ -121,7 +121,11 @@ export function generateSet(spec: SetSpec): GeneratedSet {
     });
     const raws = simulateBenign(agent, world, 0);
     const events = resolveIdentity(agent, raws, world.startTs, agent.rng.fork('identity'));
-    entries.push({ agent, events, label: { malicious: false, scenario: profile.name, attackStartTs: null, tenant, profile: profile.name, traits: agent.traits } });
+    entries.push({
+      agent,
+      events,
+      label: { malicious: false, scenario: profile.name, attackStartTs: null, tenant, profile: profile.name, traits: agent.traits },
+    });
   }
 
   // Attacks.
@@ -143,7 +147,16 @@ export function generateSet(spec: SetSpec): GeneratedSet {
       if (newAgent) {
         const cover = PROFILES[arng.weighted(def.covers!)];
         startTs = Math.round(world.startTs + arng.range(w0, w1) * dur);
-        agent = createAgent(cover, d, arng.fork('agent'), { index: index++, tenant, omitTenant: false, startTs, activity: 1, worldStart: world.startTs, worldEnd: world.endTs, hardCases: false });
+        agent = createAgent(cover, d, arng.fork('agent'), {
+          index: index++,
+          tenant,
+          omitTenant: false,
+          startTs,
+          activity: 1,
+          worldStart: world.startTs,
+          worldEnd: world.endTs,
+          hardCases: false,
+        });
         traits.push('new_agent');
       } else {
         const latest = world.endTs - def.minSpan(spec.kind);
@@ -151,7 +164,16 @@ export function generateSet(spec: SetSpec): GeneratedSet {
           if (attempt > 60) throw new Error(`${spec.name}: no host for ${name}#${k}`);
           const hrng = arng.fork(`host/${attempt}`);
           const profile = PROFILES[hrng.weighted(def.hosts)];
-          const cand = createAgent(profile, d, hrng, { index, tenant, omitTenant: tenant === 'default' && hrng.chance(0.25), startTs: world.startTs, activity: 1.6 ** Math.floor(attempt / 3), worldStart: world.startTs, worldEnd: world.endTs, hardCases: true });
+          const cand = createAgent(profile, d, hrng, {
+            index,
+            tenant,
+            omitTenant: tenant === 'default' && hrng.chance(0.25),
+            startTs: world.startTs,
+            activity: 1.6 ** Math.floor(attempt / 3),
+            worldStart: world.startTs,
+            worldEnd: world.endTs,
+            hardCases: true,
+          });
           if (def.eligible && !def.eligible(cand)) continue;
           const sim = simulateBenign(cand, world, attempt);
           const wanted = Math.round(world.startTs + hrng.range(w0, w1) * dur);
@@ -194,7 +216,14 @@ export function generateSet(spec: SetSpec): GeneratedSet {
       entries.push({
         agent,
         events,
-        label: { malicious: true, scenario: name, attackStartTs: first, tenant, profile: agent.profile.name, traits: [...traits, ...agent.traits.filter((t) => t !== 'cold_start')] },
+        label: {
+          malicious: true,
+          scenario: name,
+          attackStartTs: first,
+          tenant,
+          profile: agent.profile.name,
+          traits: [...traits, ...agent.traits.filter((t) => t !== 'cold_start')],
+        },
       });
     }
   }
@@ -204,7 +233,8 @@ export function generateSet(spec: SetSpec): GeneratedSet {
     if (label.malicious) continue;
     const sale = world.sales.find((s) => s.profiles.includes(agent.profile.name as ProfileName) && events.some((e) => e.ts >= s.from && e.ts < s.to));
     if (sale) label.traits.push('sale_burst');
-    if (world.outages.some((o) => o.tenant === agent.tenant && events.some((e) => e.ts >= o.from && e.ts < o.to && e.req.status >= 500))) label.traits.push('outage_errors');
+    if (world.outages.some((o) => o.tenant === agent.tenant && events.some((e) => e.ts >= o.from && e.ts < o.to && e.req.status >= 500)))
+      label.traits.push('outage_errors');
   }
 
   // One stream, ordered by event time; ties by agent, then by the agent's own order.
@@ -220,7 +250,14 @@ export function generateSet(spec: SetSpec): GeneratedSet {
   const sorted = entries.filter((x) => x.events.length > 0).sort((x, y) => (x.agent.id < y.agent.id ? -1 : x.agent.id > y.agent.id ? 1 : 0));
   for (const { agent, label } of sorted) {
     if (agents[agent.id]) throw new Error(`${spec.name}: duplicate agent id ${agent.id}`);
-    agents[agent.id] = { malicious: label.malicious, scenario: label.scenario, attackStartTs: label.attackStartTs, tenant: label.tenant, profile: label.profile, traits: label.traits };
+    agents[agent.id] = {
+      malicious: label.malicious,
+      scenario: label.scenario,
+      attackStartTs: label.attackStartTs,
+      tenant: label.tenant,
+      profile: label.profile,
+      traits: label.traits,
+    };
   }
   const labels: LabelsFile = { set: spec.name, seed: spec.seed, agents };
   const labelsJson = Buffer.from(JSON.stringify(labels, null, 1) + '\n', 'utf8');

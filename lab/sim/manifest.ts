@@ -6,14 +6,29 @@ import { readFileSync } from 'node:fs';
 import { SCENARIO_NAMES, type Manifest, type SetSpec } from './types.ts';
 
 const KINDS = new Set(['train', 'validation', 'demo']);
-const KEYS = new Set(['name', 'file', 'seed', 'kind', 'startTs', 'durationMin', 'benignAgents', 'secondTenantAgents', 'attacks', 'intensity', 'minPreAttackEvents', 'attackWindow', 'coldStartShare']);
+const KEYS = new Set([
+  'name',
+  'file',
+  'seed',
+  'kind',
+  'startTs',
+  'durationMin',
+  'benignAgents',
+  'secondTenantAgents',
+  'attacks',
+  'intensity',
+  'minPreAttackEvents',
+  'attackWindow',
+  'coldStartShare',
+]);
 
 function fail(where: string, msg: string): never {
   throw new Error(`fixtures manifest: ${where}: ${msg}`);
 }
 
 function num(where: string, v: unknown, min: number, max: number, integer = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) fail(where, `must be a${integer ? 'n integer' : ' number'} in [${min}, ${max}]`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v)))
+    fail(where, `must be a${integer ? 'n integer' : ' number'} in [${min}, ${max}]`);
   return v;
 }
 
@@ -32,7 +47,8 @@ export function parseManifest(doc: unknown): Manifest {
     if (typeof s.name !== 'string' || !/^[a-z0-9-]+$/.test(s.name)) fail(`${at}/name`, 'must be kebab-case');
     if (names.has(s.name)) fail(`${at}/name`, 'duplicate');
     names.add(s.name);
-    if (typeof s.file !== 'string' || !/^[a-z0-9/_-]+\.jsonl(\.gz)?$/.test(s.file) || s.file.includes('..')) fail(`${at}/file`, 'must be a relative .jsonl or .jsonl.gz path');
+    if (typeof s.file !== 'string' || !/^[a-z0-9/_-]+\.jsonl(\.gz)?$/.test(s.file) || s.file.includes('..'))
+      fail(`${at}/file`, 'must be a relative .jsonl or .jsonl.gz path');
     if (typeof s.kind !== 'string' || !KINDS.has(s.kind)) fail(`${at}/kind`, 'must be train, validation or demo');
     const attacks = s.attacks;
     if (attacks === null || typeof attacks !== 'object' || Array.isArray(attacks)) fail(`${at}/attacks`, 'must be an object');

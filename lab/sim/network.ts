@@ -70,8 +70,28 @@ const HOSTING: readonly Provider[] = [
 
 /** UTC offset in hours used for the diurnal profile of an agent in a given country. */
 export const COUNTRY_TZ: Readonly<Record<string, number>> = {
-  US: -6, CA: -5, BR: -3, GB: 0, IE: 0, FR: 1, DE: 1, NL: 1, BE: 1, FI: 2, CH: 1, SE: 1, RO: 2,
-  IN: 5, SG: 8, HK: 8, CN: 8, JP: 9, AU: 10, VN: 7, EG: 2, RU: 3,
+  US: -6,
+  CA: -5,
+  BR: -3,
+  GB: 0,
+  IE: 0,
+  FR: 1,
+  DE: 1,
+  NL: 1,
+  BE: 1,
+  FI: 2,
+  CH: 1,
+  SE: 1,
+  RO: 2,
+  IN: 5,
+  SG: 8,
+  HK: 8,
+  CN: 8,
+  JP: 9,
+  AU: 10,
+  VN: 7,
+  EG: 2,
+  RU: 3,
 };
 
 /** Where an agent runs. */
@@ -144,5 +164,13 @@ export function netAt(b: NetBlock, host: number): NetIdentity {
 
 /** Countries for which every provider family has a presence (agents' home countries). */
 export const HOME_COUNTRIES: readonly (readonly [string, number])[] = [
-  ['US', 40], ['DE', 12], ['GB', 10], ['FR', 7], ['NL', 5], ['JP', 6], ['AU', 4], ['BR', 4], ['IN', 5],
+  ['US', 40],
+  ['DE', 12],
+  ['GB', 10],
+  ['FR', 7],
+  ['NL', 5],
+  ['JP', 6],
+  ['AU', 4],
+  ['BR', 4],
+  ['IN', 5],
 ];

@@ -104,7 +104,10 @@ export function checkSignature(scenario: ScenarioName, events: readonly AgentReq
     }
     case 'enumeration': {
       const s = sequentialIds(post);
-      return { ok: s.hits >= 100 && s.hits >= 0.6 * s.total && Math.abs(s.step) <= 10, detail: `${s.hits}/${s.total} sequential ids (step ${s.step}) on ${s.route}` };
+      return {
+        ok: s.hits >= 100 && s.hits >= 0.6 * s.total && Math.abs(s.step) <= 10,
+        detail: `${s.hits}/${s.total} sequential ids (step ${s.step}) on ${s.route}`,
+      };
     }
     case 'scope_probing': {
       const denied = post.filter((e) => e.request.status === 403).length;
@@ -123,21 +126,30 @@ export function checkSignature(scenario: ScenarioName, events: readonly AgentReq
       const after = maxInWindow(post, 10 * MIN, isPayment);
       const declined = post.filter((e) => isPayment(e) && e.request.status === 402).length;
       const tiny = post.filter((e) => isPayment(e) && (e.action?.amount ?? Infinity) < (e.action?.currency === 'JPY' ? 400 : 3)).length;
-      return { ok: after >= Math.max(10, 5 * before) && declined >= 3 && tiny >= 5, detail: `${after} payments in 10 min vs ${before} before, ${declined} declined, ${tiny} test amounts` };
+      return {
+        ok: after >= Math.max(10, 5 * before) && declined >= 3 && tiny >= 5,
+        detail: `${after} payments in 10 min vs ${before} before, ${declined} declined, ${tiny} test amounts`,
+      };
     }
     case 'prompt_injection_hijack': {
       const routes = new Set(pre.map((e) => e.request.route));
       const novel = post.filter((e) => !routes.has(e.request.route) && isSensitive(e));
       const novelCritical = novel.filter((e) => rank(e) === RANK.critical).length;
       const preMax = pre.reduce((m, e) => Math.max(m, rank(e)), -1);
-      return { ok: pre.length > 0 && novel.length >= 3 && novelCritical >= 1 && preMax < RANK.critical, detail: `${novel.length} high/critical calls on new routes (${novelCritical} critical), pre-attack max rank ${preMax}` };
+      return {
+        ok: pre.length > 0 && novel.length >= 3 && novelCritical >= 1 && preMax < RANK.critical,
+        detail: `${novel.length} high/critical calls on new routes (${novelCritical} critical), pre-attack max rank ${preMax}`,
+      };
     }
     case 'credential_stuffing': {
       const failed = post.filter((e) => e.request.status === 401);
       const users = new Set(failed.map((e) => e.agent.onBehalfOf)).size;
       const logins = post.filter((e) => e.action?.name === 'auth.login');
       const share = logins.length > 0 ? logins.filter((e) => e.request.status === 401).length / logins.length : 0;
-      return { ok: failed.length >= 50 && users >= 30 && share >= 0.5, detail: `${failed.length} × 401 over ${users} distinct onBehalfOf, ${(share * 100).toFixed(0)}% of logins failed` };
+      return {
+        ok: failed.length >= 50 && users >= 30 && share >= 0.5,
+        detail: `${failed.length} × 401 over ${users} distinct onBehalfOf, ${(share * 100).toFixed(0)}% of logins failed`,
+      };
     }
     case 'low_and_slow': {
       const limit = perMinuteMax(pre);

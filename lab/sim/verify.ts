@@ -46,7 +46,9 @@ export function verifySet(events: readonly AgentRequestEvent[], labels: LabelsFi
       problems.push(`label ${id} has no events`);
       continue;
     }
-    const grantedAnyway = evs.filter((e) => e.request.status < 300 && e.action?.requiredScope !== undefined && !(e.agent.auth.scopes ?? []).includes(e.action.requiredScope));
+    const grantedAnyway = evs.filter(
+      (e) => e.request.status < 300 && e.action?.requiredScope !== undefined && !(e.agent.auth.scopes ?? []).includes(e.action.requiredScope),
+    );
     if (grantedAnyway.length > 0) problems.push(`agent ${id}: ${grantedAnyway.length} successful actions outside granted scopes`);
     const tenants = new Set(evs.map((e) => e.tenant ?? 'default'));
     if (tenants.size !== 1 || !tenants.has(label.tenant)) problems.push(`agent ${id}: tenant ${[...tenants].join(',')} ≠ label ${label.tenant}`);

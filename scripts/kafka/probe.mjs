@@ -10,10 +10,13 @@
 // __consumer_offsets topic now rather than during the first test (where kafkajs would log
 // "The group coordinator is not available" while it waits).
 const [kind, address] = process.argv.slice(2);
-const deadline = setTimeout(() => {
-  process.stderr.write(`probe ${kind} ${address}: timed out\n`);
-  process.exit(1);
-}, kind === 'kafka-warm' ? 30000 : 8000);
+const deadline = setTimeout(
+  () => {
+    process.stderr.write(`probe ${kind} ${address}: timed out\n`);
+    process.exit(1);
+  },
+  kind === 'kafka-warm' ? 30000 : 8000,
+);
 deadline.unref();
 
 async function probeKafka(brokers) {

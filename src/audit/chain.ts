@@ -144,8 +144,17 @@ export function appendEncodedEntry<E extends AuditEntry>(prev: AuditRecord | Aud
   const index = isGenesis ? 0 : prev.index + 1;
   const prevHash = isGenesis ? GENESIS_HASH : prev.hash;
   const prev64 = q(prevHash);
-  const hash = createHash('sha256').update(`{"entry":${enc.canonical},"index":${index},"partition":${partition},"prevHash":${prev64},"v":${AUDIT_VERSION}}`).digest('hex');
-  return new WiredAuditRecord(`{"v":${AUDIT_VERSION},"partition":${partition},"index":${index},"prevHash":${prev64},"hash":"${hash}","entry":${enc.json}}`, partition, index, prevHash, hash, enc.entry);
+  const hash = createHash('sha256')
+    .update(`{"entry":${enc.canonical},"index":${index},"partition":${partition},"prevHash":${prev64},"v":${AUDIT_VERSION}}`)
+    .digest('hex');
+  return new WiredAuditRecord(
+    `{"v":${AUDIT_VERSION},"partition":${partition},"index":${index},"prevHash":${prev64},"hash":"${hash}","entry":${enc.json}}`,
+    partition,
+    index,
+    prevHash,
+    hash,
+    enc.entry,
+  );
 }
 
 /** An audit record carrying its wire JSON (src/outputs/wire.ts); fields in the record format's order. */
@@ -235,9 +244,16 @@ export function createAuditChainVerifier(options: AuditVerifyOptions = {}): Audi
     const prev = last.get(partition);
     if (prev === undefined) {
       if (index !== 0) return fail('bad_genesis', `chain of partition ${partition} starts at index ${index}, expected 0`, partition, index);
-      if (r.prevHash !== GENESIS_HASH) return fail('bad_genesis', `first record of partition ${partition} has prevHash ${r.prevHash}, expected the genesis hash`, partition, index);
+      if (r.prevHash !== GENESIS_HASH)
+        return fail('bad_genesis', `first record of partition ${partition} has prevHash ${r.prevHash}, expected the genesis hash`, partition, index);
     } else {
-      if (index > prev.index + 1) return fail('index_gap', `index ${index} follows index ${prev.index} in partition ${partition}: ${index - prev.index - 1} record(s) missing or moved`, partition, index);
+      if (index > prev.index + 1)
+        return fail(
+          'index_gap',
+          `index ${index} follows index ${prev.index} in partition ${partition}: ${index - prev.index - 1} record(s) missing or moved`,
+          partition,
+          index,
+        );
       if (index <= prev.index) {
         if (seen.get(partition)?.get(index) === r.hash) {
           duplicates++;
@@ -245,7 +261,13 @@ export function createAuditChainVerifier(options: AuditVerifyOptions = {}): Audi
         }
         return fail('index_regression', `index ${index} follows index ${prev.index} in partition ${partition}`, partition, index);
       }
-      if (r.prevHash !== prev.hash) return fail('prev_hash_mismatch', `prevHash ${r.prevHash} is not the hash ${prev.hash} of index ${prev.index} in partition ${partition}`, partition, index);
+      if (r.prevHash !== prev.hash)
+        return fail(
+          'prev_hash_mismatch',
+          `prevHash ${r.prevHash} is not the hash ${prev.hash} of index ${prev.index} in partition ${partition}`,
+          partition,
+          index,
+        );
     }
     last.set(partition, { index, hash: r.hash });
     let links = seen.get(partition);
@@ -261,10 +283,20 @@ export function createAuditChainVerifier(options: AuditVerifyOptions = {}): Audi
     for (const head of options.heads ?? []) {
       const got = last.get(head.partition);
       if (got === undefined || got.index < head.index) {
-        return fail('truncated', `partition ${head.partition} ends at ${got === undefined ? 'no record' : `index ${got.index}`}, anchored head is index ${head.index}`, head.partition, got?.index);
+        return fail(
+          'truncated',
+          `partition ${head.partition} ends at ${got === undefined ? 'no record' : `index ${got.index}`}, anchored head is index ${head.index}`,
+          head.partition,
+          got?.index,
+        );
       }
       if (got.index !== head.index || got.hash !== head.hash) {
-        return fail('head_mismatch', `partition ${head.partition} ends at index ${got.index} hash ${got.hash}, anchored head is index ${head.index} hash ${head.hash}`, head.partition, got.index);
+        return fail(
+          'head_mismatch',
+          `partition ${head.partition} ends at index ${got.index} hash ${got.hash}, anchored head is index ${head.index} hash ${head.hash}`,
+          head.partition,
+          got.index,
+        );
       }
     }
     const heads = [...last.entries()].sort((a, b) => a[0] - b[0]).map(([partition, h]) => ({ partition, index: h.index, hash: h.hash }));

@@ -22,7 +22,13 @@ export type TopicRecordHandler = (partition: number, offset: string, value: Buff
 
 /** Read the topic to its end offsets at start. Resolves with the number of records delivered. */
 export async function readTopicToEnd(options: TopicSnapshotOptions, onRecord: TopicRecordHandler): Promise<number> {
-  const kafka = createKafkaClient({ brokers: options.brokers, clientId: options.clientId ?? 'trustline-audit', profile: 'command', ssl: options.ssl, sasl: options.sasl });
+  const kafka = createKafkaClient({
+    brokers: options.brokers,
+    clientId: options.clientId ?? 'trustline-audit',
+    profile: 'command',
+    ssl: options.ssl,
+    sasl: options.sasl,
+  });
   const admin = kafka.admin();
   await admin.connect();
   const end = new Map<number, number>();
@@ -75,7 +81,12 @@ export async function readTopicToEnd(options: TopicSnapshotOptions, onRecord: To
     const idle = new Promise<never>((_, reject) => {
       timer = setInterval(() => {
         if (performance.now() - lastProgress > idleTimeoutMs) {
-          reject(new TrustlineError('KAFKA_UNAVAILABLE', `no progress reading ${options.topic} for ${idleTimeoutMs} ms; partitions still expected: ${[...end.keys()].join(', ')}`));
+          reject(
+            new TrustlineError(
+              'KAFKA_UNAVAILABLE',
+              `no progress reading ${options.topic} for ${idleTimeoutMs} ms; partitions still expected: ${[...end.keys()].join(', ')}`,
+            ),
+          );
         }
       }, 250);
     });

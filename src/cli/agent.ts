@@ -56,7 +56,10 @@ export function parseSince(text: string): { agoMs: number } | { at: number } {
 
 function parseList<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T[] | undefined {
   if (text === undefined) return undefined;
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const i of items) if (!allowed.includes(i as T)) throw new TrustlineError('USAGE', `--${flag}: unknown value "${i}" (one of ${allowed.join(', ')})`);
   return items as T[];
 }
@@ -68,13 +71,24 @@ function redactUrl(url: string): string {
 /** A short-lived read-only Redis client that fails fast (one line) when Redis is unreachable. */
 async function withRedis<T>(config: { redis: { url: string; keyPrefix: string } }, fn: (redis: Redis) => Promise<T>): Promise<T> {
   const { Redis } = await import('ioredis');
-  const redis = new Redis(config.redis.url, { lazyConnect: true, connectTimeout: 5_000, commandTimeout: 30_000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: false, connectionName: 'trustline-inspect' });
+  const redis = new Redis(config.redis.url, {
+    lazyConnect: true,
+    connectTimeout: 5_000,
+    commandTimeout: 30_000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    connectionName: 'trustline-inspect',
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new TrustlineError('STATE_UNAVAILABLE', `cannot reach Redis at ${redactUrl(config.redis.url)}: ${(err as Error).message} (set REDIS_URL, or read a replay with --replay <dir>)`);
+    throw new TrustlineError(
+      'STATE_UNAVAILABLE',
+      `cannot reach Redis at ${redactUrl(config.redis.url)}: ${(err as Error).message} (set REDIS_URL, or read a replay with --replay <dir>)`,
+    );
   }
   try {
     return await fn(redis);
@@ -87,7 +101,17 @@ export const agentCommand = {
   summary: 'show what trustline thinks of one agent and why (from Redis, or a replay with --replay)',
   usage: AGENT_USAGE,
   run: async (argv: string[]): Promise<number> => {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { tenant: { type: 'string' }, replay: { type: 'string' }, json: { type: 'boolean', default: false }, movers: { type: 'string', default: '5' }, config: { type: 'string' } } });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        tenant: { type: 'string' },
+        replay: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        movers: { type: 'string', default: '5' },
+        config: { type: 'string' },
+      },
+    });
     const agentId = positionals[0];
     if (!agentId || positionals.length > 1) throw new TrustlineError('USAGE', 'agent needs exactly one agent id');
     const movers = Number(values.movers);
@@ -106,7 +130,9 @@ export const agentCommand = {
       view = await withRedis(config, (redis) => agentFromRedis(redis, config.redis.keyPrefix, { tenant: tenant ?? 'default', agentId }, policy));
     }
     if (!view) {
-      process.stderr.write(`trustline agent: ${agentId}: no state ${values.replay ? `in ${values.replay}` : `in Redis under prefix "${config.redis.keyPrefix}"${tenant ? ` for tenant ${tenant}` : ''}`}\n`);
+      process.stderr.write(
+        `trustline agent: ${agentId}: no state ${values.replay ? `in ${values.replay}` : `in Redis under prefix "${config.redis.keyPrefix}"${tenant ? ` for tenant ${tenant}` : ''}`}\n`,
+      );
       return 1;
     }
     const { formatAgent } = await import('../inspect/format.ts');
@@ -119,7 +145,19 @@ export const agentsCommand = {
   summary: 'list agents by trust, filtered by band, circuit and last seen (from Redis, or a replay with --replay)',
   usage: AGENTS_USAGE,
   run: async (argv: string[]): Promise<number> => {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { band: { type: 'string' }, circuit: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '50' }, replay: { type: 'string' }, json: { type: 'boolean', default: false }, config: { type: 'string' } } });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        band: { type: 'string' },
+        circuit: { type: 'string' },
+        since: { type: 'string' },
+        limit: { type: 'string', default: '50' },
+        replay: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        config: { type: 'string' },
+      },
+    });
     if (positionals.length) throw new TrustlineError('USAGE', `unexpected argument "${positionals[0]}"`);
     const limit = Number(values.limit);
     if (!Number.isInteger(limit) || limit < 0) throw new TrustlineError('USAGE', `--limit must be a whole number ≥ 0 (got ${values.limit})`);
@@ -146,7 +184,9 @@ export const agentsCommand = {
       process.stdout.write(JSON.stringify({ total: result.total, matched: result.rows.length, agents: rows }, null, 2) + '\n');
     } else {
       const { formatAgentList } = await import('../inspect/format.ts');
-      process.stdout.write(formatAgentList(rows, result.total) + (rows.length < result.rows.length ? `(${result.rows.length} match; --limit 0 shows all)\n` : ''));
+      process.stdout.write(
+        formatAgentList(rows, result.total) + (rows.length < result.rows.length ? `(${result.rows.length} match; --limit 0 shows all)\n` : ''),
+      );
     }
     return 0;
   },

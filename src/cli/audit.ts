@@ -42,7 +42,9 @@ function report(result: AuditChainResult, where: string | null, json: boolean): 
     process.stdout.write(`audit chain ok: ${result.count} records in ${result.heads.length} chain(s)\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
     return 0;
   }
-  const what = [result.partition !== undefined ? `partition ${result.partition}` : '', result.chainIndex !== undefined ? `index ${result.chainIndex}` : ''].filter(Boolean).join(', ');
+  const what = [result.partition !== undefined ? `partition ${result.partition}` : '', result.chainIndex !== undefined ? `index ${result.chainIndex}` : '']
+    .filter(Boolean)
+    .join(', ');
   process.stdout.write(`audit chain BROKEN${where ? ` at ${where}` : ''}${what ? ` (${what})` : ''}: ${result.reason}: ${result.detail}\n`);
   return 1;
 }
@@ -141,7 +143,10 @@ export const auditCommand = {
     const heads = (values.head ?? []).map(parseHead);
     if (values.topic !== undefined) {
       if (files.length) throw new TrustlineError('USAGE', 'give either a file or --topic, not both');
-      const brokers = values.brokers?.split(',').map((b) => b.trim()).filter(Boolean);
+      const brokers = values.brokers
+        ?.split(',')
+        .map((b) => b.trim())
+        .filter(Boolean);
       const { loadConfig } = await import('../config/config.ts');
       const config = loadConfig({ file: values.config, overrides: brokers?.length ? { kafka: { brokers } } : {} });
       return couldNotVerify(() => verifyTopic(values.topic!, config.kafka.brokers, heads, values.json!));

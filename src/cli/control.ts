@@ -87,7 +87,8 @@ export const controlCommand = {
     });
     const action = positionals[0] as ControlAction | undefined;
     const { CONTROL_ACTIONS } = await import('../contract/schemas.ts');
-    if (!action || !(CONTROL_ACTIONS as readonly string[]).includes(action) || positionals.length !== 1) throw new TrustlineError('USAGE', `one action is required: ${CONTROL_ACTIONS.join(', ')}`);
+    if (!action || !(CONTROL_ACTIONS as readonly string[]).includes(action) || positionals.length !== 1)
+      throw new TrustlineError('USAGE', `one action is required: ${CONTROL_ACTIONS.join(', ')}`);
     if (!values.agent) throw new TrustlineError('USAGE', '--agent is required');
     if (action === 'allowlist' && !values.until) throw new TrustlineError('USAGE', 'allowlist needs --until');
     if (action === 'escalation_decision' && (!values.escalation || (values.decision !== 'approve' && values.decision !== 'deny'))) {
@@ -119,7 +120,11 @@ export const controlCommand = {
     const { assertKafkaReachable } = await import('../runners/kafka/reach.ts');
     await assertKafkaReachable(config.kafka.brokers, `${config.kafka.clientId}-control`);
     const { createKafkaClient } = await import('../shared/kafka.ts');
-    const producer = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-control`, profile: 'command' }).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    const producer = createKafkaClient({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-control`, profile: 'command' }).producer({
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
     try {
       await producer.send({ topic, acks: -1, messages: [{ key: record.agentId, value: JSON.stringify(record) }] });

@@ -27,7 +27,11 @@ function csvField(s: string): string {
  * no sidecar name to derive (and the input itself must never be read as its labels).
  */
 export function labelsPathOf(file: string): string {
-  if (!/\.jsonl(\.gz)?$/.test(file)) throw new TrustlineError('INPUT_INVALID', `${file}: --exclude-attacks reads the labels sidecar x.labels.json of an x.jsonl[.gz] file, and this name does not end in .jsonl or .jsonl.gz`);
+  if (!/\.jsonl(\.gz)?$/.test(file))
+    throw new TrustlineError(
+      'INPUT_INVALID',
+      `${file}: --exclude-attacks reads the labels sidecar x.labels.json of an x.jsonl[.gz] file, and this name does not end in .jsonl or .jsonl.gz`,
+    );
   return file.replace(/\.jsonl(\.gz)?$/, '.labels.json');
 }
 
@@ -55,7 +59,11 @@ type Labels = { agents: Record<string, { malicious: boolean; attackStartTs: numb
  * after their labelled attack start are still applied to the baseline but not written, so a
  * model is fitted on benign behaviour only.
  */
-export async function exportFeatures(files: readonly string[], out: string, options: { excludeAttacks?: boolean } = {}): Promise<{ rows: number; invalid: number; excluded: number }> {
+export async function exportFeatures(
+  files: readonly string[],
+  out: string,
+  options: { excludeAttacks?: boolean } = {},
+): Promise<{ rows: number; invalid: number; excluded: number }> {
   await checkInputs(files);
   await checkOutFile(out);
   // Labels are read up front, so a bad one fails before anything is written.

@@ -48,7 +48,11 @@ Example:
       }
       const { createLogger } = await import('../shared/logger.ts');
       const log = createLogger({ level: config.log.level });
-      if (devKey) log.warn({ kid: config.signing.activeKid }, 'INSECURE: signing with the built-in development key (--insecure-dev-keys); anyone can forge trust records. Never use this in production: set TRUSTLINE_SIGNING_KEYS');
+      if (devKey)
+        log.warn(
+          { kid: config.signing.activeKid },
+          'INSECURE: signing with the built-in development key (--insecure-dev-keys); anyone can forge trust records. Never use this in production: set TRUSTLINE_SIGNING_KEYS',
+        );
       log.info({ config: describeConfig(config) }, 'starting trustline run');
       const { assertKafkaReachable } = await import('../runners/kafka/reach.ts');
       await assertKafkaReachable(config.kafka.brokers, config.kafka.clientId);
@@ -119,10 +123,17 @@ Examples:
           labelFiles.push(a.slice('--labels='.length));
         } else rest.push(a);
       }
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { out: { type: 'string', default: 'out/replay' }, mode: { type: 'string' }, config: { type: 'string' }, report: { type: 'string' } } });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { out: { type: 'string', default: 'out/replay' }, mode: { type: 'string' }, config: { type: 'string' }, report: { type: 'string' } },
+      });
       if (!positionals.length) throw new TrustlineError('USAGE', 'replay needs at least one input file');
       if (labelFiles.length > 0 && labelFiles.length !== positionals.length) {
-        throw new TrustlineError('USAGE', `--labels: ${labelFiles.length} labels files for ${positionals.length} input files (give one per input, in order, or --labels alone for the sidecars)`);
+        throw new TrustlineError(
+          'USAGE',
+          `--labels: ${labelFiles.length} labels files for ${positionals.length} input files (give one per input, in order, or --labels alone for the sidecars)`,
+        );
       }
       const overrides: ConfigInput = values.mode ? { mode: values.mode as 'enforce' | 'shadow' } : {};
       const { loadConfig } = await import('../config/config.ts');
@@ -153,7 +164,9 @@ Examples:
       );
       if (values.report) {
         const { writeReplayReportCli } = await import('../../lab/report/from-replay.ts');
-        process.stdout.write(await writeReplayReportCli({ outDir: values.out!, reportFile: values.report, files: positionals, model: s.model, mode: config.mode, evaluated }));
+        process.stdout.write(
+          await writeReplayReportCli({ outDir: values.out!, reportFile: values.report, files: positionals, model: s.model, mode: config.mode, evaluated }),
+        );
       }
       const hint = noValidEventsHint(positionals, s.records, s.applied, s.deadByCode);
       if (hint) {
@@ -173,7 +186,11 @@ events of malicious agents from their attack start on (they still update the bas
 Example:
   trustline features fixtures/train/*.jsonl.gz --out models/.cache/features.csv --exclude-attacks`,
     run: async (argv) => {
-      const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' }, 'exclude-attacks': { type: 'boolean', default: false } } });
+      const { values, positionals } = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: { out: { type: 'string' }, 'exclude-attacks': { type: 'boolean', default: false } },
+      });
       if (!positionals.length || !values.out) throw new TrustlineError('USAGE', 'features needs input files and --out <file.csv>');
       const { exportFeatures } = await import('./features.ts');
       const r = await exportFeatures(positionals, values.out, { excludeAttacks: values['exclude-attacks'] });

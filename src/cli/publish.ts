@@ -34,7 +34,15 @@ export type PublishOptions = {
   createTopic?: boolean;
 };
 
-export type PublishResult = { published: number; unkeyed: number; batches: number; wallMs: number; firstTs: number | null; lastTs: number | null; createdTopic: boolean };
+export type PublishResult = {
+  published: number;
+  unkeyed: number;
+  batches: number;
+  wallMs: number;
+  firstTs: number | null;
+  lastTs: number | null;
+  createdTopic: boolean;
+};
 
 const AGENT_ID = /"agent"\s*:\s*\{/;
 
@@ -77,13 +85,21 @@ export async function publishFile(o: PublishOptions): Promise<PublishResult> {
     await admin.connect();
     try {
       if (!(await admin.listTopics()).includes(o.topic)) {
-        createdTopic = await admin.createTopics({ waitForLeaders: true, topics: [{ topic: o.topic, numPartitions: o.config.kafka.partitions, replicationFactor: 1 }] });
+        createdTopic = await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic: o.topic, numPartitions: o.config.kafka.partitions, replicationFactor: 1 }],
+        });
       }
     } finally {
       await admin.disconnect();
     }
   }
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   const progress = o.out ? new Progress(o.out, total, `publish ${o.topic}`) : null;
   const started = performance.now();
@@ -97,7 +113,10 @@ export async function publishFile(o: PublishOptions): Promise<PublishResult> {
     r.published += messages.length;
     r.batches++;
     const elapsed = (performance.now() - started) / 1000;
-    progress?.update(r.published, `${Math.round(r.published / Math.max(elapsed, 1e-3))} events/s${r.lastTs !== null ? `, event time ${new Date(r.lastTs).toISOString().slice(11, 19)}` : ''}`);
+    progress?.update(
+      r.published,
+      `${Math.round(r.published / Math.max(elapsed, 1e-3))} events/s${r.lastTs !== null ? `, event time ${new Date(r.lastTs).toISOString().slice(11, 19)}` : ''}`,
+    );
   };
   try {
     let queued = 0;
@@ -163,7 +182,14 @@ Examples:
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { speed: { type: 'string' }, rate: { type: 'string' }, max: { type: 'boolean', default: false }, topic: { type: 'string' }, limit: { type: 'string' }, config: { type: 'string' } },
+      options: {
+        speed: { type: 'string' },
+        rate: { type: 'string' },
+        max: { type: 'boolean', default: false },
+        topic: { type: 'string' },
+        limit: { type: 'string' },
+        config: { type: 'string' },
+      },
     });
     if (positionals.length !== 1) throw new TrustlineError('USAGE', 'publish needs exactly one input file');
     const chosen = [values.speed !== undefined, values.rate !== undefined, values.max].filter(Boolean).length;
@@ -173,7 +199,11 @@ Examples:
       if (!Number.isFinite(n) || n <= 0) throw new TrustlineError('USAGE', `--${name} must be a positive number, got ${v}`);
       return n;
     };
-    const pace: Pace = values.max ? { kind: 'max' } : values.rate !== undefined ? { kind: 'rate', perSecond: positive('rate', values.rate) } : { kind: 'speed', factor: positive('speed', values.speed ?? '1') };
+    const pace: Pace = values.max
+      ? { kind: 'max' }
+      : values.rate !== undefined
+        ? { kind: 'rate', perSecond: positive('rate', values.rate) }
+        : { kind: 'speed', factor: positive('speed', values.speed ?? '1') };
     let limit: number | undefined;
     if (values.limit !== undefined) {
       limit = positive('limit', values.limit);
@@ -191,7 +221,9 @@ Examples:
     try {
       const { assertKafkaReachable } = await import('../runners/kafka/reach.ts');
       await assertKafkaReachable(config.kafka.brokers, `${config.kafka.clientId}-publish`);
-      process.stderr.write(`publish: ${file} → ${topic} on ${config.kafka.brokers.join(',')} (${pace.kind === 'max' ? 'max rate' : pace.kind === 'rate' ? `${pace.perSecond} events/s` : `${pace.factor}× event time`}${limit ? `, at most ${limit} records` : ''})\n`);
+      process.stderr.write(
+        `publish: ${file} → ${topic} on ${config.kafka.brokers.join(',')} (${pace.kind === 'max' ? 'max rate' : pace.kind === 'rate' ? `${pace.perSecond} events/s` : `${pace.factor}× event time`}${limit ? `, at most ${limit} records` : ''})\n`,
+      );
       const r = await publishFile({ file, topic, config, pace, ...(limit ? { limit } : {}), out: process.stderr, signal: abort.signal });
       process.stdout.write(
         `published ${r.published} records to ${topic} in ${(r.wallMs / 1000).toFixed(1)} s${r.unkeyed ? ` (${r.unkeyed} without a readable agent.id, sent unkeyed)` : ''}${r.createdTopic ? `; created topic ${topic} with ${config.kafka.partitions} partitions` : ''}${abort.signal.aborted ? '; stopped by Ctrl-C' : ''}\n`,

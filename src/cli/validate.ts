@@ -29,7 +29,18 @@ export type ValidationReport = {
 export async function validateFile(file: string, examples = 5): Promise<ValidationReport> {
   const { decodeEvent } = await import('../contract/decode.ts');
   const { readLines } = await import('../runners/replay/file-source.ts');
-  const r: ValidationReport = { file, records: 0, valid: 0, invalid: 0, byCode: new Map(), firstTs: null, lastTs: null, agents: 0, outOfOrder: 0, duplicateEventIds: 0 };
+  const r: ValidationReport = {
+    file,
+    records: 0,
+    valid: 0,
+    invalid: 0,
+    byCode: new Map(),
+    firstTs: null,
+    lastTs: null,
+    agents: 0,
+    outOfOrder: 0,
+    duplicateEventIds: 0,
+  };
   const lastTs = new Map<string, number>();
   const ids = new Set<string>();
   for await (const { line, bytes } of readLines(file)) {
@@ -63,12 +74,18 @@ export async function validateFile(file: string, examples = 5): Promise<Validati
 /** The human-readable report. */
 export function formatValidation(r: ValidationReport): string {
   const iso = (t: number | null): string => (t === null ? '-' : new Date(t).toISOString());
-  const lines = [`${r.file}: ${r.records} records, ${r.valid} valid, ${r.invalid} invalid${r.records ? ` (${((100 * r.invalid) / r.records).toFixed(2)}%)` : ''}`];
+  const lines = [
+    `${r.file}: ${r.records} records, ${r.valid} valid, ${r.invalid} invalid${r.records ? ` (${((100 * r.invalid) / r.records).toFixed(2)}%)` : ''}`,
+  ];
   if (r.valid) lines.push(`  ${r.agents} agents, event time ${iso(r.firstTs)} → ${iso(r.lastTs)}`);
-  if (r.outOfOrder) lines.push(`  note: ${r.outOfOrder} event${r.outOfOrder === 1 ? ' goes' : 's go'} back in time within its agent (the pipeline clamps event time forward)`);
-  if (r.duplicateEventIds) lines.push(`  note: ${r.duplicateEventIds} repeated eventId${r.duplicateEventIds === 1 ? '' : 's'} (eventId should be unique per event)`);
+  if (r.outOfOrder)
+    lines.push(`  note: ${r.outOfOrder} event${r.outOfOrder === 1 ? ' goes' : 's go'} back in time within its agent (the pipeline clamps event time forward)`);
+  if (r.duplicateEventIds)
+    lines.push(`  note: ${r.duplicateEventIds} repeated eventId${r.duplicateEventIds === 1 ? '' : 's'} (eventId should be unique per event)`);
   for (const [code, e] of [...r.byCode.entries()].sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1))) {
-    lines.push(`  ${code.padEnd(20)} ${String(e.count).padStart(7)}  line${e.count === 1 ? '' : 's'} ${e.examples.map((x) => x.line).join(', ')}${e.count > e.examples.length ? ', …' : ''}`);
+    lines.push(
+      `  ${code.padEnd(20)} ${String(e.count).padStart(7)}  line${e.count === 1 ? '' : 's'} ${e.examples.map((x) => x.line).join(', ')}${e.count > e.examples.length ? ', …' : ''}`,
+    );
     const first = e.examples[0];
     if (first) lines.push(`  ${''.padEnd(20)} ${''.padStart(7)}  line ${first.line}: ${first.message}`);
   }
@@ -94,10 +111,15 @@ Examples:
   trustline validate fixtures/validation/*.jsonl.gz --examples 10
   trustline import-log access.log --format combined --out out/access.jsonl && trustline validate out/access.jsonl`,
   run: async (argv: string[]): Promise<number> => {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { examples: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } } });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { examples: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } },
+    });
     if (!positionals.length) throw new TrustlineError('USAGE', 'validate needs at least one file');
     const examples = Number(values.examples);
-    if (!Number.isInteger(examples) || examples < 0 || examples > 1000) throw new TrustlineError('USAGE', `--examples must be an integer in 0..1000, got ${values.examples}`);
+    if (!Number.isInteger(examples) || examples < 0 || examples > 1000)
+      throw new TrustlineError('USAGE', `--examples must be an integer in 0..1000, got ${values.examples}`);
     const { checkInputs, noValidEventsHint } = await import('../runners/replay/file-source.ts');
     await checkInputs(positionals);
     let anyInvalid = false;

@@ -40,7 +40,10 @@ const name = (def: string) => Type.String({ minLength: 1, default: def });
 /** A section: unknown keys rejected, missing means all defaults. */
 const section = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false, default: {} });
 const oneOf = <const T extends readonly string[]>(values: T, def?: T[number]): TUnion<TLiteral<T[number]>[]> =>
-  Type.Union(values.map((v) => Type.Literal(v as T[number])), def === undefined ? {} : { default: def });
+  Type.Union(
+    values.map((v) => Type.Literal(v as T[number])),
+    def === undefined ? {} : { default: def },
+  );
 
 const SigningKeySchema = Type.Object(
   {
@@ -79,7 +82,12 @@ export const ConfigSchema = Type.Object(
     }),
     redis: section({
       url: name('redis://127.0.0.1:6379'),
-      keyPrefix: Type.String({ maxLength: 32, pattern: '^[^{}]*$', default: 'tl', errorMessage: 'at most 32 characters, and no { or } (they would break the Redis Cluster hash tag)' }),
+      keyPrefix: Type.String({
+        maxLength: 32,
+        pattern: '^[^{}]*$',
+        default: 'tl',
+        errorMessage: 'at most 32 characters, and no { or } (they would break the Redis Cluster hash tag)',
+      }),
       /**
        * Expiry of the per-agent decision key (latest signed TrustUpdate and CircuitSignal) that
        * stateless gateways read (docs/enforcers.md, "Redis mode"), wall-clock ms; 0 = do not write it.
@@ -169,7 +177,14 @@ export type ConfigInput = DeepPartial<Config>;
 
 /** Environment variables and where they go in the config tree. */
 const ENV_MAP: Record<string, { path: string[]; parse: (v: string) => unknown }> = {
-  KAFKA_BROKERS: { path: ['kafka', 'brokers'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  KAFKA_BROKERS: {
+    path: ['kafka', 'brokers'],
+    parse: (v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+  },
   REDIS_URL: { path: ['redis', 'url'], parse: String },
   TRUSTLINE_GROUP_ID: { path: ['kafka', 'groupId'], parse: String },
   TRUSTLINE_CLIENT_ID: { path: ['kafka', 'clientId'], parse: String },
@@ -248,8 +263,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; ov
       } catch (err) {
         problems.push(`${name}: ${(err as Error).message}`);
       }
-    }
-    else if (name.startsWith('TRUSTLINE_') && !ENV_KNOWN_ELSEWHERE.has(name)) problems.push(`unknown environment variable ${name}`);
+    } else if (name.startsWith('TRUSTLINE_') && !ENV_KNOWN_ELSEWHERE.has(name)) problems.push(`unknown environment variable ${name}`);
   }
   if (options.overrides) deepMerge(raw, options.overrides as Record<string, unknown>);
   const parsed = parseWith(ConfigSchema, raw);

@@ -30,9 +30,7 @@ import {
   type DecodeErrorCode,
 } from './schemas.ts';
 
-export type DecodeResult =
-  | { ok: true; event: AgentRequestEvent }
-  | { ok: false; code: DecodeErrorCode; message: string; path: string };
+export type DecodeResult = { ok: true; event: AgentRequestEvent } | { ok: false; code: DecodeErrorCode; message: string; path: string };
 type Failure = { ok: false; code: DecodeErrorCode | DeadLetterCode; message: string; path: string };
 
 /** The schema with its string enums (`Type.Unsafe`, kept for the published JSON Schema) as unions of literals the compiler understands. */
@@ -133,14 +131,19 @@ function firstError(schema: JsonSchema, v: unknown, path: string): SchemaError |
   if (typeof v === 'string') {
     if (schema.maxLength !== undefined || schema.minLength !== undefined) {
       const len = codePoints(v);
-      if (schema.maxLength !== undefined && len > schema.maxLength) return err('maxLength', { limit: schema.maxLength }, `must NOT have more than ${schema.maxLength} characters`);
-      if (schema.minLength !== undefined && len < schema.minLength) return err('minLength', { limit: schema.minLength }, `must NOT have fewer than ${schema.minLength} characters`);
+      if (schema.maxLength !== undefined && len > schema.maxLength)
+        return err('maxLength', { limit: schema.maxLength }, `must NOT have more than ${schema.maxLength} characters`);
+      if (schema.minLength !== undefined && len < schema.minLength)
+        return err('minLength', { limit: schema.minLength }, `must NOT have fewer than ${schema.minLength} characters`);
     }
-    if (schema.pattern !== undefined && !patternOf(schema.pattern).test(v)) return err('pattern', { pattern: schema.pattern }, `must match pattern "${schema.pattern}"`);
+    if (schema.pattern !== undefined && !patternOf(schema.pattern).test(v))
+      return err('pattern', { pattern: schema.pattern }, `must match pattern "${schema.pattern}"`);
   }
   if (Array.isArray(v)) {
-    if (schema.maxItems !== undefined && v.length > schema.maxItems) return err('maxItems', { limit: schema.maxItems }, `must NOT have more than ${schema.maxItems} items`);
-    if (schema.minItems !== undefined && v.length < schema.minItems) return err('minItems', { limit: schema.minItems }, `must NOT have fewer than ${schema.minItems} items`);
+    if (schema.maxItems !== undefined && v.length > schema.maxItems)
+      return err('maxItems', { limit: schema.maxItems }, `must NOT have more than ${schema.maxItems} items`);
+    if (schema.minItems !== undefined && v.length < schema.minItems)
+      return err('minItems', { limit: schema.minItems }, `must NOT have fewer than ${schema.minItems} items`);
     if (schema.items) {
       for (let i = 0; i < v.length; i++) {
         const e = firstError(schema.items, v[i], `${path}/${i}`);
@@ -185,7 +188,8 @@ type WalkError = { code: DecodeErrorCode; what: string; segments: string[] };
  */
 function walk(value: unknown, depth: number, checkStrings: boolean): WalkError | null {
   if (typeof value === 'number') return Number.isFinite(value) ? null : { code: 'non_finite_number', what: 'is not a finite number', segments: [] };
-  if (typeof value === 'string') return checkStrings && LONE_SURROGATE.test(value) ? { code: 'invalid_utf8', what: 'contains an unpaired surrogate', segments: [] } : null;
+  if (typeof value === 'string')
+    return checkStrings && LONE_SURROGATE.test(value) ? { code: 'invalid_utf8', what: 'contains an unpaired surrogate', segments: [] } : null;
   if (value === null || typeof value !== 'object') return null;
   if (depth > MAX_EVENT_DEPTH) return { code: 'too_deep', what: `nests deeper than ${MAX_EVENT_DEPTH} levels`, segments: [] };
   if (Array.isArray(value)) {
@@ -245,9 +249,7 @@ function fromSchemaError(err: SchemaError, data: unknown): DecodeResult {
     case 'exclusiveMaximum':
       return fail('out_of_range', `${at} ${err.message}`, path);
     case 'minLength':
-      return valueAt(data, path) === ''
-        ? fail('empty_string', `${at} must not be empty`, path)
-        : fail('bad_format', `${at} ${err.message}`, path);
+      return valueAt(data, path) === '' ? fail('empty_string', `${at} must not be empty`, path) : fail('bad_format', `${at} ${err.message}`, path);
     case 'maxLength':
     case 'maxItems':
       return fail('too_long', `${at} ${err.message}`, path);
@@ -303,7 +305,8 @@ function parseDocument(input: Uint8Array | string | null | undefined): Parsed {
   if (structural) return { ok: false, ...structural };
   const v = (doc as { v?: unknown }).v;
   if (v === undefined) return fail('missing_field', '/v is required', '/v') as Parsed;
-  if (v !== CONTRACT_VERSION) return fail('unsupported_version', `unsupported contract version ${JSON.stringify(v)}; this build reads v${CONTRACT_VERSION}`, '/v') as Parsed;
+  if (v !== CONTRACT_VERSION)
+    return fail('unsupported_version', `unsupported contract version ${JSON.stringify(v)}; this build reads v${CONTRACT_VERSION}`, '/v') as Parsed;
   return { ok: true, doc: doc as Record<string, unknown> };
 }
 

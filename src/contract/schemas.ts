@@ -73,7 +73,11 @@ export const AgentRequestEventSchema = Type.Object(
       }),
     ),
   },
-  { $id: 'https://trustline.dev/schemas/v1/agent-request-event.json', title: 'AgentRequestEvent', description: 'One agent request seen by a gateway. Topic agent.requests, key = agent.id. Unknown fields are ignored.' },
+  {
+    $id: 'https://trustline.dev/schemas/v1/agent-request-event.json',
+    title: 'AgentRequestEvent',
+    description: 'One agent request seen by a gateway. Topic agent.requests, key = agent.id. Unknown fields are ignored.',
+  },
 );
 export type AgentRequestEvent = Static<typeof AgentRequestEventSchema>;
 
@@ -122,7 +126,10 @@ export const TrustUpdateSchema = Type.Object(
     ts: Ts,
     trust: Unit('trust score'),
     band: StringEnum(BANDS),
-    components: Type.Object({ identity: Unit('identity strength'), intent: Unit('intent'), authorization: Unit('authorization') }, { additionalProperties: false }),
+    components: Type.Object(
+      { identity: Unit('identity strength'), intent: Unit('intent'), authorization: Unit('authorization') },
+      { additionalProperties: false },
+    ),
     anomaly: Unit('calibrated anomaly of the event'),
     reasons: Type.Array(ReasonSchema, { maxItems: 5 }),
     circuit: StringEnum(CIRCUIT_STATES),
@@ -131,7 +138,12 @@ export const TrustUpdateSchema = Type.Object(
     ttlMs: Type.Integer({ minimum: 0, description: 'how long an enforcer may rely on this record' }),
     sig: SignatureSchema,
   },
-  { additionalProperties: false, $id: 'https://trustline.dev/schemas/v1/trust-update.json', title: 'TrustUpdate', description: 'Topic agent.trust (compacted), key = agentId. Consumers dedupe on (agentId, seq).' },
+  {
+    additionalProperties: false,
+    $id: 'https://trustline.dev/schemas/v1/trust-update.json',
+    title: 'TrustUpdate',
+    description: 'Topic agent.trust (compacted), key = agentId. Consumers dedupe on (agentId, seq).',
+  },
 );
 export type TrustUpdate = Static<typeof TrustUpdateSchema>;
 
@@ -151,7 +163,12 @@ export const CircuitSignalSchema = Type.Object(
     mode: StringEnum(MODES),
     sig: SignatureSchema,
   },
-  { additionalProperties: false, $id: 'https://trustline.dev/schemas/v1/circuit-signal.json', title: 'CircuitSignal', description: 'Topic agent.circuit, key = agentId, one record per state change.' },
+  {
+    additionalProperties: false,
+    $id: 'https://trustline.dev/schemas/v1/circuit-signal.json',
+    title: 'CircuitSignal',
+    description: 'Topic agent.circuit, key = agentId, one record per state change.',
+  },
 );
 export type CircuitSignal = Static<typeof CircuitSignalSchema>;
 
@@ -196,7 +213,10 @@ export const DlqRecordSchema = Type.Object(
     code: StringEnum(DEAD_LETTER_CODES),
     message: Type.String(),
     path: Type.String({ description: 'JSON Pointer of the offending field, "" for the whole record' }),
-    source: Type.Object({ topic: Type.String(), partition: Type.Integer({ minimum: 0 }), offset: Type.String({ description: 'Kafka offset, or line number for file sources' }) }, { additionalProperties: false }),
+    source: Type.Object(
+      { topic: Type.String(), partition: Type.Integer({ minimum: 0 }), offset: Type.String({ description: 'Kafka offset, or line number for file sources' }) },
+      { additionalProperties: false },
+    ),
     key: Type.Union([Type.String(), Type.Null()], { description: 'original record key (UTF-8) or null' }),
     payloadBase64: Type.String({ description: 'the original bytes, unchanged, base64' }),
   },
@@ -235,7 +255,7 @@ export const AgentControlSchema = Type.Object(
     $id: 'https://trustline.dev/schemas/v1/agent-control.json',
     title: 'AgentControl',
     description:
-      'Operator control. Topic agent.control, signed with an operator key (control.keys). Verified by the control relay, re-published unchanged into agent.requests keyed by agentId, verified again and applied in the agent\'s own ordered stream.',
+      "Operator control. Topic agent.control, signed with an operator key (control.keys). Verified by the control relay, re-published unchanged into agent.requests keyed by agentId, verified again and applied in the agent's own ordered stream.",
   },
 );
 export type AgentControl = Static<typeof AgentControlSchema>;
@@ -271,7 +291,8 @@ export const EscalationSchema = Type.Object(
     additionalProperties: false,
     $id: 'https://trustline.dev/schemas/v1/escalation.json',
     title: 'Escalation',
-    description: 'Topic agent.escalations, key = agent key. Emitted pending when a rule escalates an action, and again (same escalationId) when an operator decides it.',
+    description:
+      'Topic agent.escalations, key = agent key. Emitted pending when a rule escalates an action, and again (same escalationId) when an operator decides it.',
   },
 );
 export type Escalation = Static<typeof EscalationSchema>;

@@ -57,7 +57,12 @@ export function joinStored(state: Buffer, tail: ControlTail): Buffer {
 
 /** Escalation settings (config `escalation`). */
 export type EscalationSettings = {
-  rules: readonly { minAmount?: number | undefined; sensitivities?: readonly Sensitivity[] | undefined; actions?: readonly string[] | undefined; bands: readonly Band[] }[];
+  rules: readonly {
+    minAmount?: number | undefined;
+    sensitivities?: readonly Sensitivity[] | undefined;
+    actions?: readonly string[] | undefined;
+    bands: readonly Band[];
+  }[];
   ttlMs: number;
   approveCredit: number;
   denyPenalty: number;
@@ -82,7 +87,11 @@ export function escalationIdOf(tenant: string, agentId: string, seq: number): st
 }
 
 /** Why an action is escalated (the first matching rule's conditions), or null when no rule matches. */
-export function escalationReasons(action: { name?: string; amount?: number; sensitivity?: Sensitivity } | undefined, band: Band, settings: EscalationSettings): Reason[] | null {
+export function escalationReasons(
+  action: { name?: string; amount?: number; sensitivity?: Sensitivity } | undefined,
+  band: Band,
+  settings: EscalationSettings,
+): Reason[] | null {
   if (!action) return null;
   for (const rule of settings.rules) {
     if (!rule.bands.includes(band)) continue;

@@ -49,7 +49,22 @@ const NO_CONTEXT: ObserveContext = { rules: DEFAULT_COMPILED_RULES, peer: null }
  * docs/evaluation.md).
  */
 type FeatureSpec = { name: string; risk: 0 | 1; reason: string; family: FeatureFamily };
-export type FeatureFamily = 'rate' | 'rhythm' | 'routes' | 'errors' | 'auth' | 'authorization' | 'sensitivity' | 'drift' | 'amount' | 'bytes' | 'client' | 'identity' | 'purpose' | 'time' | 'peers';
+export type FeatureFamily =
+  | 'rate'
+  | 'rhythm'
+  | 'routes'
+  | 'errors'
+  | 'auth'
+  | 'authorization'
+  | 'sensitivity'
+  | 'drift'
+  | 'amount'
+  | 'bytes'
+  | 'client'
+  | 'identity'
+  | 'purpose'
+  | 'time'
+  | 'peers';
 
 /** Feature names in vector order (the model's input order). */
 export const FEATURES: readonly FeatureSpec[] = [
@@ -418,7 +433,10 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
   const authFailure = status === 401 || (!auth.verified && auth.method !== 'none');
   const forbidden = status === 403;
   // A miss on a path clients fetch on their own (favicon, touch icon, robots.txt: routes.ts) is not an error.
-  const error = !authFailure && !forbidden && !transient && status >= 400 && !(status === 404 || status === 410 ? ctx.rules.benignMiss(req.path ?? req.route) : false) ? 1 : 0;
+  const error =
+    !authFailure && !forbidden && !transient && status >= 400 && !(status === 404 || status === 410 ? ctx.rules.benignMiss(req.path ?? req.route) : false)
+      ? 1
+      : 0;
   const errFast = ewShare(s, R.errFast, error, aFast);
   const errSlow = ewShare(s, R.errSlow, error, aSlow);
   // Against the usual error share shrunk toward the peers' (Beta prior): a new agent's errors are judged against its peers'.
@@ -487,7 +505,8 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
     // request, so repeated outsized responses keep standing out instead of raising the bar at once.
     const excess = bn > 1 ? x - f[F.bytesMax]! : 0;
     if (excess > 0) bytesExcess = (excess * (bn - 1)) / (bn + 9);
-    f[F.bytesMax] = bn === 1 ? x : excess > 0 ? f[F.bytesMax]! + (bn <= BYTES_MAX_LEARN ? excess : BYTES_MAX_FOLLOW * excess) : f[F.bytesMax]! - BYTES_MAX_DECAY;
+    f[F.bytesMax] =
+      bn === 1 ? x : excess > 0 ? f[F.bytesMax]! + (bn <= BYTES_MAX_LEARN ? excess : BYTES_MAX_FOLLOW * excess) : f[F.bytesMax]! - BYTES_MAX_DECAY;
     f[F.bytesN] = Math.min(bn, 1e6);
     welford(s, F.bytesMean, F.bytesVar, x, bn);
     // Drift of the egress VOLUME: recent (~20 responses) mean bytes against the long-run mean, in decades.

@@ -113,7 +113,10 @@ export function peerGroupOf(ev: AgentRequestEvent): string {
 
 /** The state-store key of the record of `ev`'s group in one source partition: `#peers` / `<partition>/<tenant>/<purpose>/<auth method>` (URI-encoded parts). */
 export function peerKeyOf(ev: AgentRequestEvent, partition: number): { tenant: string; agentId: string } {
-  return { tenant: PEER_TENANT, agentId: `${partition}/${encodeURIComponent(ev.tenant ?? 'default')}/${encodeURIComponent(ev.agent.purpose ?? '')}/${ev.agent.auth.method}` };
+  return {
+    tenant: PEER_TENANT,
+    agentId: `${partition}/${encodeURIComponent(ev.tenant ?? 'default')}/${encodeURIComponent(ev.agent.purpose ?? '')}/${ev.agent.auth.method}`,
+  };
 }
 
 /** True when the agent reports to its group at its `n`-th event (8, 16, 32, …). */

@@ -69,25 +69,45 @@ const DESCRIBE: Record<string, { basis: Basis; text: (v: number, s: Signals) => 
   token_age: { basis: 'fleet', text: () => 'an unusually old token' },
   purpose_mismatch: {
     basis: 'rule',
-    text: (_v, s) => (s.purposeChanged ? 'its declared purpose changed' : s.privilegedRule !== undefined && s.privilegedRule >= 0 ? 'a privileged surface it does not normally use' : 'a critical action it does not normally take'),
+    text: (_v, s) =>
+      s.purposeChanged
+        ? 'its declared purpose changed'
+        : s.privilegedRule !== undefined && s.privilegedRule >= 0
+          ? 'a privileged surface it does not normally use'
+          : 'a critical action it does not normally take',
   },
   off_hours: { basis: 'own', text: () => 'active at an hour it usually is not' },
   rate_vs_peers: {
     basis: 'peers',
-    text: (_v, s) => (s.peers ? `usual rate ${num(s.peers.usualRate)}/min, ${times(s.peers.usualRate, s.peers.peerRate)} its peers' ${num(s.peers.peerRate)}/min` : 'request rate far above its peers'),
+    text: (_v, s) =>
+      s.peers
+        ? `usual rate ${num(s.peers.usualRate)}/min, ${times(s.peers.usualRate, s.peers.peerRate)} its peers' ${num(s.peers.peerRate)}/min`
+        : 'request rate far above its peers',
   },
   error_vs_peers: {
     basis: 'peers',
-    text: (_v, s) => (s.peers ? `~${pct(s.peers.errShare)} of its requests fail, ${times(s.peers.errShare, s.peers.peerErrShare)} its peers' ${pct(s.peers.peerErrShare)}` : 'failing requests far above its peers'),
+    text: (_v, s) =>
+      s.peers
+        ? `~${pct(s.peers.errShare)} of its requests fail, ${times(s.peers.errShare, s.peers.peerErrShare)} its peers' ${pct(s.peers.peerErrShare)}`
+        : 'failing requests far above its peers',
   },
   privileged_vs_peers: {
     basis: 'peers',
     text: (_v, s) =>
-      s.peers ? `~${pct(s.peers.privShare)} of its requests to privileged surfaces, ${times(s.peers.privShare, s.peers.peerPrivShare)} its peers' ${pct(s.peers.peerPrivShare)}` : 'privileged requests far above its peers',
+      s.peers
+        ? `~${pct(s.peers.privShare)} of its requests to privileged surfaces, ${times(s.peers.privShare, s.peers.peerPrivShare)} its peers' ${pct(s.peers.peerPrivShare)}`
+        : 'privileged requests far above its peers',
   },
 };
 
-export function explain(signals: Signals, features: Float32Array, offset: number, anomaly: number, stats: FeatureStats, rules: CompiledRouteRules = DEFAULT_COMPILED_RULES): Reason[] {
+export function explain(
+  signals: Signals,
+  features: Float32Array,
+  offset: number,
+  anomaly: number,
+  stats: FeatureStats,
+  rules: CompiledRouteRules = DEFAULT_COMPILED_RULES,
+): Reason[] {
   const reasons = hardSignalReasons(signals);
   if (anomaly >= EXPLAIN_FROM) {
     const scored: { i: number; score: number }[] = [];

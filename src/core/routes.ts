@@ -53,17 +53,61 @@ export const RouteRulesSchema = Type.Object(
 export const DEFAULT_ROUTE_RULES: RouteRules = {
   privileged: [
     { name: 'admin', segments: ['admin', 'admin*', 'administrator*', 'wp-admin', 'internal-admin'], actions: ['admin', 'admin_*'] },
-    { name: 'credentials', segments: ['password', 'passwords', 'passwd', 'credential*', 'secret', 'secrets', 'api-key', 'api-keys', 'api_key', 'api_keys', 'apikey*', 'token', 'tokens', 'mfa', '2fa', 'totp'], actions: ['password*', 'credential*', 'secret*', 'api_key*', 'apikey*', 'token*', 'mfa*', '2fa*', '*_password*', '*password_*', 'mfa_*'] },
-    { name: 'payouts', segments: ['payout', 'payouts', 'withdraw', 'withdrawal', 'withdrawals', 'bank-account*', 'bank_account*', 'iban'], actions: ['payout*', 'withdraw*', 'bank_account*', 'iban*'] },
-    { name: 'access_control', segments: ['role', 'roles', 'permission', 'permissions', 'privilege*', 'sudo', 'impersonate', 'impersonation', 'owner', 'owners'], actions: ['role*', 'permission*', 'privilege*', 'sudo*', 'impersonat*', 'owner*', '*role_*'] },
+    {
+      name: 'credentials',
+      segments: [
+        'password',
+        'passwords',
+        'passwd',
+        'credential*',
+        'secret',
+        'secrets',
+        'api-key',
+        'api-keys',
+        'api_key',
+        'api_keys',
+        'apikey*',
+        'token',
+        'tokens',
+        'mfa',
+        '2fa',
+        'totp',
+      ],
+      actions: ['password*', 'credential*', 'secret*', 'api_key*', 'apikey*', 'token*', 'mfa*', '2fa*', '*_password*', '*password_*', 'mfa_*'],
+    },
+    {
+      name: 'payouts',
+      segments: ['payout', 'payouts', 'withdraw', 'withdrawal', 'withdrawals', 'bank-account*', 'bank_account*', 'iban'],
+      actions: ['payout*', 'withdraw*', 'bank_account*', 'iban*'],
+    },
+    {
+      name: 'access_control',
+      segments: ['role', 'roles', 'permission', 'permissions', 'privilege*', 'sudo', 'impersonate', 'impersonation', 'owner', 'owners'],
+      actions: ['role*', 'permission*', 'privilege*', 'sudo*', 'impersonat*', 'owner*', '*role_*'],
+    },
     { name: 'account_deletion', segments: ['delete-account', 'delete_account', 'deleteaccount'], actions: ['delete_account', 'account_delete'] },
   ],
-  benignMisses: ['/favicon.ico', '/favicon*.png', '/apple-touch-icon*.png', '/robots.txt', '/sitemap*.xml', '/browserconfig.xml', '/site.webmanifest', '/manifest.json', '/.well-known/*', '/ads.txt', '/humans.txt'],
+  benignMisses: [
+    '/favicon.ico',
+    '/favicon*.png',
+    '/apple-touch-icon*.png',
+    '/robots.txt',
+    '/sitemap*.xml',
+    '/browserconfig.xml',
+    '/site.webmanifest',
+    '/manifest.json',
+    '/.well-known/*',
+    '/ads.txt',
+    '/humans.txt',
+  ],
 };
 
 /** A fresh, mutable copy of the defaults (for configuration parsing). */
 export function defaultRouteRules(): { privileged: { name: string; segments: string[]; actions: string[] }[]; benignMisses: string[] } {
-  return { privileged: DEFAULT_ROUTE_RULES.privileged.map((r) => ({ name: r.name, segments: [...r.segments], actions: [...r.actions] })), benignMisses: [...DEFAULT_ROUTE_RULES.benignMisses] };
+  return {
+    privileged: DEFAULT_ROUTE_RULES.privileged.map((r) => ({ name: r.name, segments: [...r.segments], actions: [...r.actions] })),
+    benignMisses: [...DEFAULT_ROUTE_RULES.benignMisses],
+  };
 }
 
 const CACHE_MAX = 4096;

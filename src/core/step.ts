@@ -99,7 +99,10 @@ export function stepEvent(
   const anomaly = r4(rawAnomaly);
   const allowlistEnded = expireAllowlist(s, o.ts);
   const judgement = judge(s, o.signals, anomaly, o.ts, o.dt, o.first, settings.policy);
-  if (allowlistEnded) judgement.circuitChange = judgement.circuitChange ? { ...judgement.circuitChange, previous: 'forced_closed' } : { previous: 'forced_closed', state: 'closed' };
+  if (allowlistEnded)
+    judgement.circuitChange = judgement.circuitChange
+      ? { ...judgement.circuitChange, previous: 'forced_closed' }
+      : { previous: 'forced_closed', state: 'closed' };
   const reasons = features ? explain(o.signals, features, offset, anomaly, settings.featureStats, settings.rules) : hardSignalReasons(o.signals);
   let escalation: EventStep['escalation'] = null;
   const rules = settings.escalation;

@@ -43,13 +43,17 @@ const Selector = Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern:
 const Common = {
   id: Id,
   actions: Selector,
-  tenants: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, description: 'only for these tenants (default: every tenant)' })),
+  tenants: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, description: 'only for these tenants (default: every tenant)' }),
+  ),
   description: Type.Optional(Type.String({ maxLength: 512 })),
 };
 
 const WeeklyWindow = Type.Object(
   {
-    days: Type.Optional(Type.Array(StringEnum(DAYS), { minItems: 1, maxItems: 7, uniqueItems: true, description: 'days the window starts on (default: every day)' })),
+    days: Type.Optional(
+      Type.Array(StringEnum(DAYS), { minItems: 1, maxItems: 7, uniqueItems: true, description: 'days the window starts on (default: every day)' }),
+    ),
     from: Clock('local start, HH:MM, inclusive'),
     to: Clock('local end, HH:MM, exclusive; earlier than `from` = the window ends the next day; 24:00 = midnight'),
   },
@@ -62,7 +66,9 @@ const TimeWindowRule = Type.Object(
     kind: Type.Literal('time_window'),
     ...Common,
     windows: Type.Array(Type.Union([WeeklyWindow, DateRange]), { minItems: 1, maxItems: 64, description: 'the action is allowed inside ANY of these' }),
-    timeZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone of weekly windows, or "tenant" (default): the tenant\'s zone' })),
+    timeZone: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone of weekly windows, or "tenant" (default): the tenant\'s zone' }),
+    ),
     verdict: Type.Optional(VerdictSchema),
   },
   { additionalProperties: false, description: 'outside every window → `verdict` (default deny)' },
@@ -84,7 +90,10 @@ const AmountRule = Type.Object(
     currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'only amounts in this currency (ISO 4217); default any' })),
     verdict: Type.Optional(VerdictSchema),
   },
-  { additionalProperties: false, description: 'amount at or above the threshold → `verdict` (default hold: a human approves through the escalation round trip)' },
+  {
+    additionalProperties: false,
+    description: 'amount at or above the threshold → `verdict` (default hold: a human approves through the escalation round trip)',
+  },
 );
 const ElevationRule = Type.Object(
   {
@@ -111,7 +120,12 @@ export const ContextPolicySchema = Type.Object(
   {
     version: Type.Literal(1),
     defaultTimeZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone of tenants not listed in `tenants` (default "UTC")' })),
-    tenants: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.Object({ timeZone: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }))),
+    tenants: Type.Optional(
+      Type.Record(
+        Type.String({ minLength: 1, maxLength: 64 }),
+        Type.Object({ timeZone: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+      ),
+    ),
     rules: Type.Array(Type.Union([TimeWindowRule, ConsentRule, AmountRule, ElevationRule]), { maxItems: 10_000 }),
     elevations: Type.Optional(Type.Array(Grant, { maxItems: 100_000 })),
   },
@@ -126,7 +140,12 @@ export const ContextPolicySchema = Type.Object(
 export type ContextPolicyInput = Static<typeof ContextPolicySchema>;
 
 /** The DecisionRule reported for each rule kind. */
-const RULE_OF_KIND = { time_window: 'time_window', consent: 'consent_required', amount: 'amount_threshold', elevation: 'elevation_required' } as const satisfies Record<string, DecisionRule>;
+const RULE_OF_KIND = {
+  time_window: 'time_window',
+  consent: 'consent_required',
+  amount: 'amount_threshold',
+  elevation: 'elevation_required',
+} as const satisfies Record<string, DecisionRule>;
 
 /** Strictness of a verdict: allow < challenge < hold < deny. */
 export const SEVERITY: Readonly<Record<Verdict, number>> = Object.freeze({ allow: 0, challenge: 1, hold: 2, deny: 3 });
@@ -158,7 +177,8 @@ function matcher(selectors: readonly string[]): Matcher {
   const m: Matcher = { exact: new Set(), prefixes: [], all: false };
   for (const s of selectors) {
     if (s === '*') m.all = true;
-    else if (s.endsWith('.*')) m.prefixes.push(s.slice(0, -1)); // keeps the dot: "customer." matches "customer.read"
+    else if (s.endsWith('.*'))
+      m.prefixes.push(s.slice(0, -1)); // keeps the dot: "customer." matches "customer.read"
     else m.exact.add(s);
   }
   return m;
@@ -315,7 +335,15 @@ export function compileContextPolicy(input: unknown, source = 'contextPolicy'): 
     const verdict: Verdict = r.verdict ?? defaultVerdict;
     compiled.push({
       actions: matcher(r.actions),
-      rule: Object.freeze({ id: r.id, rule: RULE_OF_KIND[r.kind], verdict, severity: SEVERITY[verdict], order: i, tenants: r.tenants === undefined ? null : new Set(r.tenants), violated }),
+      rule: Object.freeze({
+        id: r.id,
+        rule: RULE_OF_KIND[r.kind],
+        verdict,
+        severity: SEVERITY[verdict],
+        order: i,
+        tenants: r.tenants === undefined ? null : new Set(r.tenants),
+        violated,
+      }),
     });
   });
 

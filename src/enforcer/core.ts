@@ -179,7 +179,10 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
         return 'duplicate';
       }
       m.droppedStaleSeq++;
-      log.debug({ feed: kind, tenant: p.tenant, agentId: p.agentId, seq: p.held.seq, heldSeq: held.seq }, 'ignored record with a seq not newer than the held one');
+      log.debug(
+        { feed: kind, tenant: p.tenant, agentId: p.agentId, seq: p.held.seq, heldSeq: held.seq },
+        'ignored record with a seq not newer than the held one',
+      );
       return 'stale_seq';
     }
     const beforeState = effectiveState(side);
@@ -191,8 +194,25 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     m.accepted++;
     if (shadow) {
       m.shadowRecords++;
-      if (p.kind === 'trust') log.info({ feed: kind, mode: 'shadow', tenant: p.tenant, agentId: p.agentId, seq: p.held.seq, trust: p.held.trust, band: p.held.band, circuit: p.held.circuit }, 'shadow record');
-      else log.info({ feed: kind, mode: 'shadow', tenant: p.tenant, agentId: p.agentId, seq: p.held.seq, state: p.held.state, until: p.held.until }, 'shadow record');
+      if (p.kind === 'trust')
+        log.info(
+          {
+            feed: kind,
+            mode: 'shadow',
+            tenant: p.tenant,
+            agentId: p.agentId,
+            seq: p.held.seq,
+            trust: p.held.trust,
+            band: p.held.band,
+            circuit: p.held.circuit,
+          },
+          'shadow record',
+        );
+      else
+        log.info(
+          { feed: kind, mode: 'shadow', tenant: p.tenant, agentId: p.agentId, seq: p.held.seq, state: p.held.state, until: p.held.until },
+          'shadow record',
+        );
     }
     return 'accepted';
   }
@@ -250,7 +270,14 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
   }
 
   /** The verdict for one side; `feedRule` is null when the feed is fresh. Mutates only the side's probe counter. */
-  function evaluate(side: Side | null, sensitivity: Sensitivity, t0: number, feedRule: DecisionRule | null, actionName: string | undefined, ctx: CompiledRule | null): Decision {
+  function evaluate(
+    side: Side | null,
+    sensitivity: Sensitivity,
+    t0: number,
+    feedRule: DecisionRule | null,
+    actionName: string | undefined,
+    ctx: CompiledRule | null,
+  ): Decision {
     if (side === null) {
       return feedRule === null ? result(unknown, null, null, NO_REASONS, false, 'unknown_agent') : result(staleVerdict, null, null, NO_REASONS, true, feedRule);
     }
@@ -261,7 +288,8 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     const feedStale = feedRule !== null;
     if (circuit === 'forced_open') return result('deny', side, circuit, circuitReasons, feedStale, 'circuit_forced_open');
     // An allowlisting (forced closed with an `until`) ends at `until`; the processor announces `closed` at the agent's next event.
-    if (circuit === 'forced_closed' && (sig === null || sig.until === null || t0 < sig.until + clockToleranceMs)) return result('allow', side, circuit, circuitReasons, feedStale, 'circuit_forced_closed');
+    if (circuit === 'forced_closed' && (sig === null || sig.until === null || t0 < sig.until + clockToleranceMs))
+      return result('allow', side, circuit, circuitReasons, feedStale, 'circuit_forced_closed');
     let budget = -1;
     if (circuit === 'open') {
       const until = sig !== null ? sig.until : null;
@@ -323,7 +351,10 @@ export function createEnforcerCore(options: EnforcerCoreOptions): EnforcerCore {
     const t0 = now();
     const feedRule: DecisionRule | null = !ready ? 'not_ready' : t0 - lastFeedAt > feedTimeoutMs ? 'stale_feed' : null;
     const name = action === undefined ? undefined : action.name;
-    const ctx = context === null || action === undefined ? null : context.evaluate(tenant === undefined ? DEFAULT_TENANT : tenant, query.agentId, action, query.context, t0);
+    const ctx =
+      context === null || action === undefined
+        ? null
+        : context.evaluate(tenant === undefined ? DEFAULT_TENANT : tenant, query.agentId, action, query.context, t0);
     const d = evaluate(entry === undefined ? null : entry.enforce, sensitivity, t0, feedRule, name, ctx);
     applyContext(d, ctx);
     decisions[d.verdict]++;

@@ -117,12 +117,14 @@ export function parseFeedRecord(kind: FeedKind, value: Buffer | string | object 
   const kid = isObject(sig) && typeof sig.kid === 'string' ? sig.kid : undefined;
   if (!verifier.verify(r)) return { outcome: 'bad_signature', kind, ...who, kid };
   // Signed by a key we trust: now check the fields we rely on.
-  if (r.v !== 1 || !isStr(r.tenant, 64) || !isStr(r.agentId, 256) || !isInt(r.seq, 1) || !MODE_SET.has(r.mode)) return { outcome: 'malformed', kind, ...who, kid };
+  if (r.v !== 1 || !isStr(r.tenant, 64) || !isStr(r.agentId, 256) || !isInt(r.seq, 1) || !MODE_SET.has(r.mode))
+    return { outcome: 'malformed', kind, ...who, kid };
   const reasons = freezeReasons(r.reasons);
   if (!reasons) return { outcome: 'malformed', kind, ...who, kid };
   const sigValue = (sig as { value: string }).value;
   if (kind === 'escalation') {
-    if (!isStr(r.escalationId, 400) || !ESCALATION_STATUS_SET.has(r.status) || !isInt(r.expiresAt, 0) || !isObject(r.action)) return { outcome: 'malformed', kind, ...who, kid };
+    if (!isStr(r.escalationId, 400) || !ESCALATION_STATUS_SET.has(r.status) || !isInt(r.expiresAt, 0) || !isObject(r.action))
+      return { outcome: 'malformed', kind, ...who, kid };
     const name = (r.action as { name?: unknown }).name;
     const held: HeldEscalation = Object.freeze({
       escalationId: r.escalationId,
@@ -138,7 +140,8 @@ export function parseFeedRecord(kind: FeedKind, value: Buffer | string | object 
     return { outcome: 'accepted', kind, tenant: r.tenant, agentId: r.agentId, held };
   }
   if (kind === 'trust') {
-    if (!isInt(r.ts, 0) || !isInt(r.ttlMs, 0) || !isUnit(r.trust) || !BAND_SET.has(r.band) || !CIRCUIT_SET.has(r.circuit)) return { outcome: 'malformed', kind, ...who, kid };
+    if (!isInt(r.ts, 0) || !isInt(r.ttlMs, 0) || !isUnit(r.trust) || !BAND_SET.has(r.band) || !CIRCUIT_SET.has(r.circuit))
+      return { outcome: 'malformed', kind, ...who, kid };
     const held: HeldTrust = Object.freeze({
       seq: r.seq,
       ts: r.ts,

@@ -23,7 +23,17 @@ export { createEnforcerCore, type EnforcerCore, type EnforcerCoreOptions } from 
 export { PROMETHEUS_CONTENT_TYPE, enforcerPrometheus } from './prometheus.ts';
 export { DEFAULT_ENFORCER_POLICY, resolvePolicy, type EnforcerPolicy, type EnforcerPolicyInput } from './policy.ts';
 export { compileContextPolicy, loadContextPolicy, ContextPolicySchema, type CompiledContextPolicy, type ContextPolicyInput } from './context-policy.ts';
-export { VERDICTS, type Decision, type DecisionQuery, type DecisionRule, type EnforcerMetrics, type EscalationView, type FeedKind, type IngestOutcome, type Verdict } from './types.ts';
+export {
+  VERDICTS,
+  type Decision,
+  type DecisionQuery,
+  type DecisionRule,
+  type EnforcerMetrics,
+  type EscalationView,
+  type FeedKind,
+  type IngestOutcome,
+  type Verdict,
+} from './types.ts';
 export type { SigningKey } from '../outputs/sign.ts';
 export { createEnforcerLogger, type EnforcerLogFn, type EnforcerLogger } from './logger.ts';
 export type { Band, CircuitState, Reason, Sensitivity } from '../contract/vocabulary.ts';

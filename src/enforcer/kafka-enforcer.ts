@@ -61,8 +61,13 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
   const log = options.logger ?? createEnforcerLogger({ name: 'trustline-enforcer' });
   const core = createEnforcerCore({ ...options, logger: log });
   const k = options.kafka;
-  const topics = { trust: k.topics?.trust ?? 'agent.trust', circuit: k.topics?.circuit ?? 'agent.circuit', escalations: k.topics?.escalations ?? 'agent.escalations' };
-  if (new Set([topics.trust, topics.circuit, topics.escalations]).size !== 3) throw new TrustlineError('CONFIG_INVALID', 'kafka.topics.trust, circuit and escalations must differ');
+  const topics = {
+    trust: k.topics?.trust ?? 'agent.trust',
+    circuit: k.topics?.circuit ?? 'agent.circuit',
+    escalations: k.topics?.escalations ?? 'agent.escalations',
+  };
+  if (new Set([topics.trust, topics.circuit, topics.escalations]).size !== 3)
+    throw new TrustlineError('CONFIG_INVALID', 'kafka.topics.trust, circuit and escalations must differ');
   const kindOf = new Map<string, FeedKind>([
     [topics.trust, 'trust'],
     [topics.circuit, 'circuit'],
@@ -114,7 +119,11 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
     try {
       const existing = new Set(await admin.listTopics());
       for (const topic of [topics.trust, topics.circuit]) {
-        if (!existing.has(topic)) throw new TrustlineError('CONFIG_INVALID', `enforcer could not start: topic ${topic} does not exist (check kafka.topics, or start the processor, which creates it)`);
+        if (!existing.has(topic))
+          throw new TrustlineError(
+            'CONFIG_INVALID',
+            `enforcer could not start: topic ${topic} does not exist (check kafka.topics, or start the processor, which creates it)`,
+          );
       }
       if (existing.has(topics.escalations)) followed.push(topics.escalations);
       else log.warn({ topic: topics.escalations }, 'escalations topic does not exist; escalations are not followed');
@@ -135,7 +144,8 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
     c.on(c.events.END_BATCH_PROCESS, (e) => reached(e.payload.topic, e.payload.partition, Number(e.payload.lastOffset) + 1));
     c.on(c.events.CRASH, (e) => {
       log.error({ err: e.payload.error, restart: e.payload.restart }, 'enforcer consumer crashed');
-      if (!e.payload.restart) rejectReady(new TrustlineError('KAFKA_UNAVAILABLE', `enforcer consumer stopped: ${e.payload.error.message}`, { cause: e.payload.error }));
+      if (!e.payload.restart)
+        rejectReady(new TrustlineError('KAFKA_UNAVAILABLE', `enforcer consumer stopped: ${e.payload.error.message}`, { cause: e.payload.error }));
     });
     await c.connect();
     await c.subscribe({ topics: followed, fromBeginning: true });
@@ -152,7 +162,8 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
   }
 
   const started = start().catch((err: unknown) => {
-    const e = err instanceof TrustlineError ? err : new TrustlineError('KAFKA_UNAVAILABLE', `enforcer could not start: ${(err as Error).message}`, { cause: err });
+    const e =
+      err instanceof TrustlineError ? err : new TrustlineError('KAFKA_UNAVAILABLE', `enforcer could not start: ${(err as Error).message}`, { cause: err });
     log.error({ err: e }, 'enforcer start failed');
     rejectReady(e);
   });

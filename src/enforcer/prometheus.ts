@@ -39,22 +39,42 @@ export function enforcerPrometheus(m: EnforcerMetrics, o: { prefix?: string; lab
       out.push(`${p}${name}${all.length ? `{${all.map(([k, v]) => `${k}="${labelValue(v)}"`).join(',')}}` : ''} ${num(value)}`);
     }
   };
-  family('records_total', 'counter', 'Feed records by outcome: accepted, duplicate, or dropped (unsigned, bad_signature, stale_seq, malformed) and tombstones.', [
-    [{ outcome: 'accepted' }, m.accepted],
-    [{ outcome: 'duplicate' }, m.duplicates],
-    [{ outcome: 'unsigned' }, m.droppedUnsigned],
-    [{ outcome: 'bad_signature' }, m.droppedBadSignature],
-    [{ outcome: 'stale_seq' }, m.droppedStaleSeq],
-    [{ outcome: 'malformed' }, m.droppedMalformed],
-    [{ outcome: 'tombstone' }, m.tombstones],
-  ]);
+  family(
+    'records_total',
+    'counter',
+    'Feed records by outcome: accepted, duplicate, or dropped (unsigned, bad_signature, stale_seq, malformed) and tombstones.',
+    [
+      [{ outcome: 'accepted' }, m.accepted],
+      [{ outcome: 'duplicate' }, m.duplicates],
+      [{ outcome: 'unsigned' }, m.droppedUnsigned],
+      [{ outcome: 'bad_signature' }, m.droppedBadSignature],
+      [{ outcome: 'stale_seq' }, m.droppedStaleSeq],
+      [{ outcome: 'malformed' }, m.droppedMalformed],
+      [{ outcome: 'tombstone' }, m.tombstones],
+    ],
+  );
   family('shadow_records_total', 'counter', 'Accepted records marked mode "shadow" (logged, never enforced).', [[{}, m.shadowRecords]]);
-  family('decisions_total', 'counter', 'decide() calls by enforced verdict.', Object.entries(m.decisions).map(([verdict, n]) => [{ verdict }, n]));
-  family('shadow_decisions_total', 'counter', 'Verdicts the shadow records would have produced.', Object.entries(m.shadowDecisions).map(([verdict, n]) => [{ verdict }, n]));
+  family(
+    'decisions_total',
+    'counter',
+    'decide() calls by enforced verdict.',
+    Object.entries(m.decisions).map(([verdict, n]) => [{ verdict }, n]),
+  );
+  family(
+    'shadow_decisions_total',
+    'counter',
+    'Verdicts the shadow records would have produced.',
+    Object.entries(m.shadowDecisions).map(([verdict, n]) => [{ verdict }, n]),
+  );
   family('shadow_disagreements_total', 'counter', 'Decisions where the shadow verdict differed from the enforced one.', [[{}, m.shadowDisagreements]]);
   family('agents', 'gauge', 'Agents (tenant, agentId) with at least one record held.', [[{}, m.agents]]);
   family('ready', 'gauge', '1 once the snapshot of the compacted topics is loaded.', [[{}, m.ready ? 1 : 0]]);
   // Absent until the feed was heard from: no sample is better than a made-up age.
-  family('feed_age_seconds', 'gauge', 'Seconds since the feed was last heard from (a record or a fetch).', m.feedAgeMs === null ? [] : [[{}, m.feedAgeMs / 1000]]);
+  family(
+    'feed_age_seconds',
+    'gauge',
+    'Seconds since the feed was last heard from (a record or a fetch).',
+    m.feedAgeMs === null ? [] : [[{}, m.feedAgeMs / 1000]],
+  );
   return out.join('\n') + '\n';
 }

@@ -68,7 +68,8 @@ export function createRedisEnforcer(options: RedisEnforcerOptions): RedisEnforce
   const log = options.logger ?? createEnforcerLogger({ name: 'trustline-enforcer' });
   const core = createEnforcerCore({ ...options, logger: log });
   const prefix = options.redis.keyPrefix ?? 'tl';
-  if (options.redis.client === undefined && options.redis.url === undefined) throw new TrustlineError('CONFIG_INVALID', 'redis enforcer: give redis.url or redis.client');
+  if (options.redis.client === undefined && options.redis.url === undefined)
+    throw new TrustlineError('CONFIG_INVALID', 'redis enforcer: give redis.url or redis.client');
   const refreshMs = options.refreshMs ?? 1000;
   const timeoutMs = options.lookupTimeoutMs ?? 250;
   // eslint-disable-next-line no-restricted-properties -- the enforcer's clock (see src/enforcer/core.ts)
@@ -97,9 +98,19 @@ export function createRedisEnforcer(options: RedisEnforcerOptions): RedisEnforce
         try {
           mod = await import('ioredis');
         } catch (cause) {
-          throw new TrustlineError('CONFIG_INVALID', 'the Redis mode of the enforcer needs the optional peer dependency ioredis (npm install ioredis), or pass redis.client', { cause });
+          throw new TrustlineError(
+            'CONFIG_INVALID',
+            'the Redis mode of the enforcer needs the optional peer dependency ioredis (npm install ioredis), or pass redis.client',
+            { cause },
+          );
         }
-        client = new mod.Redis(options.redis.url!, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: timeoutMs, connectTimeout: 5_000 }) as unknown as RedisLookupClient;
+        client = new mod.Redis(options.redis.url!, {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          commandTimeout: timeoutMs,
+          connectTimeout: 5_000,
+        }) as unknown as RedisLookupClient;
         (client as unknown as { on(e: string, f: (err: Error) => void): void }).on('error', (err) => {
           if (now() - lastErrorLog >= 5_000) {
             lastErrorLog = now();
@@ -114,7 +125,9 @@ export function createRedisEnforcer(options: RedisEnforcerOptions): RedisEnforce
       // Let a later ready() try again from scratch.
       dropOwned();
       readyPromise = null;
-      throw err instanceof TrustlineError ? err : new TrustlineError('STATE_UNAVAILABLE', `redis enforcer could not reach Redis: ${(err as Error).message}`, { cause: err });
+      throw err instanceof TrustlineError
+        ? err
+        : new TrustlineError('STATE_UNAVAILABLE', `redis enforcer could not reach Redis: ${(err as Error).message}`, { cause: err });
     });
     return readyPromise;
   }

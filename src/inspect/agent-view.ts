@@ -122,7 +122,12 @@ function baselineOf(s: AgentState): BaselineSummary {
  * The view of one agent from its stored record (state + optional control tail, as saved in
  * Redis). `null` when the bytes are not a state of this build's layout.
  */
-export function viewFromStored(key: { tenant: string; agentId: string }, stored: Uint8Array, policy: Policy, source: AgentView['source'] = 'redis'): AgentView | null {
+export function viewFromStored(
+  key: { tenant: string; agentId: string },
+  stored: Uint8Array,
+  policy: Policy,
+  source: AgentView['source'] = 'redis',
+): AgentView | null {
   const { state, tail } = splitStored(stored, STATE_BYTES + 1);
   const s = decodeState(state);
   if (!s) return null;
@@ -132,7 +137,7 @@ export function viewFromStored(key: { tenant: string; agentId: string }, stored:
   const until = s.d[D.circuitUntil]!;
   const notes: string[] = [];
   if (!isInitialised(s)) notes.push('no event applied yet (only operator control records)');
-  if (source === 'redis') notes.push('identity strength and reasons are not kept in state: the agent\'s last record on the trust topic has them');
+  if (source === 'redis') notes.push("identity strength and reasons are not kept in state: the agent's last record on the trust topic has them");
   return {
     source,
     tenant: key.tenant,
@@ -172,7 +177,17 @@ export type AgentListRow = {
 };
 
 export function listRowOf(v: AgentView): AgentListRow {
-  return { tenant: v.tenant, agentId: v.agentId, trust: v.trust, band: v.band, circuit: v.circuit.state, circuitUntil: v.circuit.until, lastSeen: v.baseline.lastSeen, events: v.events, peerGroup: v.peerGroup };
+  return {
+    tenant: v.tenant,
+    agentId: v.agentId,
+    trust: v.trust,
+    band: v.band,
+    circuit: v.circuit.state,
+    circuitUntil: v.circuit.until,
+    lastSeen: v.baseline.lastSeen,
+    events: v.events,
+    peerGroup: v.peerGroup,
+  };
 }
 
 export type AgentFilter = { bands?: readonly Band[]; circuits?: readonly CircuitState[]; since?: number };
@@ -186,5 +201,7 @@ export function matches(row: AgentListRow, f: AgentFilter): boolean {
 
 /** Lowest trust first, then by id: the agents an operator looks at first come first. */
 export function sortRows(rows: AgentListRow[]): AgentListRow[] {
-  return rows.sort((a, b) => a.trust - b.trust || (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0) || (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
+  return rows.sort(
+    (a, b) => a.trust - b.trust || (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0) || (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0),
+  );
 }

@@ -48,7 +48,12 @@ export async function lookupEvents(files: readonly string[], ids: ReadonlySet<st
       }
       if (typeof e.eventId !== 'string' || !ids.has(e.eventId) || out.has(e.eventId)) continue;
       const r = e.request;
-      out.set(e.eventId, { method: String(r?.method ?? '?'), route: String(r?.route ?? '?'), status: typeof r?.status === 'number' ? r.status : 0, network: networkOf(r) });
+      out.set(e.eventId, {
+        method: String(r?.method ?? '?'),
+        route: String(r?.route ?? '?'),
+        status: typeof r?.status === 'number' ? r.status : 0,
+        network: networkOf(r),
+      });
       if (out.size === ids.size) return out;
     }
   }

@@ -22,7 +22,10 @@ export function durationText(ms: number): string {
 /** Event time as `2026-01-05 14:03:07Z`. */
 export function timeText(ts: number | null): string {
   if (ts === null || !Number.isFinite(ts)) return '–';
-  return new Date(ts).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ts)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -56,7 +59,8 @@ function hoursText(hours: readonly number[]): string {
 export function formatAgent(v: AgentView): string {
   const c = v.circuit;
   let circuit: string = c.state;
-  if (c.until !== null) circuit += `${c.state === 'forced_closed' ? ' (allowlisted)' : ''} until ${timeText(c.until)} (${durationText(c.until - v.baseline.lastSeen)} after the last event)`;
+  if (c.until !== null)
+    circuit += `${c.state === 'forced_closed' ? ' (allowlisted)' : ''} until ${timeText(c.until)} (${durationText(c.until - v.baseline.lastSeen)} after the last event)`;
   if (c.probesLeft !== null) circuit += `, ${c.probesLeft} probes left`;
   circuit += `, ${c.offences} offence${c.offences === 1 ? '' : 's'}`;
   const b = v.baseline;
@@ -72,7 +76,10 @@ export function formatAgent(v: AgentView): string {
       ['peer group', v.peerGroup ?? '–'],
       ['escalation', v.escalation.pending ? `pending (seq ${v.escalation.seq}), expires ${timeText(v.escalation.expiresAt)}` : 'none pending'],
       ['last control', timeText(v.lastControlAt)],
-      ['seen', `${timeText(b.firstSeen)} → ${timeText(b.lastSeen)} (${durationText(b.lastSeen - b.firstSeen)})${v.events !== null ? `, ${v.events} events` : ''}, seq ${v.seq}`],
+      [
+        'seen',
+        `${timeText(b.firstSeen)} → ${timeText(b.lastSeen)} (${durationText(b.lastSeen - b.firstSeen)})${v.events !== null ? `, ${v.events} events` : ''}, seq ${v.seq}`,
+      ],
     ]),
   );
   out.push('baseline');
@@ -99,7 +106,9 @@ export function formatAgent(v: AgentView): string {
     out.push('events that moved its trust most');
     for (const m of v.movers) {
       const req = m.request ? `  ${m.request.method} ${m.request.route} ${m.request.status} ${m.request.network}` : '';
-      out.push(`  ${timeText(m.ts)}  ${(m.delta >= 0 ? '+' : '') + m.delta.toFixed(3)} → ${m.trust.toFixed(3)} ${m.band.padEnd(8)} ${m.circuit.padEnd(9)} ${m.reasons.map((x) => x.code).join(', ') || '–'}${req}`);
+      out.push(
+        `  ${timeText(m.ts)}  ${(m.delta >= 0 ? '+' : '') + m.delta.toFixed(3)} → ${m.trust.toFixed(3)} ${m.band.padEnd(8)} ${m.circuit.padEnd(9)} ${m.reasons.map((x) => x.code).join(', ') || '–'}${req}`,
+      );
     }
   }
   for (const n of v.notes) out.push(`note: ${n}`);
@@ -109,8 +118,21 @@ export function formatAgent(v: AgentView): string {
 /** `trustline agents` as a table. */
 export function formatAgentList(rows: readonly AgentListRow[], total: number): string {
   const head = ['agent', 'trust', 'band', 'circuit', 'until', 'last seen', 'events', 'peer group'];
-  const body = rows.map((r) => [r.tenant === 'default' ? r.agentId : `${r.tenant}/${r.agentId}`, r.trust.toFixed(3), r.band, r.circuit, r.circuitUntil === null ? '–' : timeText(r.circuitUntil), timeText(r.lastSeen), r.events === null ? '–' : String(r.events), r.peerGroup ?? '–']);
+  const body = rows.map((r) => [
+    r.tenant === 'default' ? r.agentId : `${r.tenant}/${r.agentId}`,
+    r.trust.toFixed(3),
+    r.band,
+    r.circuit,
+    r.circuitUntil === null ? '–' : timeText(r.circuitUntil),
+    timeText(r.lastSeen),
+    r.events === null ? '–' : String(r.events),
+    r.peerGroup ?? '–',
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...body.map(line), `${rows.length} of ${total} agents`].join('\n') + '\n';
 }

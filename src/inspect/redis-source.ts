@@ -10,7 +10,13 @@ import { listRowOf, matches, sortRows, viewFromStored, type AgentFilter, type Ag
 import { PEER_TENANT } from '../core/peers.ts';
 
 /** One agent's view, `null` when Redis holds no state for it (or a state of another layout). */
-export async function agentFromRedis(redis: Pick<Redis, 'hgetBuffer'>, prefix: string, key: { tenant: string; agentId: string }, policy: Policy, buckets = DEFAULT_STATE_BUCKETS): Promise<AgentView | null> {
+export async function agentFromRedis(
+  redis: Pick<Redis, 'hgetBuffer'>,
+  prefix: string,
+  key: { tenant: string; agentId: string },
+  policy: Policy,
+  buckets = DEFAULT_STATE_BUCKETS,
+): Promise<AgentView | null> {
   const loc = stateLocation(prefix, key, buckets);
   const bytes = await redis.hgetBuffer(loc.key, loc.field);
   return bytes ? viewFromStored(key, bytes, policy, 'redis') : null;
@@ -21,7 +27,12 @@ export async function agentFromRedis(redis: Pick<Redis, 'hgetBuffer'>, prefix: s
  * with SCAN (never KEYS) and read with one pipeline of HGETALL per scanned page; `limit` bounds
  * the rows returned, `total` counts all agents scanned.
  */
-export async function agentsFromRedis(redis: Pick<Redis, 'scanBuffer' | 'pipeline'>, prefix: string, policy: Policy, filter: AgentFilter = {}): Promise<{ rows: AgentListRow[]; total: number; unreadable: number }> {
+export async function agentsFromRedis(
+  redis: Pick<Redis, 'scanBuffer' | 'pipeline'>,
+  prefix: string,
+  policy: Policy,
+  filter: AgentFilter = {},
+): Promise<{ rows: AgentListRow[]; total: number; unreadable: number }> {
   const rows: AgentListRow[] = [];
   let total = 0;
   let unreadable = 0;
@@ -30,7 +41,9 @@ export async function agentsFromRedis(redis: Pick<Redis, 'scanBuffer' | 'pipelin
     const [next, keys] = await redis.scanBuffer(cursor, 'MATCH', agentKeyPattern(prefix), 'COUNT', 1000);
     cursor = next.toString('latin1');
     // Peer-group records (src/core/peers.ts) share the namespace but are not agents.
-    const parsed = keys.map((k) => ({ raw: k, bucket: parseStateBucketKey(prefix, k.toString('utf8')) })).filter((k) => k.bucket !== null && k.bucket.tenant !== PEER_TENANT);
+    const parsed = keys
+      .map((k) => ({ raw: k, bucket: parseStateBucketKey(prefix, k.toString('utf8')) }))
+      .filter((k) => k.bucket !== null && k.bucket.tenant !== PEER_TENANT);
     if (!parsed.length) continue;
     const pipeline = redis.pipeline();
     for (const k of parsed) pipeline.hgetallBuffer(k.raw);

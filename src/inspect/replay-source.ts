@@ -24,7 +24,8 @@ async function eachLine<T>(file: string, fn: (value: T) => void): Promise<void> 
 
 function requireReplayDir(dir: string): void {
   if (!existsSync(join(dir, 'scores.jsonl'))) throw new TrustlineError('INPUT_INVALID', `${dir}: not a replay output folder (no scores.jsonl)`);
-  if (!existsSync(join(dir, 'state.jsonl'))) throw new TrustlineError('INPUT_INVALID', `${dir}: no state.jsonl (written by trustline replay since this version; replay the inputs again)`);
+  if (!existsSync(join(dir, 'state.jsonl')))
+    throw new TrustlineError('INPUT_INVALID', `${dir}: no state.jsonl (written by trustline replay since this version; replay the inputs again)`);
 }
 
 export function readManifest(dir: string): ReplayManifest | null {
@@ -57,7 +58,12 @@ async function scoreCounts(dir: string): Promise<Map<string, number>> {
  * `trustline agents --replay <dir>`. `sinceAgoMs` (from `--since 2h`) counts back from the
  * replay's last event, not from the wall clock.
  */
-export async function agentsFromReplay(dir: string, policy: Policy, filter: AgentFilter = {}, sinceAgoMs?: number): Promise<{ rows: AgentListRow[]; total: number }> {
+export async function agentsFromReplay(
+  dir: string,
+  policy: Policy,
+  filter: AgentFilter = {},
+  sinceAgoMs?: number,
+): Promise<{ rows: AgentListRow[]; total: number }> {
   requireReplayDir(dir);
   const all = await states(dir);
   const counts = await scoreCounts(dir);
@@ -78,7 +84,12 @@ export async function agentsFromReplay(dir: string, policy: Policy, filter: Agen
  * events with the largest trust change and the last `reasons` events that had reasons; with
  * `details`, the requests behind the movers are read from the manifest's input files.
  */
-export async function agentFromReplay(dir: string, key: { tenant?: string; agentId: string }, policy: Policy, o: { movers?: number; reasons?: number; details?: boolean } = {}): Promise<AgentView | null> {
+export async function agentFromReplay(
+  dir: string,
+  key: { tenant?: string; agentId: string },
+  policy: Policy,
+  o: { movers?: number; reasons?: number; details?: boolean } = {},
+): Promise<AgentView | null> {
   requireReplayDir(dir);
   const found = [...(await states(dir, key)).values()];
   if (!found.length) return null;
@@ -102,7 +113,17 @@ export async function agentFromReplay(dir: string, key: { tenant?: string; agent
     if (prev !== null) {
       const delta = Math.round((r.trust - prev) * 10_000) / 10_000;
       if (delta !== 0 && (movers.length < nMovers || Math.abs(delta) > Math.abs(movers[movers.length - 1]!.delta))) {
-        movers.push({ ts: r.ts, seq: r.seq, eventId: r.eventId, delta, trust: r.trust, band: r.band, circuit: r.circuit, anomaly: r.anomaly, reasons: r.reasons });
+        movers.push({
+          ts: r.ts,
+          seq: r.seq,
+          eventId: r.eventId,
+          delta,
+          trust: r.trust,
+          band: r.band,
+          circuit: r.circuit,
+          anomaly: r.anomaly,
+          reasons: r.reasons,
+        });
         movers.sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta) || a.ts - b.ts);
         if (movers.length > nMovers) movers.pop();
       }

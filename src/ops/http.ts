@@ -49,7 +49,13 @@ async function agentRoute(req: IncomingMessage, res: ServerResponse, path: strin
   else json(res, 200, view);
 }
 
-export async function startHttp(host: string, port: number, registry: Registry, readiness: Readiness, agents?: AgentsEndpoint): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+export async function startHttp(
+  host: string,
+  port: number,
+  registry: Registry,
+  readiness: Readiness,
+  agents?: AgentsEndpoint,
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   if (!registry.getSingleMetric('trustline_ready')) {
     new Gauge({
       name: 'trustline_ready',
@@ -70,7 +76,9 @@ export async function startHttp(host: string, port: number, registry: Registry, 
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}\n');
     } else if (url === '/readyz') {
       const r = readiness();
-      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: r.ready ? 'ready' : 'not_ready', ...r.detail }) + '\n');
+      res
+        .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: r.ready ? 'ready' : 'not_ready', ...r.detail }) + '\n');
     } else if (url === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),

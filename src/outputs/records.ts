@@ -120,7 +120,17 @@ class WiredTrustUpdate extends Wired implements TrustUpdate {
   declare readonly mode: Mode;
   declare readonly ttlMs: number;
   declare readonly sig: TrustUpdate['sig'];
-  constructor(json: string, ctx: RecordContext, trust: number, j: Judgement, components: TrustUpdate['components'], anomaly: number, reasons: Reason[], ttlMs: number, sig: TrustUpdate['sig']) {
+  constructor(
+    json: string,
+    ctx: RecordContext,
+    trust: number,
+    j: Judgement,
+    components: TrustUpdate['components'],
+    anomaly: number,
+    reasons: Reason[],
+    ttlMs: number,
+    sig: TrustUpdate['sig'],
+  ) {
     super(json);
     const w = this as { -readonly [K in keyof TrustUpdate]: TrustUpdate[K] };
     w.v = 1;
@@ -157,7 +167,18 @@ export function trustAuditEntry(tu: TrustUpdate): EncodedAuditEntry {
   const ts = n(tu.ts);
   const trust = n(tu.trust);
   return {
-    entry: { kind: 'trust', tenant: tu.tenant, agentId: tu.agentId, seq: tu.seq, ts: tu.ts, eventId: tu.eventId, trust: tu.trust, band: tu.band, circuit: tu.circuit, sig: tu.sig.value },
+    entry: {
+      kind: 'trust',
+      tenant: tu.tenant,
+      agentId: tu.agentId,
+      seq: tu.seq,
+      ts: tu.ts,
+      eventId: tu.eventId,
+      trust: tu.trust,
+      band: tu.band,
+      circuit: tu.circuit,
+      sig: tu.sig.value,
+    },
     canonical: `{"agentId":${agentId},"band":${band},"circuit":${circuit},"eventId":${eventId},"kind":"trust","seq":${seq},"sig":${sig},"tenant":${tenant},"trust":${trust},"ts":${ts}}`,
     json: `{"kind":"trust","tenant":${tenant},"agentId":${agentId},"seq":${seq},"ts":${ts},"eventId":${eventId},"trust":${trust},"band":${band},"circuit":${circuit},"sig":${sig}}`,
   };

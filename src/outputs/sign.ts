@@ -3,7 +3,16 @@
  * record without `sig`. HMAC-SHA256 (HS256) by default with a key ring (rotation by `kid`),
  * Ed25519 as an option. Both are deterministic, so a replayed event yields the same bytes.
  */
-import { createHmac, createPrivateKey, createPublicKey, createSecretKey, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  sign as edSign,
+  verify as edVerify,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import type { Signature } from '../contract/vocabulary.ts';
 import { TrustlineError } from '../shared/errors.ts';
@@ -55,7 +64,8 @@ function keyObject(key: SigningKey, kind: 'private' | 'public'): KeyObject {
     const want = kind === 'private' ? 'a PKCS#8 PEM private key' : 'a PEM public (SPKI) or private (PKCS#8) key';
     throw new TrustlineError('CONFIG_INVALID', `key "${key.kid}": not ${want} (${(cause as { code?: string }).code ?? 'unreadable'})`, { cause });
   }
-  if (k.asymmetricKeyType !== 'ed25519') throw new TrustlineError('CONFIG_INVALID', `key "${key.kid}": alg Ed25519 but the PEM holds a ${k.asymmetricKeyType ?? 'non-asymmetric'} key`);
+  if (k.asymmetricKeyType !== 'ed25519')
+    throw new TrustlineError('CONFIG_INVALID', `key "${key.kid}": alg Ed25519 but the PEM holds a ${k.asymmetricKeyType ?? 'non-asymmetric'} key`);
   return k;
 }
 

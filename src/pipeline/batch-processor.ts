@@ -28,7 +28,16 @@ import { decodeInput } from '../contract/decode.ts';
 import type { AgentControl, AgentRequestEvent, CircuitSignal, Escalation, Mode } from '../contract/schemas.ts';
 import { DEFAULT_TENANT, agentKeyOfControl, agentKeyOfEvent, agentKeyString, eventAgentKey, type AgentKey } from '../core/agent-key.ts';
 import { D, STATE_BYTES, decodeState, encodeState, newAgentState, type AgentState } from '../core/agent-state.ts';
-import { DEFAULT_ESCALATION, emptyTail, escalationIdOf, joinStored, splitStored, type ControlEffect, type ControlTail, type EscalationSettings } from '../core/control.ts';
+import {
+  DEFAULT_ESCALATION,
+  emptyTail,
+  escalationIdOf,
+  joinStored,
+  splitStored,
+  type ControlEffect,
+  type ControlTail,
+  type EscalationSettings,
+} from '../core/control.ts';
 import { FEATURE_COUNT } from '../core/features.ts';
 import { clonePeerState, decodePeerState, encodePeerState, newPeerState, peerGroupOf, peerKeyOf, type PeerState } from '../core/peers.ts';
 import { DEFAULT_COMPILED_RULES, type CompiledRouteRules } from '../core/routes.ts';
@@ -64,7 +73,17 @@ export type PipelineDeps = {
 };
 
 /** Time spent per stage (ms): `step` is trust, breaker, reasons and escalations; `sign` builds and signs the records; `audit` appends them to the chain. */
-export type StageTimes = { decode: number; load: number; features: number; score: number; step: number; sign: number; audit: number; emit: number; save: number };
+export type StageTimes = {
+  decode: number;
+  load: number;
+  features: number;
+  score: number;
+  step: number;
+  sign: number;
+  audit: number;
+  emit: number;
+  save: number;
+};
 
 const zeroTimes = (): StageTimes => ({ decode: 0, load: 0, features: 0, score: 0, step: 0, sign: 0, audit: 0, emit: 0, save: 0 });
 
@@ -207,19 +226,29 @@ export class BatchProcessor {
     // … then state, compare-and-set on the watermark.
     t = now();
     const saves: SaveEntry[] = [];
-    for (const slot of slots.values()) if (slot.touched) saves.push({ key: slot.key, watermark: slot.state.d[D.watermark]!, state: joinStored(encodeState(slot.state), slot.tail) });
+    for (const slot of slots.values())
+      if (slot.touched) saves.push({ key: slot.key, watermark: slot.state.d[D.watermark]!, state: joinStored(encodeState(slot.state), slot.tail) });
     const agentSaves = saves.length;
     for (const peer of peers.values()) if (peer.touched) saves.push({ key: peer.key, watermark: peer.state.watermark, state: encodePeerState(peer.state) });
     const headSaves: AuditHeadSave[] = [];
     for (const c of chains.values()) {
-      if (c.appended && 'hash' in c.head) headSaves.push({ chain: c.key, head: { position: c.position, partition: c.head.partition, index: c.head.index, hash: c.head.hash } });
+      if (c.appended && 'hash' in c.head)
+        headSaves.push({ chain: c.key, head: { position: c.position, partition: c.head.partition, index: c.head.index, hash: c.head.hash } });
     }
     const outcomes = saves.length || headSaves.length ? await store.saveMany(saves, headSaves) : [];
     times.save = now() - t;
 
     for (const k of Object.keys(times) as (keyof StageTimes)[]) this.times[k] += times[k];
     // Peer records are saved too but are not agents: only the agents' outcomes count as stale saves.
-    return { applied: pending.length, skipped, dead: outputs.dlq.length, outputs, staleSaves: outcomes.slice(0, agentSaves).filter((o) => o === 'stale').length, eventTimes, times };
+    return {
+      applied: pending.length,
+      skipped,
+      dead: outputs.dlq.length,
+      outputs,
+      staleSaves: outcomes.slice(0, agentSaves).filter((o) => o === 'stale').length,
+      eventTimes,
+      times,
+    };
   }
 
   /** Decodes every record; bad ones (and control records that do not verify) become dead letters. */
@@ -229,14 +258,26 @@ export class BatchProcessor {
       const r = decodeInput(rec.value);
       if (!r.ok) outputs.dlq.push({ value: rec.value, key: rec.key, code: r.code, message: r.message, path: r.path, source: rec.source });
       else if (r.kind === 'event') valid.push({ kind: 'event', event: r.event, rec, slot: NO_SLOT, obs: NO_OBS, seq: 0, row: 0, step: null });
-      else if (this.deps.controlVerifier?.verify(r.control)) valid.push({ kind: 'control', control: r.control, rec, slot: NO_SLOT, ts: 0, seq: 0, effect: null });
-      else outputs.dlq.push({ value: rec.value, key: rec.key, code: 'bad_signature', message: 'control record signature does not verify against the operator key ring', path: '/sig', source: rec.source });
+      else if (this.deps.controlVerifier?.verify(r.control))
+        valid.push({ kind: 'control', control: r.control, rec, slot: NO_SLOT, ts: 0, seq: 0, effect: null });
+      else
+        outputs.dlq.push({
+          value: rec.value,
+          key: rec.key,
+          code: 'bad_signature',
+          message: 'control record signature does not verify against the operator key ring',
+          path: '/sig',
+          source: rec.source,
+        });
     }
     return valid;
   }
 
   /** Loads the states of the batch's agents and the heads of its audit chains, in one round trip. */
-  private async load(records: readonly InputRecord[], valid: readonly Valid[]): Promise<{ slots: Map<string, AgentSlot>; chains: Map<number, Chain>; peers: Map<string, PeerSlot> }> {
+  private async load(
+    records: readonly InputRecord[],
+    valid: readonly Valid[],
+  ): Promise<{ slots: Map<string, AgentSlot>; chains: Map<number, Chain>; peers: Map<string, PeerSlot> }> {
     const { store } = this.deps;
     const audit = this.deps.audit ?? null;
     const slots = new Map<string, AgentSlot>();
@@ -245,7 +286,16 @@ export class BatchProcessor {
       // The agent key object is made once per agent of the batch, not per record.
       const id = v.kind === 'event' ? eventAgentKey(v.event) : agentKeyString(v.control.tenant ?? DEFAULT_TENANT, v.control.agentId);
       let slot = slots.get(id);
-      if (!slot) slots.set(id, (slot = { key: v.kind === 'event' ? agentKeyOfEvent(v.event) : agentKeyOfControl(v.control), state: newAgentState(), tail: emptyTail(), touched: false }));
+      if (!slot)
+        slots.set(
+          id,
+          (slot = {
+            key: v.kind === 'event' ? agentKeyOfEvent(v.event) : agentKeyOfControl(v.control),
+            state: newAgentState(),
+            tail: emptyTail(),
+            touched: false,
+          }),
+        );
       v.slot = slot;
       if (v.kind === 'event') {
         const pid = peerSlotId(v.event, v.rec);
@@ -318,7 +368,22 @@ export class BatchProcessor {
         if (effect.decision) {
           const d = effect.decision;
           const e = buildEscalation(
-            { escalationId: d.escalationId, tenant, agentId, seq: d.seq, eventId: c.controlId, ts: p.ts, action: {}, reasons: [{ code: d.status === 'approved' ? 'operator_approved' : 'operator_denied' }], expiresAt: d.expiresAt, status: d.status, decidedBy: c.operator, decidedAt: p.ts, controlId: c.controlId, mode },
+            {
+              escalationId: d.escalationId,
+              tenant,
+              agentId,
+              seq: d.seq,
+              eventId: c.controlId,
+              ts: p.ts,
+              action: {},
+              reasons: [{ code: d.status === 'approved' ? 'operator_approved' : 'operator_denied' }],
+              expiresAt: d.expiresAt,
+              status: d.status,
+              decidedBy: c.operator,
+              decidedAt: p.ts,
+              controlId: c.controlId,
+              mode,
+            },
             signer,
           );
           escalations.push(e);
@@ -348,7 +413,12 @@ export class BatchProcessor {
             seq: p.seq,
             eventId: p.event.eventId,
             ts: p.obs.ts,
-            action: { ...(a.name !== undefined ? { name: a.name } : {}), ...(a.amount !== undefined ? { amount: a.amount } : {}), ...(a.currency !== undefined ? { currency: a.currency } : {}), ...(a.sensitivity !== undefined ? { sensitivity: a.sensitivity } : {}) },
+            action: {
+              ...(a.name !== undefined ? { name: a.name } : {}),
+              ...(a.amount !== undefined ? { amount: a.amount } : {}),
+              ...(a.currency !== undefined ? { currency: a.currency } : {}),
+              ...(a.sensitivity !== undefined ? { sensitivity: a.sensitivity } : {}),
+            },
             reasons: escalation.reasons,
             expiresAt: escalation.expiresAt,
             status: 'pending',
@@ -359,7 +429,18 @@ export class BatchProcessor {
         escalations.push(e);
         if (chained) entries.push({ partition, entry: encodeAuditEntry(escalationEntry(e)) });
       }
-      if (scoreRows) outputs.scores.push({ agentId, eventId: p.event.eventId, seq: p.seq, ts: p.obs.ts, anomaly, trust: r4(j.trust), band: j.band, circuit: j.circuit, reasons });
+      if (scoreRows)
+        outputs.scores.push({
+          agentId,
+          eventId: p.event.eventId,
+          seq: p.seq,
+          ts: p.obs.ts,
+          anomaly,
+          trust: r4(j.trust),
+          band: j.band,
+          circuit: j.circuit,
+          reasons,
+        });
     }
     return entries;
   }
@@ -385,7 +466,17 @@ function controlEntry(tenant: string, agentId: string, seq: number, ts: number, 
 }
 
 function circuitEntry(c: CircuitSignal): AuditEntry {
-  return { kind: 'circuit', tenant: c.tenant, agentId: c.agentId, seq: c.seq, ts: c.issuedAt, state: c.state, previous: c.previous, ...(c.until !== undefined ? { until: c.until } : {}), sig: c.sig.value };
+  return {
+    kind: 'circuit',
+    tenant: c.tenant,
+    agentId: c.agentId,
+    seq: c.seq,
+    ts: c.issuedAt,
+    state: c.state,
+    previous: c.previous,
+    ...(c.until !== undefined ? { until: c.until } : {}),
+    sig: c.sig.value,
+  };
 }
 
 function escalationEntry(e: Escalation): AuditEntry {

@@ -20,7 +20,12 @@ export function configuredDeps(config: Config): Omit<PipelineDeps, 'store' | 'sc
     mode: config.mode,
     ttlMs: config.trust.ttlMs,
     controlVerifier: config.control.keys.length ? createVerifier(config.control.keys) : null,
-    escalation: { rules: config.escalation.rules, ttlMs: config.escalation.ttlMs, approveCredit: config.escalation.approveCredit, denyPenalty: config.escalation.denyPenalty },
+    escalation: {
+      rules: config.escalation.rules,
+      ttlMs: config.escalation.ttlMs,
+      approveCredit: config.escalation.approveCredit,
+      denyPenalty: config.escalation.denyPenalty,
+    },
     rules: new CompiledRouteRules(config.detection.routes),
   };
 }

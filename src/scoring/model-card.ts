@@ -100,7 +100,9 @@ export function loadModelCard(cardPath: string): ModelCard {
     const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
     throw new TrustlineError(
       'MODEL_INVALID',
-      missing ? `model card not found: ${cardPath} (set model.card / TRUSTLINE_MODEL_CARD to a card written by models/train.py, or leave it unset for the model that ships with trustline)` : `cannot read model card ${cardPath}`,
+      missing
+        ? `model card not found: ${cardPath} (set model.card / TRUSTLINE_MODEL_CARD to a card written by models/train.py, or leave it unset for the model that ships with trustline)`
+        : `cannot read model card ${cardPath}`,
       { cause },
     );
   }

@@ -22,7 +22,14 @@ export type KafkaClientOptions = {
 export function createKafkaClient(o: KafkaClientOptions): Kafka {
   const auth = { ...(o.ssl !== undefined ? { ssl: o.ssl } : {}), ...(o.sasl !== undefined ? { sasl: o.sasl } : {}) };
   if (o.profile === 'command') {
-    return new Kafka({ clientId: o.clientId, brokers: o.brokers, ...auth, logLevel: logLevel.NOTHING, connectionTimeout: 3_000, retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 } });
+    return new Kafka({
+      clientId: o.clientId,
+      brokers: o.brokers,
+      ...auth,
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3_000,
+      retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
+    });
   }
   const log = o.log;
   return new Kafka({
@@ -30,7 +37,12 @@ export function createKafkaClient(o: KafkaClientOptions): Kafka {
     brokers: o.brokers,
     ...auth,
     logLevel: log ? logLevel.WARN : logLevel.NOTHING,
-    ...(log ? { logCreator: () => (entry: { namespace: string; log: { message?: unknown } & Record<string, unknown> }) => log.warn({ kafka: entry.namespace, ...entry.log }, String(entry.log.message ?? 'kafka')) } : {}),
+    ...(log
+      ? {
+          logCreator: () => (entry: { namespace: string; log: { message?: unknown } & Record<string, unknown> }) =>
+            log.warn({ kafka: entry.namespace, ...entry.log }, String(entry.log.message ?? 'kafka')),
+        }
+      : {}),
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
 }

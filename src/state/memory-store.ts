@@ -4,7 +4,16 @@
  */
 import { agentKeyString } from '../core/agent-key.ts';
 import { PEER_TENANT } from '../core/peers.ts';
-import { watermarkOf, type AgentKey, type AuditChainKey, type AuditHeadSave, type SaveEntry, type SaveOutcome, type StateStore, type StoredAuditHead } from './store.ts';
+import {
+  watermarkOf,
+  type AgentKey,
+  type AuditChainKey,
+  type AuditHeadSave,
+  type SaveEntry,
+  type SaveOutcome,
+  type StateStore,
+  type StoredAuditHead,
+} from './store.ts';
 
 function id(k: AgentKey): string {
   return agentKeyString(k.tenant, k.agentId);

@@ -34,7 +34,18 @@ import type { RedisOptions } from 'ioredis';
 import { TrustlineError } from '../shared/errors.ts';
 import { DEFAULT_STATE_BUCKETS, agentKeyPattern, auditHeadKey, checkKeyPrefix, stateLocation } from './keys.ts';
 import { POSITION_AT, SAVE_CODE, defineStateCommands, type StateRedis } from './lua-commands.ts';
-import { decodeAuditHead, encodeAuditHead, watermarkOf, type AgentKey, type AuditChainKey, type AuditHeadSave, type SaveEntry, type SaveOutcome, type StateStore, type StoredAuditHead } from './store.ts';
+import {
+  decodeAuditHead,
+  encodeAuditHead,
+  watermarkOf,
+  type AgentKey,
+  type AuditChainKey,
+  type AuditHeadSave,
+  type SaveEntry,
+  type SaveOutcome,
+  type StateStore,
+  type StoredAuditHead,
+} from './store.ts';
 
 /** Options shared by both ways of constructing a {@link RedisStateStore}. */
 type CommonOptions = {
@@ -157,7 +168,8 @@ export class RedisStateStore implements StateStore {
   constructor(options: RedisStateStoreOptions) {
     this.keyPrefix = checkKeyPrefix(options.keyPrefix);
     this.stateBuckets = options.stateBuckets ?? DEFAULT_STATE_BUCKETS;
-    if (!Number.isSafeInteger(this.stateBuckets) || this.stateBuckets < 1) throw new TrustlineError('CONFIG_INVALID', `stateBuckets must be a positive integer (got ${this.stateBuckets})`);
+    if (!Number.isSafeInteger(this.stateBuckets) || this.stateBuckets < 1)
+      throw new TrustlineError('CONFIG_INVALID', `stateBuckets must be a positive integer (got ${this.stateBuckets})`);
     const onError = options.onError;
     this.errorListener = (err) => onError?.(err);
     let redis: Redis;
@@ -196,7 +208,10 @@ export class RedisStateStore implements StateStore {
     } catch (err) {
       throw toStateError(err, 'loadMany');
     }
-    if (!Array.isArray(values) || values.length !== keys.length) throw new TrustlineError('STATE_UNAVAILABLE', `loadMany: expected ${keys.length} replies, got ${Array.isArray(values) ? values.length : 'none'}`, { retriable: true });
+    if (!Array.isArray(values) || values.length !== keys.length)
+      throw new TrustlineError('STATE_UNAVAILABLE', `loadMany: expected ${keys.length} replies, got ${Array.isArray(values) ? values.length : 'none'}`, {
+        retriable: true,
+      });
     return values.map((v) => (v ? Buffer.from(v) : null));
   }
 
@@ -229,7 +244,14 @@ export class RedisStateStore implements StateStore {
       return i;
     };
     const args: (string | number | Buffer)[] = [];
-    for (const a of auditHeads) args.push(indexOf(auditHeadKey(this.keyPrefix, a.chain.topic, a.chain.partition)), '', POSITION_AT.auditHead, String(a.head.position), encodeAuditHead(a.head));
+    for (const a of auditHeads)
+      args.push(
+        indexOf(auditHeadKey(this.keyPrefix, a.chain.topic, a.chain.partition)),
+        '',
+        POSITION_AT.auditHead,
+        String(a.head.position),
+        encodeAuditHead(a.head),
+      );
     for (const e of entries) {
       const loc = this.locate(e.key);
       args.push(indexOf(loc.key), loc.field, POSITION_AT.state, String(e.watermark), asBuffer(e.state));
@@ -241,20 +263,29 @@ export class RedisStateStore implements StateStore {
       throw toStateError(err, 'saveMany');
     }
     if (!Array.isArray(codes) || codes.length !== entries.length + auditHeads.length) {
-      throw new TrustlineError('STATE_UNAVAILABLE', `saveMany: expected ${entries.length + auditHeads.length} replies, got ${Array.isArray(codes) ? codes.length : 'none'}`, { retriable: true });
+      throw new TrustlineError(
+        'STATE_UNAVAILABLE',
+        `saveMany: expected ${entries.length + auditHeads.length} replies, got ${Array.isArray(codes) ? codes.length : 'none'}`,
+        { retriable: true },
+      );
     }
     for (let i = 0; i < auditHeads.length; i++) {
       const code = codes[i];
       if (code !== SAVE_CODE.SAVED && code !== SAVE_CODE.STALE) {
-        throw new TrustlineError(code === SAVE_CODE.STORED_CORRUPT || code === SAVE_CODE.WRONG_TYPE ? 'STATE_CORRUPT' : 'INTERNAL', `saveMany: save-many script answered ${String(code)} for an audit head`);
+        throw new TrustlineError(
+          code === SAVE_CODE.STORED_CORRUPT || code === SAVE_CODE.WRONG_TYPE ? 'STATE_CORRUPT' : 'INTERNAL',
+          `saveMany: save-many script answered ${String(code)} for an audit head`,
+        );
       }
     }
     return codes.slice(auditHeads.length).map((code, i) => {
       if (code === SAVE_CODE.SAVED) return 'saved';
       if (code === SAVE_CODE.STALE) return 'stale';
       const key = describeKey(entries[i]!.key);
-      if (code === SAVE_CODE.STORED_CORRUPT) throw new TrustlineError('STATE_CORRUPT', `saveMany: the stored value of ${key} is not an encoded state; nothing written`);
-      if (code === SAVE_CODE.WRONG_TYPE) throw new TrustlineError('STATE_CORRUPT', `saveMany: the state bucket of ${key} holds a non-hash value; nothing written`);
+      if (code === SAVE_CODE.STORED_CORRUPT)
+        throw new TrustlineError('STATE_CORRUPT', `saveMany: the stored value of ${key} is not an encoded state; nothing written`);
+      if (code === SAVE_CODE.WRONG_TYPE)
+        throw new TrustlineError('STATE_CORRUPT', `saveMany: the state bucket of ${key} holds a non-hash value; nothing written`);
       throw new TrustlineError('INTERNAL', `saveMany: save-many script rejected ${key} with code ${String(code)}`);
     });
   }

@@ -18,7 +18,13 @@ const canonicalize = canonicalizeModule as unknown as (v: unknown) => string;
 function chain(partition: number, n: number, tag = 'p'): AuditRecord[] {
   const out: AuditRecord[] = [];
   for (let i = 0; i < n; i++) {
-    const entry: AuditEntry = { kind: 'trust', agentId: `${tag}${partition}-agent-${i % 3}`, seq: i + 1, band: i % 2 ? 'watch' : 'trusted', note: { i, ok: true, list: [1, 'two', null] } };
+    const entry: AuditEntry = {
+      kind: 'trust',
+      agentId: `${tag}${partition}-agent-${i % 3}`,
+      seq: i + 1,
+      band: i % 2 ? 'watch' : 'trusted',
+      note: { i, ok: true, list: [1, 'two', null] },
+    };
     out.push(appendAuditRecord(i === 0 ? { partition } : out[i - 1]!, entry));
   }
   return out;
@@ -64,7 +70,14 @@ describe('audit chain: verifyChain', () => {
     const p1 = chain(1, N);
     const mixed = p0.flatMap((r, i) => [r, p1[i]!]);
     const r = verifyChain(mixed);
-    expect(r).toEqual({ ok: true, count: 2 * N, heads: [{ partition: 0, index: N - 1, hash: p0[N - 1]!.hash }, { partition: 1, index: N - 1, hash: p1[N - 1]!.hash }] });
+    expect(r).toEqual({
+      ok: true,
+      count: 2 * N,
+      heads: [
+        { partition: 0, index: N - 1, hash: p0[N - 1]!.hash },
+        { partition: 1, index: N - 1, hash: p1[N - 1]!.hash },
+      ],
+    });
     expect(verifyChain(JSON.parse(JSON.stringify(mixed)) as unknown[]).ok).toBe(true);
     expect(verifyChain([])).toEqual({ ok: true, count: 0, heads: [] });
   });
@@ -99,7 +112,11 @@ describe('audit chain: verifyChain', () => {
     }
     const tailCut = c.slice(0, -1);
     expect(verifyChain(tailCut).ok).toBe(true);
-    expect(broken(verifyChain(tailCut, { heads: [{ partition: 0, index: N - 1, hash: c[N - 1]!.hash }] }))).toEqual({ ok: false, index: N - 1, reason: 'truncated' });
+    expect(broken(verifyChain(tailCut, { heads: [{ partition: 0, index: N - 1, hash: c[N - 1]!.hash }] }))).toEqual({
+      ok: false,
+      index: N - 1,
+      reason: 'truncated',
+    });
     expect(broken(verifyChain([], { heads: [{ partition: 0, index: 0, hash: c[0]!.hash }] }))).toEqual({ ok: false, index: 0, reason: 'truncated' });
   });
 
@@ -130,7 +147,11 @@ describe('audit chain: verifyChain', () => {
       if (k < N) expect(broken(r)).toEqual({ ok: false, index: k + 1, reason: 'index_regression' });
       else {
         expect(r.ok).toBe(true); // appended at the end: only an anchored head tells
-        expect(broken(verifyChain(inserted, { heads: [{ partition: 0, index: N - 1, hash: c[N - 1]!.hash }] }))).toEqual({ ok: false, index: N + 1, reason: 'head_mismatch' });
+        expect(broken(verifyChain(inserted, { heads: [{ partition: 0, index: N - 1, hash: c[N - 1]!.hash }] }))).toEqual({
+          ok: false,
+          index: N + 1,
+          reason: 'head_mismatch',
+        });
       }
     }
     // A forged genesis in front.

@@ -23,13 +23,40 @@ const SECRET = 'cli-operator-secret-0123456789';
 
 describe('trustline control', () => {
   it('--print signs a record the operator key ring verifies, without printing the secret', async () => {
-    const r = await capture(() => main(['control', 'escalation_decision', '--agent', 'client-42', '--escalation', 'client-42:118', '--decision', 'approve', '--key', `ops-1:${SECRET}`, '--operator', 'alice', '--issued-at', '1767225600000', '--print']));
+    const r = await capture(() =>
+      main([
+        'control',
+        'escalation_decision',
+        '--agent',
+        'client-42',
+        '--escalation',
+        'client-42:118',
+        '--decision',
+        'approve',
+        '--key',
+        `ops-1:${SECRET}`,
+        '--operator',
+        'alice',
+        '--issued-at',
+        '1767225600000',
+        '--print',
+      ]),
+    );
     expect(r.code).toBe(0);
     expect(r.out).not.toContain(SECRET);
     const d = decodeControl(r.out.trim());
     expect(d.ok).toBe(true);
     if (!d.ok) return;
-    expect(d.control).toMatchObject({ kind: 'control', agentId: 'client-42', action: 'escalation_decision', escalationId: 'client-42:118', decision: 'approve', issuedAt: 1_767_225_600_000, operator: 'alice', sig: { kid: 'ops-1', alg: 'HS256' } });
+    expect(d.control).toMatchObject({
+      kind: 'control',
+      agentId: 'client-42',
+      action: 'escalation_decision',
+      escalationId: 'client-42:118',
+      decision: 'approve',
+      issuedAt: 1_767_225_600_000,
+      operator: 'alice',
+      sig: { kid: 'ops-1', alg: 'HS256' },
+    });
     expect(createVerifier([{ kid: 'ops-1', alg: 'HS256', secret: SECRET }]).verify(d.control)).toBe(true);
   });
 

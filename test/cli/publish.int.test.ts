@@ -67,7 +67,10 @@ describeIntegration('trustline publish', () => {
       expect(new Set(mine.map((g) => g.partition)).size, key).toBe(1); // one agent, one partition
       mine.sort((x, y) => x.offset - y.offset);
       const fileOrder = lines.filter((l) => l.includes(`"id":"${key}"`));
-      expect(mine.map((g) => g.value), key).toEqual(fileOrder);
+      expect(
+        mine.map((g) => g.value),
+        key,
+      ).toEqual(fileOrder);
       for (const g of mine) expect((JSON.parse(g.value) as { agent: { id: string } }).agent.id).toBe(key);
     }
   });
@@ -75,7 +78,13 @@ describeIntegration('trustline publish', () => {
   it('paced by event time (--speed) and bounded by --limit; creates a missing topic', async () => {
     const topic = uniqueName('publish-speed');
     topics.push(topic);
-    const r = await publishFile({ file, topic, config: { ...config(), kafka: { ...config().kafka, partitions: 2 } }, pace: { kind: 'speed', factor: 8 }, limit: 25 });
+    const r = await publishFile({
+      file,
+      topic,
+      config: { ...config(), kafka: { ...config().kafka, partitions: 2 } },
+      pace: { kind: 'speed', factor: 8 },
+      limit: 25,
+    });
     expect(r).toMatchObject({ published: 25, createdTopic: true });
     expect(r.batches).toBeGreaterThan(1); // records were sent as they fell due, not in one go
     const got = await consumeAll(topic, 25);
@@ -85,7 +94,12 @@ describeIntegration('trustline publish', () => {
     for (const [key, mine] of perKey) {
       mine.sort((x, y) => x.offset - y.offset);
       const ids = mine.map((g) => (JSON.parse(g.value) as { eventId: string }).eventId);
-      expect(ids, key).toEqual(lines.slice(0, 25).filter((l) => l.includes(`"id":"${key}"`)).map((l) => (JSON.parse(l) as { eventId: string }).eventId));
+      expect(ids, key).toEqual(
+        lines
+          .slice(0, 25)
+          .filter((l) => l.includes(`"id":"${key}"`))
+          .map((l) => (JSON.parse(l) as { eventId: string }).eventId),
+      );
     }
   });
 

@@ -21,7 +21,12 @@ function errorOf(fn: () => unknown): TrustlineError {
 
 describe('signing keys from the environment', () => {
   it('a key without a kid is a configuration error, and no part of the secret is in the message', () => {
-    for (const env of [{ TRUSTLINE_SIGNING_KEYS: SECRET }, { TRUSTLINE_CONTROL_KEYS: SECRET }, { TRUSTLINE_SIGNING_KEYS: `ok:${SECRET}x,${SECRET}` }, { TRUSTLINE_SIGNING_KEYS: `:${SECRET}` }]) {
+    for (const env of [
+      { TRUSTLINE_SIGNING_KEYS: SECRET },
+      { TRUSTLINE_CONTROL_KEYS: SECRET },
+      { TRUSTLINE_SIGNING_KEYS: `ok:${SECRET}x,${SECRET}` },
+      { TRUSTLINE_SIGNING_KEYS: `:${SECRET}` },
+    ]) {
       const err = errorOf(() => loadConfig({ env }));
       expect(err.code).toBe('CONFIG_INVALID');
       expect(err.message).toMatch(/is not kid:secret/);

@@ -25,7 +25,15 @@ const goodEvent = fc
     route: fc.stringMatching(/^\/[a-z{}/]{0,30}$/),
     amount: fc.option(fc.double({ min: 0, max: 1e6, noNaN: true }), { nil: undefined }),
   })
-  .map((g) => ev({ eventId: g.eventId, ts: g.ts, agent: { id: g.id }, request: { status: g.status, route: g.route }, ...(g.amount !== undefined ? { action: { name: 'payment.create', amount: g.amount, currency: 'EUR' } } : {}) }));
+  .map((g) =>
+    ev({
+      eventId: g.eventId,
+      ts: g.ts,
+      agent: { id: g.id },
+      request: { status: g.status, route: g.route },
+      ...(g.amount !== undefined ? { action: { name: 'payment.create', amount: g.amount, currency: 'EUR' } } : {}),
+    }),
+  );
 
 function expectWellFormed(r: ReturnType<typeof decodeInput>): void {
   if (r.ok) return;

@@ -124,7 +124,12 @@ const MALFORMED: Row[] = [
   ['one byte over 64 KiB (bytes)', Buffer.from(big(MAX_EVENT_BYTES + 1)), 'too_large', ''],
   ['1 MiB of garbage', Buffer.alloc(1024 * 1024, 0xff), 'too_large', ''],
   ['40 levels of objects inside an unknown field', mut((d) => (d.extra = nested(40))), 'too_deep', `/extra${'/x'.repeat(15)}`],
-  ['40 levels of arrays inside an unknown field', `${MINIMAL_JSON.slice(0, -1)},"extra":${'['.repeat(40)}${']'.repeat(40)}}`, 'too_deep', `/extra${'/0'.repeat(15)}`],
+  [
+    '40 levels of arrays inside an unknown field',
+    `${MINIMAL_JSON.slice(0, -1)},"extra":${'['.repeat(40)}${']'.repeat(40)}}`,
+    'too_deep',
+    `/extra${'/0'.repeat(15)}`,
+  ],
   ['17 levels of objects (limit is 16)', mut((d) => (d.extra = nested(16))), 'too_deep', `/extra${'/x'.repeat(15)}`],
   ['__proto__ at top level', MINIMAL_JSON.replace('{', '{"__proto__":{"polluted":true},'), 'forbidden_key', '/__proto__'],
   ['constructor at top level', MINIMAL_JSON.replace('{', '{"constructor":{"prototype":1},'), 'forbidden_key', '/constructor'],
@@ -276,17 +281,15 @@ describe('decodeEvent: valid input', () => {
   });
 
   it('accepts boundary values', () => {
-    const boundary = mut(
-      (d) => {
-        d.eventId = 'e'.repeat(128);
-        d.ts = 946_684_800_000;
-        agent(d).id = 'a'.repeat(256);
-        auth(d).scopes = Array.from({ length: 64 }, (_, i) => `s${i}`);
-        request(d).status = 599;
-        request(d).bytesOut = 0;
-        d.action = { amount: 0 };
-      },
-    );
+    const boundary = mut((d) => {
+      d.eventId = 'e'.repeat(128);
+      d.ts = 946_684_800_000;
+      agent(d).id = 'a'.repeat(256);
+      auth(d).scopes = Array.from({ length: 64 }, (_, i) => `s${i}`);
+      request(d).status = 599;
+      request(d).bytesOut = 0;
+      d.action = { amount: 0 };
+    });
     expect(decodeEvent(boundary).ok).toBe(true);
     expect(decodeEvent(mut((d) => ((d.ts = 4_102_444_800_000), (request(d).status = 100)))).ok).toBe(true);
   });
@@ -323,7 +326,6 @@ describe('decodeEvent: valid input', () => {
     expectAccepted(decodeEvent(pool.subarray(4, 4 + MINIMAL_JSON.length)), MINIMAL);
   });
 });
-
 
 const CODES = new Set<string>(DLQ_ERROR_CODES);
 

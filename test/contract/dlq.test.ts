@@ -139,7 +139,13 @@ describe('round trip: fromDlqKafkaMessage(toDlqKafkaMessage(x)) equals toDlqJson
     for (const [i, bytes] of inputs.entries()) {
       const res = decodeEvent(bytes);
       if (res.ok) throw new Error('expected a rejection');
-      const x = input({ value: bytes, code: res.code, message: res.message, path: res.path, source: { topic: 'agent.requests', partition: 0, offset: String(i) } });
+      const x = input({
+        value: bytes,
+        code: res.code,
+        message: res.message,
+        path: res.path,
+        source: { topic: 'agent.requests', partition: 0, offset: String(i) },
+      });
       const record = fromDlqKafkaMessage(asReceived(toDlqKafkaMessage(x)));
       expect(record).toEqual(toDlqJson(x));
       expect(record.code).toBe(res.code);

@@ -53,7 +53,9 @@ const circuitSignal: CircuitSignal = {
 
 describe('published JSON Schema files', () => {
   it('schemas/ holds exactly the published files', () => {
-    const committed = readdirSync(SCHEMAS_DIR).filter((f) => f.endsWith('.schema.json')).sort();
+    const committed = readdirSync(SCHEMAS_DIR)
+      .filter((f) => f.endsWith('.schema.json'))
+      .sort();
     expect(committed).toEqual([...generateSchemaFiles().keys()].sort());
   });
 

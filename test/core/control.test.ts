@@ -63,11 +63,24 @@ function digest(store: MemoryStateStore): string {
 }
 
 const ctl = (over: Partial<Parameters<typeof signControl>[0]> = {}, key = OP_KEY): AgentControl =>
-  signControl({ controlId: `c-${over.action ?? 'force_open'}-${over.issuedAt ?? T0 + 5_000}`, agentId: 'agent-1', action: 'force_open', issuedAt: T0 + 5_000, operator: 'alice', ...over }, key);
+  signControl(
+    {
+      controlId: `c-${over.action ?? 'force_open'}-${over.issuedAt ?? T0 + 5_000}`,
+      agentId: 'agent-1',
+      action: 'force_open',
+      issuedAt: T0 + 5_000,
+      operator: 'alice',
+      ...over,
+    },
+    key,
+  );
 
 /** Records at consecutive positions from `first`: events and control records (as JSON bytes). */
 function recs(values: readonly (object | Buffer)[], first = 1): InputRecord[] {
-  return toRecords(values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(JSON.stringify(v)))), first);
+  return toRecords(
+    values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(JSON.stringify(v)))),
+    first,
+  );
 }
 
 const calm = (n: number, start = T0): ReturnType<typeof ev>[] => Array.from({ length: n }, (_, i) => ev({ eventId: `calm-${i}`, ts: start + i * 1000 }));
@@ -88,7 +101,10 @@ describe('control records: decoding and relay routing', () => {
     const tampered = { ...ctl(), agentId: 'agent-2' };
     expect(routeControlRecord(Buffer.from(JSON.stringify(tampered)), v)).toMatchObject({ relay: false, dead: { code: 'bad_signature' } });
     expect(routeControlRecord(Buffer.from('{"v":1,"kind":"control"'), v)).toMatchObject({ relay: false, dead: { code: 'invalid_json' } });
-    expect(routeControlRecord(Buffer.from(JSON.stringify(ctl({ action: 'allowlist' }))), v)).toMatchObject({ relay: false, dead: { code: 'missing_field', path: '/until' } });
+    expect(routeControlRecord(Buffer.from(JSON.stringify(ctl({ action: 'allowlist' }))), v)).toMatchObject({
+      relay: false,
+      dead: { code: 'missing_field', path: '/until' },
+    });
     expect(routeControlRecord(Buffer.from(JSON.stringify(ctl())), null)).toMatchObject({ relay: false, dead: { code: 'bad_signature' } });
   });
 
@@ -118,7 +134,15 @@ describe('control records: decoding and relay routing', () => {
 describe('control records in the request pipeline', () => {
   it('force_open, force_close and reset are applied in order with their own seq and announced', async () => {
     const { sink, processor } = setup();
-    await processor.process(recs([...calm(3), ctl({ action: 'force_open', issuedAt: T0 + 10_000 }), ev({ eventId: 'after', ts: T0 + 11_000 }), ctl({ action: 'force_close', issuedAt: T0 + 12_000 }), ctl({ action: 'reset', issuedAt: T0 + 13_000 })]));
+    await processor.process(
+      recs([
+        ...calm(3),
+        ctl({ action: 'force_open', issuedAt: T0 + 10_000 }),
+        ev({ eventId: 'after', ts: T0 + 11_000 }),
+        ctl({ action: 'force_close', issuedAt: T0 + 12_000 }),
+        ctl({ action: 'reset', issuedAt: T0 + 13_000 }),
+      ]),
+    );
     expect(sink.all.circuit.map((c) => [c.previous, c.state, c.seq])).toEqual([
       ['closed', 'forced_open', 4],
       ['forced_open', 'forced_closed', 6],
@@ -129,7 +153,7 @@ describe('control records in the request pipeline', () => {
     expect(sink.all.dlq).toEqual([]);
   });
 
-  it('a control record is applied at max(issuedAt, the agent\'s last event time)', async () => {
+  it("a control record is applied at max(issuedAt, the agent's last event time)", async () => {
     const { sink, processor } = setup();
     await processor.process(recs([...calm(3, T0 + 60_000), ctl({ issuedAt: T0 })]));
     expect(sink.all.circuit[0]!.issuedAt).toBe(T0 + 62_000);
@@ -147,7 +171,7 @@ describe('control records in the request pipeline', () => {
     expect(digest(store)).toBe(d);
   });
 
-  it('a duplicate takes no seq: the next record continues the agent\'s numbering without a gap', async () => {
+  it("a duplicate takes no seq: the next record continues the agent's numbering without a gap", async () => {
     const { sink, processor } = setup();
     await processor.process(recs([...calm(2), ctl({ issuedAt: T0 + 5_000 })]));
     const last = sink.all.circuit.at(-1)!.seq;
@@ -170,7 +194,14 @@ describe('control records in the request pipeline', () => {
   it('allowlist forces the circuit closed until `until`; the first event at or after it returns it to closed, announced', async () => {
     const { sink, processor } = setup();
     const until = T0 + 20_000;
-    await processor.process(recs([...calm(2), ctl({ action: 'allowlist', issuedAt: T0 + 3_000, until }), ev({ eventId: 'during', ts: T0 + 10_000 }), ev({ eventId: 'at', ts: until })]));
+    await processor.process(
+      recs([
+        ...calm(2),
+        ctl({ action: 'allowlist', issuedAt: T0 + 3_000, until }),
+        ev({ eventId: 'during', ts: T0 + 10_000 }),
+        ev({ eventId: 'at', ts: until }),
+      ]),
+    );
     expect(sink.all.circuit.map((c) => [c.previous, c.state, c.until])).toEqual([
       ['closed', 'forced_closed', until],
       ['forced_closed', 'closed', undefined],
@@ -181,7 +212,8 @@ describe('control records in the request pipeline', () => {
 });
 
 describe('escalations', () => {
-  const pay = (id: string, ts: number, amount = 2500) => ev({ eventId: id, ts, action: { name: 'payment.create', amount, currency: 'EUR', sensitivity: 'high' } });
+  const pay = (id: string, ts: number, amount = 2500) =>
+    ev({ eventId: id, ts, action: { name: 'payment.create', amount, currency: 'EUR', sensitivity: 'high' } });
 
   it('a matching action emits one pending Escalation with a deterministic id; no second one while pending', async () => {
     const { sink, processor } = setup();
@@ -189,7 +221,14 @@ describe('escalations', () => {
     expect(sink.all.escalations).toHaveLength(1);
     const e = sink.all.escalations[0]!;
     expect(validEscalation(e)).toBe(true);
-    expect(e).toMatchObject({ escalationId: 'agent-1:4', seq: 4, eventId: 'p1', status: 'pending', expiresAt: T0 + 5_000 + DEFAULT_ESCALATION.ttlMs, action: { name: 'payment.create', amount: 2500, currency: 'EUR' } });
+    expect(e).toMatchObject({
+      escalationId: 'agent-1:4',
+      seq: 4,
+      eventId: 'p1',
+      status: 'pending',
+      expiresAt: T0 + 5_000 + DEFAULT_ESCALATION.ttlMs,
+      action: { name: 'payment.create', amount: 2500, currency: 'EUR' },
+    });
     expect(e.reasons[0]).toEqual({ code: 'amount_at_or_above', value: 2500, baseline: 1000 });
   });
 
@@ -210,14 +249,28 @@ describe('escalations', () => {
 
   it('deny: re-emitted denied, the circuit opens with a CircuitSignal', async () => {
     const { sink, processor } = setup();
-    await processor.process(recs([...calm(3), pay('p1', T0 + 5_000), ctl({ action: 'escalation_decision', escalationId: 'agent-1:4', decision: 'deny', issuedAt: T0 + 6_000 })]));
+    await processor.process(
+      recs([...calm(3), pay('p1', T0 + 5_000), ctl({ action: 'escalation_decision', escalationId: 'agent-1:4', decision: 'deny', issuedAt: T0 + 6_000 })]),
+    );
     expect(sink.all.escalations.map((e) => e.status)).toEqual(['pending', 'denied']);
-    expect(sink.all.circuit.at(-1)).toMatchObject({ previous: 'closed', state: 'open', seq: 5, offences: 1, until: T0 + 6_000 + DEFAULT_POLICY.breaker.baseCooldownMs });
+    expect(sink.all.circuit.at(-1)).toMatchObject({
+      previous: 'closed',
+      state: 'open',
+      seq: 5,
+      offences: 1,
+      until: T0 + 6_000 + DEFAULT_POLICY.breaker.baseCooldownMs,
+    });
   });
 
   it('a decision after expiresAt is ignored', async () => {
     const { sink, processor } = setup();
-    await processor.process(recs([...calm(3), pay('p1', T0 + 5_000), ctl({ action: 'escalation_decision', escalationId: 'agent-1:4', decision: 'approve', issuedAt: T0 + 5_000 + DEFAULT_ESCALATION.ttlMs })]));
+    await processor.process(
+      recs([
+        ...calm(3),
+        pay('p1', T0 + 5_000),
+        ctl({ action: 'escalation_decision', escalationId: 'agent-1:4', decision: 'approve', issuedAt: T0 + 5_000 + DEFAULT_ESCALATION.ttlMs }),
+      ]),
+    );
     expect(sink.all.escalations.map((e) => e.status)).toEqual(['pending']);
     expect(sink.all.audit.at(-1)!.entry).toMatchObject({ kind: 'control', outcome: 'ignored', detail: 'escalation expired' });
   });
@@ -226,7 +279,12 @@ describe('escalations', () => {
 describe('audit chain from the pipeline', () => {
   it('every emitted record and applied control is chained; chunks continue the stored head; the chain verifies', async () => {
     const { sink, processor } = setup();
-    const all = recs([...calm(5), ctl({ issuedAt: T0 + 10_000 }), ...calm(3, T0 + 11_000).map((e, i) => ({ ...e, eventId: `late-${i}` })), ctl({ action: 'reset', issuedAt: T0 + 20_000 })]);
+    const all = recs([
+      ...calm(5),
+      ctl({ issuedAt: T0 + 10_000 }),
+      ...calm(3, T0 + 11_000).map((e, i) => ({ ...e, eventId: `late-${i}` })),
+      ctl({ action: 'reset', issuedAt: T0 + 20_000 }),
+    ]);
     await processor.process(all.slice(0, 4));
     await processor.process(all.slice(4));
     const kinds = sink.all.audit.map((r) => r.entry.kind);
@@ -241,13 +299,31 @@ describe('audit chain from the pipeline', () => {
     const store = new MemoryStateStore();
     const sinkA = new Capture();
     const mk = (sink: OutputSink) =>
-      new BatchProcessor({ store, scorer: new FakeScorer(), sink, signer: createSigner([OUT_KEY], OUT_KEY.kid), policy: DEFAULT_POLICY, mode: 'enforce', ttlMs: 30_000, controlVerifier: createVerifier([OP_KEY]), escalation: EVERY_BAND, audit: { topic: 'agent.audit' } });
+      new BatchProcessor({
+        store,
+        scorer: new FakeScorer(),
+        sink,
+        signer: createSigner([OUT_KEY], OUT_KEY.kid),
+        policy: DEFAULT_POLICY,
+        mode: 'enforce',
+        ttlMs: 30_000,
+        controlVerifier: createVerifier([OP_KEY]),
+        escalation: EVERY_BAND,
+        audit: { topic: 'agent.audit' },
+      });
     const all = recs([...calm(4), ctl({ issuedAt: T0 + 10_000 })]);
     await mk(sinkA).process(all.slice(0, 2));
     // A crash after the outputs were produced but before the save: a sink that writes, then a store that refuses.
     const lost = new Capture();
     const failing = new BatchProcessor({
-      store: { ...store, loadMany: (k) => store.loadMany(k), loadAuditHeads: (c) => store.loadAuditHeads(c), saveMany: () => Promise.reject(new Error('crash')), clear: () => store.clear(), close: () => store.close() },
+      store: {
+        ...store,
+        loadMany: (k) => store.loadMany(k),
+        loadAuditHeads: (c) => store.loadAuditHeads(c),
+        saveMany: () => Promise.reject(new Error('crash')),
+        clear: () => store.clear(),
+        close: () => store.close(),
+      },
       scorer: new FakeScorer(),
       sink: lost,
       signer: createSigner([OUT_KEY], OUT_KEY.kid),
@@ -262,7 +338,11 @@ describe('audit chain from the pipeline', () => {
     await mk(sinkA).process(all.slice(2));
     expect(lost.all.audit.map((r) => JSON.stringify(r))).toEqual(sinkA.all.audit.slice(-lost.all.audit.length).map((r) => JSON.stringify(r)));
     // The log as the topic holds it: the lost attempt's records, then the same again.
-    const onTopic = [...sinkA.all.audit.slice(0, sinkA.all.audit.length - lost.all.audit.length), ...lost.all.audit, ...sinkA.all.audit.slice(-lost.all.audit.length)];
+    const onTopic = [
+      ...sinkA.all.audit.slice(0, sinkA.all.audit.length - lost.all.audit.length),
+      ...lost.all.audit,
+      ...sinkA.all.audit.slice(-lost.all.audit.length),
+    ];
     expect(verifyChain(onTopic)).toMatchObject({ ok: true });
   });
 });

@@ -33,7 +33,16 @@ const ROUTES = [
   { route: '/orders/{id}', name: 'order.read', sensitivity: 'medium', bytes: 4_000 },
 ] as const;
 
-type Knobs = { agentId: string; start?: number; gapMs?: [number, number]; asn?: number; country?: string; ua?: string; status?: (i: number) => number; tokenAgeS?: (i: number) => number };
+type Knobs = {
+  agentId: string;
+  start?: number;
+  gapMs?: [number, number];
+  asn?: number;
+  country?: string;
+  ua?: string;
+  status?: (i: number) => number;
+  tokenAgeS?: (i: number) => number;
+};
 
 /** A shopping agent's ordinary requests; `knobs` vary the network, client, rhythm and responses. */
 function shopper(n: number, seed: number, k: Knobs, from = 0): AgentRequestEvent[] {
@@ -47,7 +56,11 @@ function shopper(n: number, seed: number, k: Knobs, from = 0): AgentRequestEvent
       ev({
         eventId: `${k.agentId}-${i}`,
         ts,
-        agent: { id: k.agentId, userAgent: k.ua ?? 'ShopperBot/2.1.0', auth: { scopes: ['catalog:read', 'cart:write', 'orders:read', 'payments:write'], tokenAgeS: k.tokenAgeS?.(i) ?? 300 + (i % 50) * 20 } },
+        agent: {
+          id: k.agentId,
+          userAgent: k.ua ?? 'ShopperBot/2.1.0',
+          auth: { scopes: ['catalog:read', 'cart:write', 'orders:read', 'payments:write'], tokenAgeS: k.tokenAgeS?.(i) ?? 300 + (i % 50) * 20 },
+        },
         request: {
           method: 'method' in x ? x.method : 'GET',
           route: x.route,
@@ -67,11 +80,25 @@ function shopper(n: number, seed: number, k: Knobs, from = 0): AgentRequestEvent
 
 /** A checkout (cart → payment) as a shopping agent makes now and then. */
 function checkout(agentId: string, ts: number, k: Partial<Knobs> = {}): AgentRequestEvent[] {
-  const base = { agent: { id: agentId, userAgent: k.ua ?? 'ShopperBot/2.1.0', auth: { scopes: ['catalog:read', 'cart:write', 'orders:read', 'payments:write'] } } };
+  const base = {
+    agent: { id: agentId, userAgent: k.ua ?? 'ShopperBot/2.1.0', auth: { scopes: ['catalog:read', 'cart:write', 'orders:read', 'payments:write'] } },
+  };
   const net = { asn: k.asn ?? 64_500, country: k.country ?? 'DE', ip: '198.51.0.9' };
   return [
-    ev({ ...base, eventId: `${agentId}-co-${ts}`, ts, request: { method: 'POST', route: '/checkouts', status: 201, bytesOut: 2_500, ...net }, action: { name: 'checkout.create', sensitivity: 'medium', requiredScope: 'cart:write' } }),
-    ev({ ...base, eventId: `${agentId}-pay-${ts}`, ts: ts + 1_500, request: { method: 'POST', route: '/payments', status: 201, bytesOut: 800, ...net }, action: { name: 'payment.create', sensitivity: 'high', amount: 42.5, currency: 'EUR', requiredScope: 'payments:write' } }),
+    ev({
+      ...base,
+      eventId: `${agentId}-co-${ts}`,
+      ts,
+      request: { method: 'POST', route: '/checkouts', status: 201, bytesOut: 2_500, ...net },
+      action: { name: 'checkout.create', sensitivity: 'medium', requiredScope: 'cart:write' },
+    }),
+    ev({
+      ...base,
+      eventId: `${agentId}-pay-${ts}`,
+      ts: ts + 1_500,
+      request: { method: 'POST', route: '/payments', status: 201, bytesOut: 800, ...net },
+      action: { name: 'payment.create', sensitivity: 'high', amount: 42.5, currency: 'EUR', requiredScope: 'payments:write' },
+    }),
   ];
 }
 

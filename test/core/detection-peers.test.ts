@@ -41,7 +41,15 @@ class Rows implements OutputSink {
 async function pipeline(events: readonly AgentRequestEvent[], chunk: number): Promise<{ rows: ScoreRow[]; store: MemoryStateStore }> {
   const store = new MemoryStateStore();
   const sink = new Rows();
-  const p = new BatchProcessor({ store, scorer, sink, signer: createSigner([{ kid: 't', alg: 'HS256', secret: 'test-secret-for-peers-0123456789' }], 't'), policy: DEFAULT_POLICY, mode: 'enforce', ttlMs: 60_000 });
+  const p = new BatchProcessor({
+    store,
+    scorer,
+    sink,
+    signer: createSigner([{ kid: 't', alg: 'HS256', secret: 'test-secret-for-peers-0123456789' }], 't'),
+    policy: DEFAULT_POLICY,
+    mode: 'enforce',
+    ttlMs: 60_000,
+  });
   const records = toRecords(events);
   for (let i = 0; i < records.length; i += chunk) await p.process(records.slice(i, i + chunk));
   return { rows: sink.scores, store };
@@ -61,7 +69,14 @@ function visitors(count: number, perVisitor: number, seed: number): AgentRequest
           eventId: `v${v}-${i}`,
           ts,
           agent: { id: `visitor-${v}`, userAgent: 'Mozilla/5.0 Firefox/120.0', auth: { method: 'none', verified: false } },
-          request: { method: 'GET', route, path: route.replace('{slug}', `post-${int(r, 1, 300)}`), status: r() < 0.03 ? 404 : 200, bytesOut: int(r, 5_000, 40_000), ip: `203.0.113.${v % 250}` },
+          request: {
+            method: 'GET',
+            route,
+            path: route.replace('{slug}', `post-${int(r, 1, 300)}`),
+            status: r() < 0.03 ? 404 : 200,
+            bytesOut: int(r, 5_000, 40_000),
+            ip: `203.0.113.${v % 250}`,
+          },
         }),
       );
     }
@@ -96,7 +111,9 @@ describe('an agent abnormal from its first request is judged against its peers',
     // It does not become its own normal: still flagged after 40 requests.
     expect(['restrict', 'block']).toContain(brute.at(-1)!.band);
     // The ordinary visitors of the same group are never flagged.
-    const visitorsFlagged = new Set(rows.filter((r) => r.agentId !== 'brute' && (r.band === 'restrict' || r.band === 'block' || r.circuit === 'open')).map((r) => r.agentId));
+    const visitorsFlagged = new Set(
+      rows.filter((r) => r.agentId !== 'brute' && (r.band === 'restrict' || r.band === 'block' || r.circuit === 'open')).map((r) => r.agentId),
+    );
     expect([...visitorsFlagged]).toEqual([]);
     // One peer-group record (partition 0, the visitors' group), in the store, not counted as an agent.
     const peerRecords = store.entries().filter(([k]) => k.startsWith(`${PEER_TENANT}\u0000`));

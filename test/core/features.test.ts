@@ -473,7 +473,15 @@ describe('event time', () => {
       async close() {},
     };
     const scorer = new FakeScorer();
-    const p = new BatchProcessor({ store, scorer, sink, signer: createSigner([{ kid: 'k', alg: 'HS256', secret: 's' }], 'k'), policy: DEFAULT_POLICY, mode: 'enforce', ttlMs: 1 });
+    const p = new BatchProcessor({
+      store,
+      scorer,
+      sink,
+      signer: createSigner([{ kid: 'k', alg: 'HS256', secret: 's' }], 'k'),
+      policy: DEFAULT_POLICY,
+      mode: 'enforce',
+      ttlMs: 1,
+    });
     const times = [T0 + 10_000, T0 + 20_000, T0 + 5_000, T0 + 19_999, T0 + 30_000, T0];
     await p.process(toRecords(times.map((ts, i) => ev({ eventId: `o${i}`, ts }))));
     expect(seen.map((s) => s.ts)).toEqual([T0 + 10_000, T0 + 20_000, T0 + 20_000, T0 + 20_000, T0 + 30_000, T0 + 30_000]);

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { B, D, F, anomalyBits, decodeState, encodeState, newAgentState, type AgentState } from '../../src/core/agent-state.ts';
 import { FEATURE_COUNT, observe, type Signals } from '../../src/core/features.ts';
-import { BAND_CODES, CIRCUIT_CODES, DEFAULT_POLICY, applyCircuitCommand, bandOf, corroboratingEvidence, judge, r4, type Judgement, type Policy } from '../../src/core/judge.ts';
+import {
+  BAND_CODES,
+  CIRCUIT_CODES,
+  DEFAULT_POLICY,
+  applyCircuitCommand,
+  bandOf,
+  corroboratingEvidence,
+  judge,
+  r4,
+  type Judgement,
+  type Policy,
+} from '../../src/core/judge.ts';
 import { T0, ev, type EventOverrides } from '../support/events.ts';
 
 /** The signals of an ordinary, verified OAuth request (built by `observe`, so every field is present). */

@@ -31,7 +31,9 @@ describe('peer groups', () => {
     expect(peerKeyOf(a, 3)).not.toEqual(peerKeyOf(a, 4));
     expect(peerKeyOf(a, 3)).toEqual(peerKeyOf(b, 3));
     expect(peerKeyOf(a, 0)).toEqual({ tenant: '#peers', agentId: '0/default/shopping/oauth2' });
-    expect(peerKeyOf(ev({ tenant: 'acme', agent: { id: 'x', purpose: 'a/b c', auth: { method: 'none', verified: false } } }), 2).agentId).toBe('2/acme/a%2Fb%20c/none');
+    expect(peerKeyOf(ev({ tenant: 'acme', agent: { id: 'x', purpose: 'a/b c', auth: { method: 'none', verified: false } } }), 2).agentId).toBe(
+      '2/acme/a%2Fb%20c/none',
+    );
     expect(peerKeyOf(a, 0).tenant).not.toMatch(/^[A-Za-z0-9._-]+$/); // the event contract's tenant pattern: no agent has this tenant
     const book = new PeerBook();
     expect(book.get(a)).toBe(book.get(b));

@@ -29,7 +29,14 @@ describe('explain', () => {
   it('lists only features above the fleet p99, furthest first, with value and p99 as baseline', () => {
     const reasons = explain(CLEAN, row({ bytes_out_z: 6, sequential_ids: 0.99, route_novelty: 1.5, error_ratio: 1 }), 0, 0.9, STATS);
     expect(reasons).toEqual([
-      { code: 'bytes_out_above_baseline', feature: 'bytes_out_z', value: 6, baseline: 1, basis: 'own', text: 'response 6.0 standard deviations larger than its usual' },
+      {
+        code: 'bytes_out_above_baseline',
+        feature: 'bytes_out_z',
+        value: 6,
+        baseline: 1,
+        basis: 'own',
+        text: 'response 6.0 standard deviations larger than its usual',
+      },
       { code: 'new_routes', feature: 'route_novelty', value: 1.5, baseline: 1, basis: 'own', text: '150 % of its recent requests to routes it had not used' },
     ]);
   });
@@ -37,7 +44,9 @@ describe('explain', () => {
   it('reads the row at the given offset of a batch matrix', () => {
     const m = row({ amount_z: 7 }, 3 * FEATURE_COUNT);
     m.fill(50, 0, 3 * FEATURE_COUNT); // rows before it are wildly anomalous
-    expect(explain(CLEAN, m, 3 * FEATURE_COUNT, 0.9, STATS)).toEqual([{ code: 'amount_unusual', feature: 'amount_z', value: 7, baseline: 1, basis: 'own', text: 'amount 7.0 standard deviations from its usual amounts' }]);
+    expect(explain(CLEAN, m, 3 * FEATURE_COUNT, 0.9, STATS)).toEqual([
+      { code: 'amount_unusual', feature: 'amount_z', value: 7, baseline: 1, basis: 'own', text: 'amount 7.0 standard deviations from its usual amounts' },
+    ]);
   });
 
   it('never lists risk-0 (context) features, however high', () => {
@@ -83,7 +92,14 @@ describe('explain', () => {
   it('skips features without fleet statistics and rounds values to 3 decimals', () => {
     const partial: FeatureStats = STATS.slice(0, i('bytes_out_z')); // no stats from bytes_out_z on
     expect(explain(CLEAN, row({ bytes_out_z: 9, sequential_ids: 1.23456 }), 0, 0.9, partial)).toEqual([
-      { code: 'sequential_id_enumeration', feature: 'sequential_ids', value: 1.235, baseline: 1, basis: 'own', text: '123 % of its recent requests step through consecutive ids' },
+      {
+        code: 'sequential_id_enumeration',
+        feature: 'sequential_ids',
+        value: 1.235,
+        baseline: 1,
+        basis: 'own',
+        text: '123 % of its recent requests step through consecutive ids',
+      },
     ]);
   });
 
@@ -97,17 +113,39 @@ describe('explain', () => {
 
 describe('explanations name the comparison', () => {
   it('a peer reason says how the agent compares with its peers, in their units', () => {
-    const signals: Signals = { ...CLEAN, peers: { usualRate: 110, peerRate: 2.8, errShare: 0.02, peerErrShare: 0.03, privShare: 0.9, peerPrivShare: 0.01 }, privilegedRule: 0 };
+    const signals: Signals = {
+      ...CLEAN,
+      peers: { usualRate: 110, peerRate: 2.8, errShare: 0.02, peerErrShare: 0.03, privShare: 0.9, peerPrivShare: 0.01 },
+      privilegedRule: 0,
+    };
     const reasons = explain(signals, row({ rate_vs_peers: 9, privileged_vs_peers: 5 }), 0, 0.9, STATS);
     expect(reasons).toEqual([
       { code: 'rate_above_peers', feature: 'rate_vs_peers', value: 9, baseline: 1, basis: 'peers', text: "usual rate 110/min, 39× its peers' 2.8/min" },
-      { code: 'privileged_above_peers', feature: 'privileged_vs_peers', value: 5, baseline: 1, basis: 'peers', rule: 'admin', text: "~90 % of its requests to privileged surfaces, 90× its peers' 1.0 %" },
+      {
+        code: 'privileged_above_peers',
+        feature: 'privileged_vs_peers',
+        value: 5,
+        baseline: 1,
+        basis: 'peers',
+        rule: 'admin',
+        text: "~90 % of its requests to privileged surfaces, 90× its peers' 1.0 %",
+      },
     ]);
   });
 
   it('a purpose reason names the configured route rule that matched, or the changed purpose', () => {
     const admin = explain({ ...CLEAN, privilegedRule: 2 }, row({ purpose_mismatch: 3 }), 0, 0.9, STATS);
-    expect(admin).toEqual([{ code: 'purpose_mismatch', feature: 'purpose_mismatch', value: 3, baseline: 1, basis: 'rule', rule: 'payouts', text: 'a privileged surface it does not normally use' }]);
+    expect(admin).toEqual([
+      {
+        code: 'purpose_mismatch',
+        feature: 'purpose_mismatch',
+        value: 3,
+        baseline: 1,
+        basis: 'rule',
+        rule: 'payouts',
+        text: 'a privileged surface it does not normally use',
+      },
+    ]);
     const changed = explain({ ...CLEAN, purposeChanged: true, privilegedRule: -1 }, row({ purpose_mismatch: 3 }), 0, 0.9, STATS);
     expect(changed[0]).toMatchObject({ basis: 'rule', text: 'its declared purpose changed' });
     expect(changed[0]!.rule).toBeUndefined();

@@ -9,7 +9,16 @@ const name = (i: number): string | null => (i < 0 ? null : C.ruleName(i));
 describe('privileged route rules', () => {
   it('match whole path segments, never substrings', () => {
     // The substring matches the old regex made on a real blog's access log.
-    for (const harmless of ['/kibana/', '/presentations/logstash/images/kibana-dashboard.png', '/articles/ssh-security/', '/articles/arp-security/arpmitm', '/blog/tags/sysadmin', '/tokenizer', '/roleplay', '/bankruptcy-news']) {
+    for (const harmless of [
+      '/kibana/',
+      '/presentations/logstash/images/kibana-dashboard.png',
+      '/articles/ssh-security/',
+      '/articles/arp-security/arpmitm',
+      '/blog/tags/sysadmin',
+      '/tokenizer',
+      '/roleplay',
+      '/bankruptcy-news',
+    ]) {
       expect(name(C.privileged(harmless, undefined)), harmless).toBeNull();
     }
     expect(name(C.privileged('/v2/admin/users', undefined))).toBe('admin');
@@ -41,12 +50,18 @@ describe('privileged route rules', () => {
   });
 
   it('come from configuration: custom rules replace the defaults, and the first matching rule is reported', () => {
-    const rules = parseRules({ privileged: [{ name: 'billing', segments: ['invoices'] }, { name: 'ops', segments: ['internal*'] }], benignMisses: [] });
+    const rules = parseRules({
+      privileged: [
+        { name: 'billing', segments: ['invoices'] },
+        { name: 'ops', segments: ['internal*'] },
+      ],
+      benignMisses: [],
+    });
     const c = new CompiledRouteRules(rules);
     expect(c.ruleName(c.privileged('/internal/invoices', undefined))).toBe('billing');
     expect(c.ruleName(c.privileged('/internal-tools/x', undefined))).toBe('ops');
     expect(c.privileged('/v2/admin/users', undefined)).toBe(-1);
-    expect(() => parseRules({ privileged: [{ name: "x", segments: ["a/b"] }], benignMisses: [] })).toThrow(/one path segment/);
+    expect(() => parseRules({ privileged: [{ name: 'x', segments: ['a/b'] }], benignMisses: [] })).toThrow(/one path segment/);
     expect(() => parseRules({ privileged: [{ name: 'Bad Name', segments: ['a'] }], benignMisses: [] })).toThrow();
     expect(parseRules(DEFAULT_ROUTE_RULES)).toEqual(DEFAULT_ROUTE_RULES);
   });
@@ -54,7 +69,16 @@ describe('privileged route rules', () => {
 
 describe('benign misses', () => {
   it('favicons, touch icons, robots.txt, sitemaps and .well-known are what clients fetch on their own', () => {
-    for (const p of ['/favicon.ico', '/apple-touch-icon.png', '/apple-touch-icon-120x120-precomposed.png', '/robots.txt', '/sitemap.xml', '/browserconfig.xml', '/.well-known/security.txt', '/favicon.ico?v=2']) {
+    for (const p of [
+      '/favicon.ico',
+      '/apple-touch-icon.png',
+      '/apple-touch-icon-120x120-precomposed.png',
+      '/robots.txt',
+      '/sitemap.xml',
+      '/browserconfig.xml',
+      '/.well-known/security.txt',
+      '/favicon.ico?v=2',
+    ]) {
       expect(C.benignMiss(p), p).toBe(true);
     }
     for (const p of ['/wp-login.php', '/admin/favicon.ico', '/.env', '/backup.sql', '/robots.txt.bak', '/']) expect(C.benignMiss(p), p).toBe(false);
@@ -66,9 +90,12 @@ describe('route rules in the configuration', () => {
     const { loadConfig } = await import('../../src/config/config.ts');
     const load = (overrides: object) => loadConfig({ env: {}, overrides });
     expect(load({}).detection.routes).toEqual(DEFAULT_ROUTE_RULES);
-    const custom = load({ detection: { routes: { privileged: [{ name: 'billing', segments: ['invoices'] }], benignMisses: ['/favicon.ico'] } } }).detection.routes;
+    const custom = load({ detection: { routes: { privileged: [{ name: 'billing', segments: ['invoices'] }], benignMisses: ['/favicon.ico'] } } }).detection
+      .routes;
     expect(custom).toEqual({ privileged: [{ name: 'billing', segments: ['invoices'], actions: [] }], benignMisses: ['/favicon.ico'] });
-    expect(() => load({ detection: { routes: { privileged: [{ name: 'x', segments: ['a/b'] }], benignMisses: [] } } })).toThrow(/detection\.routes\.privileged\.0\.segments\.0: one path segment: no "\/"/);
+    expect(() => load({ detection: { routes: { privileged: [{ name: 'x', segments: ['a/b'] }], benignMisses: [] } } })).toThrow(
+      /detection\.routes\.privileged\.0\.segments\.0: one path segment: no "\/"/,
+    );
     expect(() => load({ detection: { nope: 1 } })).toThrow(/detection\.nope: Unexpected property/);
   });
 });

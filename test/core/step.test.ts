@@ -25,7 +25,7 @@ describe('agent keys', () => {
 });
 
 describe('observeEvent: event time', () => {
-  it('the first event keeps its time; a late event is clamped forward to the agent\'s last time, never backwards', () => {
+  it("the first event keeps its time; a late event is clamped forward to the agent's last time, never backwards", () => {
     const s = newAgentState();
     const a = observeEvent(s, ev({ ts: T0 + 10_000 }), row, 0);
     expect(a).toMatchObject({ ts: T0 + 10_000, dt: 0, first: true });
@@ -44,7 +44,10 @@ describe('stepEvent', () => {
     const tail = emptyTail();
     const big = ev({ ts: T0, action: { name: 'payout', amount: 5_000, currency: 'EUR', sensitivity: 'critical' } });
     const o = observeEvent(s, big, row, 0);
-    const everyBand: StepSettings = { ...SETTINGS, escalation: { ...DEFAULT_ESCALATION, rules: [{ minAmount: 1000, bands: ['trusted', 'watch', 'restrict', 'block'] }] } };
+    const everyBand: StepSettings = {
+      ...SETTINGS,
+      escalation: { ...DEFAULT_ESCALATION, rules: [{ minAmount: 1000, bands: ['trusted', 'watch', 'restrict', 'block'] }] },
+    };
     const r = stepEvent(s, tail, big, o, 0.999_87, row, 0, s.d[D.seq]!, everyBand);
     expect(r.anomaly).toBe(0.9999);
     expect(r.escalation?.reasons[0]).toEqual({ code: 'amount_at_or_above', value: 5_000, baseline: 1_000 });

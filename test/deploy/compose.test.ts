@@ -10,7 +10,14 @@ import { parse } from 'yaml';
 const ROOT = resolve(import.meta.dirname, '../..');
 const yaml = (f: string): Record<string, unknown> => parse(readFileSync(join(ROOT, f), 'utf8')) as Record<string, unknown>;
 
-type Service = { image?: string; build?: string | { context: string; target?: string }; volumes?: string[]; healthcheck?: { test: string[] }; depends_on?: unknown; command?: string[] };
+type Service = {
+  image?: string;
+  build?: string | { context: string; target?: string };
+  volumes?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: unknown;
+  command?: string[];
+};
 
 describe('docker-compose.yml', () => {
   const services = yaml('docker-compose.yml').services as Record<string, Service>;
@@ -33,11 +40,21 @@ describe('docker-compose.yml', () => {
       .filter((m) => m.host.startsWith('.') || m.host.startsWith('/'));
     for (const m of mounts) expect(existsSync(join(ROOT, m.host)), `${m.name}: ${m.host}`).toBe(true);
     const targets = mounts.map((m) => m.target);
-    expect(targets).toEqual(expect.arrayContaining(['/etc/prometheus/prometheus.yml', '/etc/grafana/provisioning/datasources', '/etc/grafana/provisioning/dashboards', '/var/lib/grafana/dashboards']));
+    expect(targets).toEqual(
+      expect.arrayContaining([
+        '/etc/prometheus/prometheus.yml',
+        '/etc/grafana/provisioning/datasources',
+        '/etc/grafana/provisioning/dashboards',
+        '/var/lib/grafana/dashboards',
+      ]),
+    );
   });
 
   it('points Prometheus at trustline and its rules, and Grafana at Prometheus and the dashboards', () => {
-    const prom = yaml('deploy/prometheus/prometheus.yml') as { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    const prom = yaml('deploy/prometheus/prometheus.yml') as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
     expect(prom.rule_files).toEqual(['/etc/prometheus/rules/trustline-alerts.yml']);
     expect(services.prometheus!.volumes).toContain('./deploy/prometheus/trustline-alerts.yml:/etc/prometheus/rules/trustline-alerts.yml:ro');
     expect(prom.scrape_configs.find((j) => j.job_name === 'trustline')!.static_configs[0]!.targets).toEqual(['trustline:9464']);

@@ -36,7 +36,11 @@ describe('docs/enforcers.md test vector', () => {
     const hard = new Set(['signature_failed', 'scope_violation', 'auth_failure']);
     for (const r of record.reasons) {
       if (r.feature === undefined) expect(hard.has(r.code), r.code).toBe(true);
-      else expect(FEATURES.some((f) => f.name === r.feature && f.reason === r.code), `${r.code}/${r.feature}`).toBe(true);
+      else
+        expect(
+          FEATURES.some((f) => f.name === r.feature && f.reason === r.code),
+          `${r.code}/${r.feature}`,
+        ).toBe(true);
     }
   });
 });

@@ -21,17 +21,46 @@ const signer = createSigner([KEY], KEY.kid);
 const iso = (s: string): number => Date.parse(s);
 
 function judgement(band: Band, circuit: CircuitState = 'closed'): Judgement {
-  return { trust: band === 'trusted' ? 0.9 : 0.5, band, components: { identity: 0.8, intent: 0.7, authorization: 1 }, circuit, circuitChange: null, emitTrust: true, offences: 0 };
+  return {
+    trust: band === 'trusted' ? 0.9 : 0.5,
+    band,
+    components: { identity: 0.8, intent: 0.7, authorization: 1 },
+    circuit,
+    circuitChange: null,
+    emitTrust: true,
+    offences: 0,
+  };
 }
 
 /** A ready core at `clock.t` holding a fresh TrustUpdate per agent (`band`, ttl 30 days). */
-function setup(contextPolicy: ContextPolicyInput, clock: { t: number }, agents: Record<string, Band> = { 'agent-1': 'trusted' }, onStale: 'fail-open' | 'fail-closed' = 'fail-open'): EnforcerCore {
-  const core = createEnforcerCore({ keys: [KEY], contextPolicy, now: () => clock.t, logger: createLogger({ level: 'silent' }), policy: { onStale, feedTimeoutMs: 365 * 86_400_000 } });
+function setup(
+  contextPolicy: ContextPolicyInput,
+  clock: { t: number },
+  agents: Record<string, Band> = { 'agent-1': 'trusted' },
+  onStale: 'fail-open' | 'fail-closed' = 'fail-open',
+): EnforcerCore {
+  const core = createEnforcerCore({
+    keys: [KEY],
+    contextPolicy,
+    now: () => clock.t,
+    logger: createLogger({ level: 'silent' }),
+    policy: { onStale, feedTimeoutMs: 365 * 86_400_000 },
+  });
   core.markReady();
   let seq = 1;
   for (const [agentId, band] of Object.entries(agents)) {
     const [tenant, id] = agentId.includes('/') ? agentId.split('/') : ['default', agentId];
-    core.ingest('trust', buildTrustUpdate({ tenant: tenant!, agentId: id!, seq: seq++, eventId: `e-${agentId}`, ts: clock.t, model: 'm@1', mode: 'enforce' }, judgement(band), 0.1, [], 30 * 86_400_000, signer));
+    core.ingest(
+      'trust',
+      buildTrustUpdate(
+        { tenant: tenant!, agentId: id!, seq: seq++, eventId: `e-${agentId}`, ts: clock.t, model: 'm@1', mode: 'enforce' },
+        judgement(band),
+        0.1,
+        [],
+        30 * 86_400_000,
+        signer,
+      ),
+    );
   }
   return core;
 }
@@ -40,11 +69,27 @@ describe('zone clock', () => {
   it('matches Intl at every minute around DST transitions and at random instants (cached per hour)', () => {
     const zones = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'America/Sao_Paulo', 'UTC'];
     // Transitions in 2026: EU 29 Mar / 25 Oct 01:00Z; US 8 Mar 07:00Z / 1 Nov 06:00Z; Lord Howe 5 Apr / 4 Oct (30-min shift).
-    const around = ['2026-03-29T01:00:00Z', '2026-10-25T01:00:00Z', '2026-03-08T07:00:00Z', '2026-11-01T06:00:00Z', '2026-04-04T15:00:00Z', '2026-10-03T15:30:00Z'].map(iso);
+    const around = [
+      '2026-03-29T01:00:00Z',
+      '2026-10-25T01:00:00Z',
+      '2026-03-08T07:00:00Z',
+      '2026-11-01T06:00:00Z',
+      '2026-04-04T15:00:00Z',
+      '2026-10-03T15:30:00Z',
+    ].map(iso);
     let checked = 0;
     for (const zone of zones) {
       const clock = createZoneClock(zone);
-      const fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+      const fmt = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      });
       const intlOffset = (t: number): number => {
         const p = Object.fromEntries(fmt.formatToParts(t).map((x) => [x.type, Number(x.value)]));
         return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(t / 1000) * 1000;
@@ -71,7 +116,14 @@ const BUSINESS_HOURS: ContextPolicyInput = {
   version: 1,
   defaultTimeZone: 'UTC',
   tenants: { acme: { timeZone: 'Europe/Berlin' }, nyc: { timeZone: 'America/New_York' } },
-  rules: [{ kind: 'time_window', id: 'customer-data-business-hours', actions: ['customer.*'], windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '17:00' }] }],
+  rules: [
+    {
+      kind: 'time_window',
+      id: 'customer-data-business-hours',
+      actions: ['customer.*'],
+      windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '17:00' }],
+    },
+  ],
 };
 
 describe('time_window rules', () => {
@@ -142,7 +194,14 @@ describe('time_window rules', () => {
 
   it('a window inside the spring-forward gap (02:00–03:00 on 8 Mar 2026 in New York) never opens that day', () => {
     const clock = { t: iso('2026-03-07T07:30:00Z') }; // Sat 02:30 EST
-    const core = setup({ version: 1, defaultTimeZone: 'America/New_York', rules: [{ kind: 'time_window', id: 'gap', actions: ['x'], windows: [{ from: '02:00', to: '03:00' }] }] }, clock);
+    const core = setup(
+      {
+        version: 1,
+        defaultTimeZone: 'America/New_York',
+        rules: [{ kind: 'time_window', id: 'gap', actions: ['x'], windows: [{ from: '02:00', to: '03:00' }] }],
+      },
+      clock,
+    );
     const q = { agentId: 'agent-1', action: { name: 'x' } };
     expect(core.decide(q).verdict).toBe('allow');
     for (let t = iso('2026-03-08T05:00:00Z'); t < iso('2026-03-08T09:00:00Z'); t += 60_000) {
@@ -164,7 +223,10 @@ describe('time_window rules', () => {
           id: 'deploy-release-window',
           actions: ['deploy.*'],
           timeZone: 'Europe/Berlin', // the release team's zone, whatever the tenant's
-          windows: [{ days: ['tue'], from: '22:00', to: '02:00' }, { start: '2026-06-05T10:00:00Z', end: '2026-06-05T12:00:00Z' }],
+          windows: [
+            { days: ['tue'], from: '22:00', to: '02:00' },
+            { start: '2026-06-05T10:00:00Z', end: '2026-06-05T12:00:00Z' },
+          ],
           verdict: 'hold',
         },
       ],
@@ -190,9 +252,12 @@ describe('time_window rules', () => {
 });
 
 describe('consent rules', () => {
-  it('denies without the represented user\'s consent; accepts arrays and sets', () => {
+  it("denies without the represented user's consent; accepts arrays and sets", () => {
     const clock = { t: iso('2026-06-01T12:00:00Z') };
-    const core = setup({ version: 1, rules: [{ kind: 'consent', id: 'payments-consent', actions: ['payment.create', 'payment.refund'], consent: 'payments' }] }, clock);
+    const core = setup(
+      { version: 1, rules: [{ kind: 'consent', id: 'payments-consent', actions: ['payment.create', 'payment.refund'], consent: 'payments' }] },
+      clock,
+    );
     const pay = { agentId: 'agent-1', action: { name: 'payment.create' } };
     expect(core.decide(pay)).toMatchObject({ verdict: 'deny', rule: 'consent_required', ruleId: 'payments-consent', reasons: [] });
     expect(core.decide({ ...pay, context: {} }).verdict).toBe('deny');
@@ -216,9 +281,17 @@ describe('amount rules and the escalation round trip', () => {
   function esc(status: 'pending' | 'approved' | 'denied', t: number) {
     return buildEscalation(
       {
-        escalationId: 'agent-1:9', tenant: 'default', agentId: 'agent-1', seq: 9, eventId: status === 'pending' ? 'p1' : 'ctl-1', ts: t,
-        action: status === 'pending' ? { name: 'payment.create', amount: 5000 } : {}, reasons: [{ code: status === 'pending' ? 'amount_at_or_above' : `operator_${status}` }],
-        expiresAt: t + 900_000, status, mode: 'enforce',
+        escalationId: 'agent-1:9',
+        tenant: 'default',
+        agentId: 'agent-1',
+        seq: 9,
+        eventId: status === 'pending' ? 'p1' : 'ctl-1',
+        ts: t,
+        action: status === 'pending' ? { name: 'payment.create', amount: 5000 } : {},
+        reasons: [{ code: status === 'pending' ? 'amount_at_or_above' : `operator_${status}` }],
+        expiresAt: t + 900_000,
+        status,
+        mode: 'enforce',
         ...(status === 'pending' ? {} : { decidedBy: 'alice', decidedAt: t, controlId: 'ctl-1' }),
       },
       signer,
@@ -246,7 +319,11 @@ describe('amount rules and the escalation round trip', () => {
     core.ingest('escalation', esc('pending', clock.t));
     core.ingest('escalation', esc('denied', clock.t));
     expect(core.decide({ agentId: 'agent-1', action: { name: 'payment.create', amount: 5000 } })).toMatchObject({ verdict: 'deny', rule: 'escalation_denied' });
-    expect(core.decide({ agentId: 'agent-1', action: { name: 'wire.send', amount: 60, currency: 'USD' } })).toMatchObject({ verdict: 'deny', rule: 'amount_threshold', ruleId: 'usd-wires' });
+    expect(core.decide({ agentId: 'agent-1', action: { name: 'wire.send', amount: 60, currency: 'USD' } })).toMatchObject({
+      verdict: 'deny',
+      rule: 'amount_threshold',
+      ruleId: 'usd-wires',
+    });
     expect(core.decide({ agentId: 'agent-1', action: { name: 'wire.send', amount: 60, currency: 'EUR' } }).verdict).toBe('allow');
   });
 });
@@ -256,7 +333,14 @@ describe('elevation rules', () => {
     version: 1,
     rules: [{ kind: 'elevation', id: 'prod-needs-elevation', actions: ['deploy.production', 'db.*'] }],
     elevations: [
-      { id: 'CHG-4711', agentId: 'deploy-bot', actions: ['deploy.production'], from: '2026-06-01T10:00:00Z', until: '2026-06-01T12:00:00Z', reason: 'release 2.3' },
+      {
+        id: 'CHG-4711',
+        agentId: 'deploy-bot',
+        actions: ['deploy.production'],
+        from: '2026-06-01T10:00:00Z',
+        until: '2026-06-01T12:00:00Z',
+        reason: 'release 2.3',
+      },
       { id: 'INC-99', agentId: 'dba-bot', tenant: 'acme', actions: ['db.*'], until: '2026-06-02T00:00:00+02:00' },
     ],
   };
@@ -275,7 +359,10 @@ describe('elevation rules', () => {
     expect(core.decide(deploy)).toMatchObject({ verdict: 'deny', rule: 'elevation_required' });
     // Tenant-scoped grant with a prefix; trust still applies on top (watch × high = challenge).
     clock.t = iso('2026-06-01T21:00:00Z'); // 23:00 +02:00
-    expect(core.decide({ tenant: 'acme', agentId: 'dba-bot', action: { name: 'db.migrate', sensitivity: 'high' } })).toMatchObject({ verdict: 'challenge', rule: 'band' });
+    expect(core.decide({ tenant: 'acme', agentId: 'dba-bot', action: { name: 'db.migrate', sensitivity: 'high' } })).toMatchObject({
+      verdict: 'challenge',
+      rule: 'band',
+    });
     expect(core.decide({ agentId: 'dba-bot', action: { name: 'db.migrate' } }).verdict).toBe('deny'); // default tenant: no grant
     clock.t = iso('2026-06-01T22:00:00Z');
     expect(core.decide({ tenant: 'acme', agentId: 'dba-bot', action: { name: 'db.migrate' } }).verdict).toBe('deny');
@@ -288,7 +375,9 @@ describe('elevation rules', () => {
     expect(core.decide(deploy).verdict).toBe('deny');
     core.setContextPolicy({ ...policy, elevations: [{ id: 'CHG-5000', agentId: 'deploy-bot', actions: ['deploy.*'], until: '2026-07-01T11:00:00Z' }] });
     expect(core.decide(deploy).verdict).toBe('allow');
-    expect(() => core.setContextPolicy({ ...policy, rules: [{ kind: 'elevation', id: 'x', actions: [] }] } as unknown as ContextPolicyInput)).toThrow(TrustlineError);
+    expect(() => core.setContextPolicy({ ...policy, rules: [{ kind: 'elevation', id: 'x', actions: [] }] } as unknown as ContextPolicyInput)).toThrow(
+      TrustlineError,
+    );
     expect(core.decide(deploy).verdict).toBe('allow');
     core.setContextPolicy(null);
     clock.t = iso('2026-07-01T12:00:00Z');
@@ -314,7 +403,9 @@ describe('combining context with band and circuit', () => {
     expect(core.decide({ agentId: 'agent-1', action: { name: 'payment.create', amount: 2000 } })).toMatchObject({ verdict: 'hold', ruleId: 'big' });
     expect(core.decide({ agentId: 'agent-1', action: { name: 'payment.create', amount: 5 } })).toMatchObject({ verdict: 'challenge', ruleId: 'consent' });
     // Band deny beats a context hold.
-    expect(core.decide({ agentId: 'agent-r', action: { name: 'payment.create', amount: 2000, sensitivity: 'critical' }, context: { consents: ['payments'] } })).toMatchObject({ verdict: 'deny', rule: 'band', ruleId: null });
+    expect(
+      core.decide({ agentId: 'agent-r', action: { name: 'payment.create', amount: 2000, sensitivity: 'critical' }, context: { consents: ['payments'] } }),
+    ).toMatchObject({ verdict: 'deny', rule: 'band', ruleId: null });
     // Tenant-scoped rule.
     expect(core.decide({ agentId: 'agent-1', action: { name: 'profile.read' } }).verdict).toBe('allow');
     expect(core.decide({ tenant: 'acme', agentId: 'agent-1', action: { name: 'profile.read' } })).toMatchObject({ verdict: 'deny', ruleId: 'acme-only' });
@@ -323,9 +414,23 @@ describe('combining context with band and circuit', () => {
   it('context denies even an operator-allowlisted (forced closed) agent, a stale fail-open decision and an unknown agent', () => {
     const clock = { t: iso('2026-06-01T12:00:00Z') };
     const core = setup(policy, clock, { 'agent-1': 'trusted' });
-    core.ingest('circuit', buildCircuitSignal({ tenant: 'default', agentId: 'agent-1', seq: 5, eventId: 'c5', ts: clock.t, model: 'm@1', mode: 'enforce' }, { state: 'forced_closed', previous: 'closed' }, 0, [], signer));
+    core.ingest(
+      'circuit',
+      buildCircuitSignal(
+        { tenant: 'default', agentId: 'agent-1', seq: 5, eventId: 'c5', ts: clock.t, model: 'm@1', mode: 'enforce' },
+        { state: 'forced_closed', previous: 'closed' },
+        0,
+        [],
+        signer,
+      ),
+    );
     expect(core.decide({ agentId: 'agent-1' })).toMatchObject({ verdict: 'allow', rule: 'circuit_forced_closed' });
-    expect(core.decide({ agentId: 'agent-1', action: { name: 'deploy.production' } })).toMatchObject({ verdict: 'deny', rule: 'time_window', ruleId: 'never', circuit: 'forced_closed' });
+    expect(core.decide({ agentId: 'agent-1', action: { name: 'deploy.production' } })).toMatchObject({
+      verdict: 'deny',
+      rule: 'time_window',
+      ruleId: 'never',
+      circuit: 'forced_closed',
+    });
     expect(core.decide({ agentId: 'nobody', action: { name: 'deploy.production' } })).toMatchObject({ verdict: 'deny', rule: 'time_window', band: null });
     clock.t += 31 * 86_400_000; // the TrustUpdate is past its ttl: fail-open allow, but not for this action
     const stale = createEnforcerCore({ keys: [KEY], contextPolicy: policy, now: () => clock.t, logger: createLogger({ level: 'silent' }) });
@@ -337,7 +442,16 @@ describe('combining context with band and circuit', () => {
   it('a request the context refuses does not use a half-open probe', () => {
     const clock = { t: iso('2026-06-01T12:00:00Z') };
     const core = setup(policy, clock, { 'agent-1': 'trusted' });
-    core.ingest('circuit', buildCircuitSignal({ tenant: 'default', agentId: 'agent-1', seq: 5, eventId: 'c5', ts: clock.t, model: 'm@1', mode: 'enforce' }, { state: 'half_open', previous: 'open', probeBudget: 1 }, 1, [], signer));
+    core.ingest(
+      'circuit',
+      buildCircuitSignal(
+        { tenant: 'default', agentId: 'agent-1', seq: 5, eventId: 'c5', ts: clock.t, model: 'm@1', mode: 'enforce' },
+        { state: 'half_open', previous: 'open', probeBudget: 1 },
+        1,
+        [],
+        signer,
+      ),
+    );
     expect(core.decide({ agentId: 'agent-1', action: { name: 'deploy.production' } })).toMatchObject({ verdict: 'deny', rule: 'time_window' });
     expect(core.decide({ agentId: 'agent-1', action: { name: 'orders.read' } })).toMatchObject({ verdict: 'allow', rule: 'half_open_probe' });
     expect(core.decide({ agentId: 'agent-1', action: { name: 'orders.read' } })).toMatchObject({ verdict: 'deny', rule: 'probes_exhausted' });
@@ -346,7 +460,17 @@ describe('combining context with band and circuit', () => {
   it('shadow decisions get the same context verdict', () => {
     const clock = { t: iso('2026-06-01T12:00:00Z') };
     const core = setup(policy, clock, {});
-    core.ingest('trust', buildTrustUpdate({ tenant: 'default', agentId: 's', seq: 1, eventId: 'e', ts: clock.t, model: 'm@1', mode: 'shadow' }, judgement('trusted'), 0.1, [], 3_600_000, signer));
+    core.ingest(
+      'trust',
+      buildTrustUpdate(
+        { tenant: 'default', agentId: 's', seq: 1, eventId: 'e', ts: clock.t, model: 'm@1', mode: 'shadow' },
+        judgement('trusted'),
+        0.1,
+        [],
+        3_600_000,
+        signer,
+      ),
+    );
     const d = core.decide({ agentId: 's', action: { name: 'deploy.production' } });
     expect(d).toMatchObject({ verdict: 'deny', rule: 'time_window' });
     expect(d.shadow).toMatchObject({ verdict: 'deny', rule: 'time_window', ruleId: 'never', band: 'trusted' });
@@ -369,12 +493,28 @@ describe('validation', () => {
     expect(bad({ version: 1, rules: [], extra: 1 })).toMatch(/^policy\.json: invalid context policy/);
     expect(bad({ version: 2, rules: [] })).toMatch(/\/version/);
     expect(bad({ version: 1, rules: [{ kind: 'time_window', id: 'w', actions: ['x'], windows: [{ from: '9:00', to: '17:00' }] }] })).toMatch(/\/rules\/0/);
-    expect(bad({ version: 1, rules: [{ kind: 'time_window', id: 'w', actions: ['x'], windows: [{ from: '09:00', to: '09:00' }] }] })).toMatch(/\/rules\/0\/windows\/0: from and to are equal/);
-    expect(bad({ version: 1, rules: [{ kind: 'time_window', id: 'w', actions: ['x'], timeZone: 'Mars/Olympus', windows: [{ from: '09:00', to: '10:00' }] }] })).toMatch(/unknown time zone "Mars\/Olympus"/);
+    expect(bad({ version: 1, rules: [{ kind: 'time_window', id: 'w', actions: ['x'], windows: [{ from: '09:00', to: '09:00' }] }] })).toMatch(
+      /\/rules\/0\/windows\/0: from and to are equal/,
+    );
+    expect(
+      bad({ version: 1, rules: [{ kind: 'time_window', id: 'w', actions: ['x'], timeZone: 'Mars/Olympus', windows: [{ from: '09:00', to: '10:00' }] }] }),
+    ).toMatch(/unknown time zone "Mars\/Olympus"/);
     expect(bad({ version: 1, tenants: { acme: { timeZone: 'Nowhere/Land' } }, rules: [] })).toMatch(/\/tenants\/acme\/timeZone/);
-    expect(bad({ version: 1, rules: [{ kind: 'consent', id: 'a', actions: ['x'], consent: 'c' }, { kind: 'consent', id: 'a', actions: ['y'], consent: 'c' }] })).toMatch(/duplicate rule id "a"/);
-    expect(bad({ version: 1, rules: [], elevations: [{ id: 'g', agentId: 'a', actions: ['x'], until: '2026-06-01T10:00:00' }] })).toMatch(/\/elevations\/0\/until/); // no offset
-    expect(bad({ version: 1, rules: [], elevations: [{ id: 'g', agentId: 'a', actions: ['x'], from: '2026-06-01T10:00:00Z', until: '2026-06-01T10:00:00Z' }] })).toMatch(/until must be after from/);
+    expect(
+      bad({
+        version: 1,
+        rules: [
+          { kind: 'consent', id: 'a', actions: ['x'], consent: 'c' },
+          { kind: 'consent', id: 'a', actions: ['y'], consent: 'c' },
+        ],
+      }),
+    ).toMatch(/duplicate rule id "a"/);
+    expect(bad({ version: 1, rules: [], elevations: [{ id: 'g', agentId: 'a', actions: ['x'], until: '2026-06-01T10:00:00' }] })).toMatch(
+      /\/elevations\/0\/until/,
+    ); // no offset
+    expect(
+      bad({ version: 1, rules: [], elevations: [{ id: 'g', agentId: 'a', actions: ['x'], from: '2026-06-01T10:00:00Z', until: '2026-06-01T10:00:00Z' }] }),
+    ).toMatch(/until must be after from/);
     expect(bad({ version: 1, rules: [{ kind: 'amount', id: 'a', actions: ['pay*'], atOrAbove: 1 }] })).toMatch(/\/rules\/0/); // a star only as ".*" or "*"
     expect(bad({ version: 1, rules: [{ kind: 'bogus', id: 'a', actions: ['x'] }] })).toMatch(/\/rules\/0/);
   });

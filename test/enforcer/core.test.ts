@@ -1,7 +1,14 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Band, CircuitSignal, CircuitState, Sensitivity, TrustUpdate } from '../../src/contract/schemas.ts';
-import { createEnforcerCore, resolvePolicy, DEFAULT_ENFORCER_POLICY, type EnforcerCore, type EnforcerPolicyInput, type Verdict } from '../../src/enforcer/index.ts';
+import {
+  createEnforcerCore,
+  resolvePolicy,
+  DEFAULT_ENFORCER_POLICY,
+  type EnforcerCore,
+  type EnforcerPolicyInput,
+  type Verdict,
+} from '../../src/enforcer/index.ts';
 import { createSigner, type SigningKey } from '../../src/outputs/sign.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { TrustlineError } from '../../src/shared/errors.ts';
@@ -136,7 +143,16 @@ describe('enforcer decide(): bands and actions', () => {
 
 describe('enforcer decide(): unknown agents and tenants', () => {
   it('challenges unknown agents by default, or what the policy says', () => {
-    expect(setup().core.decide({ agentId: 'nobody' })).toMatchObject({ verdict: 'challenge', rule: 'unknown_agent', trust: null, band: null, circuit: null, stale: false, seq: 0, reasons: [] });
+    expect(setup().core.decide({ agentId: 'nobody' })).toMatchObject({
+      verdict: 'challenge',
+      rule: 'unknown_agent',
+      trust: null,
+      band: null,
+      circuit: null,
+      stale: false,
+      seq: 0,
+      reasons: [],
+    });
     expect(setup({ unknown: 'deny' }).core.decide({ agentId: 'nobody' }).verdict).toBe('deny');
   });
 
@@ -231,7 +247,11 @@ describe('enforcer decide(): circuits', () => {
     expect(core.decide({ agentId: 'a1' })).toMatchObject({ verdict: 'deny', rule: 'circuit_forced_open', circuit: 'forced_open' });
     core.ingest('trust', trust({ seq: 3, band: 'block', trust: 0.1, circuit: 'forced_closed' }));
     core.ingest('circuit', signal({ seq: 3, state: 'forced_closed', previous: 'forced_open' }));
-    expect(core.decide({ agentId: 'a1', action: { sensitivity: 'critical' } })).toMatchObject({ verdict: 'allow', rule: 'circuit_forced_closed', band: 'block' });
+    expect(core.decide({ agentId: 'a1', action: { sensitivity: 'critical' } })).toMatchObject({
+      verdict: 'allow',
+      rule: 'circuit_forced_closed',
+      band: 'block',
+    });
     clock.t = T0 + 10 * 300_000; // record past its ttl, feed silent
     expect(core.decide({ agentId: 'a1' })).toMatchObject({ verdict: 'allow', rule: 'circuit_forced_closed', stale: true });
   });

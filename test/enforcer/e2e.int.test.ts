@@ -57,7 +57,14 @@ describeIntegration('enforcement end to end: gateway + SDK + processor', () => {
     });
     await enforcer.ready();
     gateway = await startGateway({
-      agents: [{ id: agentId, publicKeyPem: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(), scopes: ['orders:read', 'payments:write'], purpose: 'shopping' }],
+      agents: [
+        {
+          id: agentId,
+          publicKeyPem: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+          scopes: ['orders:read', 'payments:write'],
+          purpose: 'shopping',
+        },
+      ],
       routes: DEMO_ROUTES,
       enforcer,
       publish: async (key: string, event: AgentRequestEvent) => {
@@ -78,7 +85,11 @@ describeIntegration('enforcement end to end: gateway + SDK + processor', () => {
   async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
     const bytes = Buffer.from(body === undefined ? '' : JSON.stringify(body));
     const headers = signRequest({ method, path, body: bytes, keyId: agentId, privateKey: keys.privateKey });
-    const res = await fetch(`${gateway.url}${path}`, { method, headers: { ...headers, 'user-agent': 'ShopperBot/2.1', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: bytes }) });
+    const res = await fetch(`${gateway.url}${path}`, {
+      method,
+      headers: { ...headers, 'user-agent': 'ShopperBot/2.1', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: bytes }),
+    });
     return { status: res.status, json: (await res.json()) as Record<string, unknown>, headers: res.headers };
   }
 
@@ -122,7 +133,9 @@ describeIntegration('enforcement end to end: gateway + SDK + processor', () => {
       }
       await sleep(100);
     }
-    process.stdout.write(`[enforcement-e2e] malicious requests until the first refusal on trustline's verdict: ${refusedAt} (bound ${REFUSAL_BOUND}); ${refusal?.status} ${String(refusal?.json.rule)}; ${Math.round((Date.now() - started) / 1000)} s\n`);
+    process.stdout.write(
+      `[enforcement-e2e] malicious requests until the first refusal on trustline's verdict: ${refusedAt} (bound ${REFUSAL_BOUND}); ${refusal?.status} ${String(refusal?.json.rule)}; ${Math.round((Date.now() - started) / 1000)} s\n`,
+    );
     expect(refusedAt).toBeGreaterThan(0);
     expect(refusedAt).toBeLessThanOrEqual(REFUSAL_BOUND);
     expect([401, 403, 429]).toContain(refusal!.status);

@@ -11,19 +11,48 @@ const FORGER: SigningKey = { kid: 'prod-1', alg: 'HS256', secret: 'a guessed sec
 const T0 = 1_767_225_600_000;
 const signer = createSigner([KEY], KEY.kid);
 
-const J: Judgement = { trust: 0.6, band: 'watch', components: { identity: 0.8, intent: 0.7, authorization: 1 }, circuit: 'closed', circuitChange: null, emitTrust: true, offences: 0 };
+const J: Judgement = {
+  trust: 0.6,
+  band: 'watch',
+  components: { identity: 0.8, intent: 0.7, authorization: 1 },
+  circuit: 'closed',
+  circuitChange: null,
+  emitTrust: true,
+  offences: 0,
+};
 
 function esc(over: Partial<EscalationFields> = {}, key = KEY): Escalation {
   return buildEscalation(
-    { escalationId: 'agent-1:4', tenant: 'default', agentId: 'agent-1', seq: 4, eventId: 'p1', ts: T0, action: { name: 'payment.create', amount: 2500 }, reasons: [{ code: 'amount_at_or_above' }], expiresAt: T0 + 900_000, status: 'pending', mode: 'enforce', ...over },
+    {
+      escalationId: 'agent-1:4',
+      tenant: 'default',
+      agentId: 'agent-1',
+      seq: 4,
+      eventId: 'p1',
+      ts: T0,
+      action: { name: 'payment.create', amount: 2500 },
+      reasons: [{ code: 'amount_at_or_above' }],
+      expiresAt: T0 + 900_000,
+      status: 'pending',
+      mode: 'enforce',
+      ...over,
+    },
     createSigner([key], key.kid),
   );
 }
 
 function setup(clock: { now: number }): EnforcerCore {
-  const core = createEnforcerCore({ keys: [KEY], now: () => clock.now, logger: createLogger({ level: 'silent' }), policy: { actions: { 'payment.create': 'critical' } } });
+  const core = createEnforcerCore({
+    keys: [KEY],
+    now: () => clock.now,
+    logger: createLogger({ level: 'silent' }),
+    policy: { actions: { 'payment.create': 'critical' } },
+  });
   core.markReady();
-  core.ingest('trust', buildTrustUpdate({ tenant: 'default', agentId: 'agent-1', seq: 3, eventId: 'e3', ts: T0, model: 'm@1', mode: 'enforce' }, J, 0.2, [], 3_600_000, signer));
+  core.ingest(
+    'trust',
+    buildTrustUpdate({ tenant: 'default', agentId: 'agent-1', seq: 3, eventId: 'e3', ts: T0, model: 'm@1', mode: 'enforce' }, J, 0.2, [], 3_600_000, signer),
+  );
   return core;
 }
 
@@ -43,7 +72,9 @@ describe('enforcer: escalations', () => {
     const clock = { now: T0 + 1000 };
     const core = setup(clock);
     core.ingest('escalation', esc());
-    expect(core.ingest('escalation', esc({ status: 'approved', eventId: 'ctl-1', action: {}, decidedBy: 'alice', decidedAt: T0 + 500, controlId: 'ctl-1' }))).toBe('accepted');
+    expect(
+      core.ingest('escalation', esc({ status: 'approved', eventId: 'ctl-1', action: {}, decidedBy: 'alice', decidedAt: T0 + 500, controlId: 'ctl-1' })),
+    ).toBe('accepted');
     expect(core.decide(pay)).toMatchObject({ verdict: 'allow', rule: 'escalation_approved' });
     clock.now = T0 + 900_000;
     core.feedAlive();
@@ -69,14 +100,32 @@ describe('enforcer: escalations', () => {
     const core = setup(clock);
     core.ingest('escalation', esc());
     core.ingest('escalation', esc({ status: 'approved', action: {} }));
-    core.ingest('circuit', buildCircuitSignal({ tenant: 'default', agentId: 'agent-1', seq: 6, eventId: 'c', ts: T0, model: 'm@1', mode: 'enforce' }, { previous: 'closed', state: 'forced_open' }, 0, [], signer));
+    core.ingest(
+      'circuit',
+      buildCircuitSignal(
+        { tenant: 'default', agentId: 'agent-1', seq: 6, eventId: 'c', ts: T0, model: 'm@1', mode: 'enforce' },
+        { previous: 'closed', state: 'forced_open' },
+        0,
+        [],
+        signer,
+      ),
+    );
     expect(core.decide(pay)).toMatchObject({ verdict: 'deny', rule: 'circuit_forced_open' });
   });
 
   it('an allowlisting (forced_closed with until) allows until `until`, then the band decides', () => {
     const clock = { now: T0 + 1000 };
     const core = setup(clock);
-    core.ingest('circuit', buildCircuitSignal({ tenant: 'default', agentId: 'agent-1', seq: 6, eventId: 'c', ts: T0, model: 'm@1', mode: 'enforce' }, { previous: 'closed', state: 'forced_closed', until: T0 + 5000 }, 0, [], signer));
+    core.ingest(
+      'circuit',
+      buildCircuitSignal(
+        { tenant: 'default', agentId: 'agent-1', seq: 6, eventId: 'c', ts: T0, model: 'm@1', mode: 'enforce' },
+        { previous: 'closed', state: 'forced_closed', until: T0 + 5000 },
+        0,
+        [],
+        signer,
+      ),
+    );
     expect(core.decide(pay)).toMatchObject({ verdict: 'allow', rule: 'circuit_forced_closed' });
     clock.now = T0 + 5000;
     expect(core.decide(pay)).toMatchObject({ verdict: 'challenge', rule: 'band' });

@@ -22,11 +22,21 @@ function ctx(agentId: string, seq: number, tenant = 'default'): RecordContext {
   return { tenant, agentId, seq, eventId: `${agentId}-${seq}`, ts: Date.now() - 1_000, model: 'iforest@1', mode: 'enforce' };
 }
 
-function update(agentId: string, seq: number, band: Judgement['band'], trust: number, opts: { tenant?: string; circuit?: Judgement['circuit']; by?: typeof signer } = {}): TrustUpdate {
+function update(
+  agentId: string,
+  seq: number,
+  band: Judgement['band'],
+  trust: number,
+  opts: { tenant?: string; circuit?: Judgement['circuit']; by?: typeof signer } = {},
+): TrustUpdate {
   return buildTrustUpdate(ctx(agentId, seq, opts.tenant), judgement(band, trust, opts.circuit), 0.2, [{ code: `${band}_reason` }], 300_000, opts.by ?? signer);
 }
 
-function circuit(agentId: string, seq: number, change: { previous: CircuitSignal['previous']; state: CircuitSignal['state']; until?: number; probeBudget?: number }): CircuitSignal {
+function circuit(
+  agentId: string,
+  seq: number,
+  change: { previous: CircuitSignal['previous']; state: CircuitSignal['state']; until?: number; probeBudget?: number },
+): CircuitSignal {
   return buildCircuitSignal(ctx(agentId, seq), change, 1, [{ code: 'k_of_n_anomalous' }], signer);
 }
 
@@ -50,7 +60,11 @@ describeIntegration('enforcer on a real broker', () => {
   function start(): Enforcer {
     const e = createEnforcer({
       // A private (absent) escalations topic: the shared broker may hold other runs' agent.escalations.
-      kafka: { brokers: kafkaBrokers(), groupId: uniqueName('enforcer-it'), topics: { trust: trustTopic, circuit: circuitTopic, escalations: uniqueName('enforcer-it-esc') } },
+      kafka: {
+        brokers: kafkaBrokers(),
+        groupId: uniqueName('enforcer-it'),
+        topics: { trust: trustTopic, circuit: circuitTopic, escalations: uniqueName('enforcer-it-esc') },
+      },
       keys: [KEY],
       logger: silent,
     });
@@ -91,7 +105,15 @@ describeIntegration('enforcer on a real broker', () => {
     await enforcer.ready();
 
     expect(enforcer.metrics()).toMatchObject({ ready: true, accepted: 7, droppedBadSignature: 1, droppedUnsigned: 1, droppedStaleSeq: 1, agents: 4 });
-    expect(enforcer.decide({ agentId: 'a1' })).toMatchObject({ verdict: 'challenge', band: 'restrict', trust: 0.4, seq: 3, rule: 'band', stale: false, reasons: [{ code: 'restrict_reason' }] });
+    expect(enforcer.decide({ agentId: 'a1' })).toMatchObject({
+      verdict: 'challenge',
+      band: 'restrict',
+      trust: 0.4,
+      seq: 3,
+      rule: 'band',
+      stale: false,
+      reasons: [{ code: 'restrict_reason' }],
+    });
     expect(enforcer.decide({ agentId: 'a1', action: { sensitivity: 'critical' } }).verdict).toBe('deny');
     expect(enforcer.decide({ agentId: 'a2' })).toMatchObject({ verdict: 'deny', band: 'block', seq: 1 });
     expect(enforcer.decide({ tenant: 'acme', agentId: 'a1' })).toMatchObject({ verdict: 'allow', band: 'trusted' });
@@ -126,7 +148,11 @@ describeIntegration('enforcer on a real broker', () => {
     const emptyTrust = await createTopic(uniqueName('enforcer-empty-trust'), 2, { 'cleanup.policy': 'compact' });
     const emptyCircuit = await createTopic(uniqueName('enforcer-empty-circuit'), 2, { 'cleanup.policy': 'compact,delete' });
     try {
-      const empty = createEnforcer({ kafka: { brokers: kafkaBrokers(), topics: { trust: emptyTrust, circuit: emptyCircuit, escalations: uniqueName('enforcer-empty-esc') } }, keys: [KEY], logger: silent });
+      const empty = createEnforcer({
+        kafka: { brokers: kafkaBrokers(), topics: { trust: emptyTrust, circuit: emptyCircuit, escalations: uniqueName('enforcer-empty-esc') } },
+        keys: [KEY],
+        logger: silent,
+      });
       enforcers.push(empty);
       await empty.ready();
       expect(empty.decide({ agentId: 'a1' })).toMatchObject({ verdict: 'challenge', rule: 'unknown_agent', stale: false });
@@ -138,7 +164,11 @@ describeIntegration('enforcer on a real broker', () => {
   });
 
   it('ready() rejects when a topic does not exist', async () => {
-    const e = createEnforcer({ kafka: { brokers: kafkaBrokers(), topics: { trust: uniqueName('missing-trust'), circuit: circuitTopic } }, keys: [KEY], logger: silent });
+    const e = createEnforcer({
+      kafka: { brokers: kafkaBrokers(), topics: { trust: uniqueName('missing-trust'), circuit: circuitTopic } },
+      keys: [KEY],
+      logger: silent,
+    });
     enforcers.push(e);
     await expect(e.ready()).rejects.toThrow(/enforcer could not start: topic missing-trust-\S+ does not exist/);
   });

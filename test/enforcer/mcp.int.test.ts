@@ -41,7 +41,14 @@ type CallOutcome = { ok: true; text: string } | { ok: false; code: number; messa
 
 describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', () => {
   const names = uniqueNames('mcp');
-  const config = processorConfig(processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn', TRUSTLINE_REDIS_DECISION_TTL_MS: '60000' }));
+  const config = processorConfig(
+    processorEnv(sharedCluster(), names, {
+      TRUSTLINE_PARTITIONS: '1',
+      TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`,
+      TRUSTLINE_LOG_LEVEL: 'warn',
+      TRUSTLINE_REDIS_DECISION_TTL_MS: '60000',
+    }),
+  );
   // The processor escalates what the SDK holds: payments of 1000 or more, in every band.
   config.escalation.rules = [{ minAmount: 1000, actions: ['payment.create'], bands: ['trusted', 'watch', 'restrict', 'block'] }];
   const agentId = `mcp-agent-${names.prefix}`;
@@ -100,7 +107,15 @@ describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', 
   });
 
   it('runs, holds for a human, refuses by context, by trust and by circuit — with clear MCP errors', async () => {
-    const session: McpAgentSession = { agentId, auth: { method: 'oauth2', verified: true, tokenAgeS: 60 }, scopes: ['orders:read', 'payments:write'], purpose: 'shopping', onBehalfOf: 'user-17', consents: ['payments'], userAgent: 'ShopperAgent/2.1' };
+    const session: McpAgentSession = {
+      agentId,
+      auth: { method: 'oauth2', verified: true, tokenAgeS: 60 },
+      scopes: ['orders:read', 'payments:write'],
+      purpose: 'shopping',
+      onBehalfOf: 'user-17',
+      consents: ['payments'],
+      userAgent: 'ShopperAgent/2.1',
+    };
     const client = await connect(session);
     const tools = await client.listTools();
     expect(tools.tools.map((t) => t.name)).toContain('payment_create');
@@ -133,7 +148,11 @@ describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', 
     // 3. The same agent in a session whose user gave no payment consent: refused by the context policy.
     const noConsent = await connect({ ...session, consents: [] });
     const refusedByContext = await call(noConsent, 'payment_create', { amount: 20, currency: 'EUR' });
-    expect(refusedByContext).toMatchObject({ ok: false, code: TRUSTLINE_MCP_ERRORS.denied, data: { verdict: 'deny', rule: 'consent_required', ruleId: 'payments-need-consent' } });
+    expect(refusedByContext).toMatchObject({
+      ok: false,
+      code: TRUSTLINE_MCP_ERRORS.denied,
+      data: { verdict: 'deny', rule: 'consent_required', ruleId: 'payments-need-consent' },
+    });
     if (!refusedByContext.ok) expect(refusedByContext.message).toMatch(/refused by trustline: payment_create denied \(payments-need-consent/);
 
     // 4. Turns malicious: admin tools without the scope, order-id enumeration.
@@ -150,7 +169,9 @@ describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', 
       }
       await sleep(100);
     }
-    process.stdout.write(`[mcp-e2e] malicious calls until the first refusal on trustline's verdict: ${refusedAt} (bound ${REFUSAL_BOUND}); ${refusal && !refusal.ok ? `${refusal.code} ${String(refusal.data.rule)} band ${String(refusal.data.band)}` : ''}\n`);
+    process.stdout.write(
+      `[mcp-e2e] malicious calls until the first refusal on trustline's verdict: ${refusedAt} (bound ${REFUSAL_BOUND}); ${refusal && !refusal.ok ? `${refusal.code} ${String(refusal.data.rule)} band ${String(refusal.data.band)}` : ''}\n`,
+    );
     expect(refusedAt).toBeGreaterThan(0);
     expect(refusedAt).toBeLessThanOrEqual(REFUSAL_BOUND);
     expect(refusal).toMatchObject({ ok: false });
@@ -164,11 +185,17 @@ describeIntegration('MCP enforcement end to end: MCP server + SDK + processor', 
     await producer.send({ topic: names.control, acks: -1, messages: [{ key: agentId, value: JSON.stringify(forceOpen) }] });
     await waitFor(() => enforcer.decide({ agentId }).circuit === 'forced_open', 'the forced-open circuit at the SDK', 30_000);
     const circuit = await call(client, 'order_get', { id: 2 });
-    expect(circuit).toMatchObject({ ok: false, code: TRUSTLINE_MCP_ERRORS.circuitOpen, data: { verdict: 'deny', rule: 'circuit_forced_open', circuit: 'forced_open', retryAfterS: 30 } });
+    expect(circuit).toMatchObject({
+      ok: false,
+      code: TRUSTLINE_MCP_ERRORS.circuitOpen,
+      data: { verdict: 'deny', rule: 'circuit_forced_open', circuit: 'forced_open', retryAfterS: 30 },
+    });
 
     // Every tool call reached agent.requests as an AgentRequestEvent (route mcp:<tool>, method TOOL).
     await sleep(500);
-    const events = (await readTopic(sharedCluster(), names.requests, 30_000)).map((r) => JSON.parse(r.value!.toString()) as AgentRequestEvent & { kind?: string }).filter((e) => e.kind !== 'control');
+    const events = (await readTopic(sharedCluster(), names.requests, 30_000))
+      .map((r) => JSON.parse(r.value!.toString()) as AgentRequestEvent & { kind?: string })
+      .filter((e) => e.kind !== 'control');
     const routes = new Set(events.map((e) => e.request.route));
     for (const r of ['mcp:payment_create', 'mcp:order_get', 'mcp:admin_list_users']) expect(routes).toContain(r);
     expect([...routes].every((r) => DEMO_TOOLS.some((t) => `mcp:${t.name}` === r))).toBe(true);

@@ -22,7 +22,10 @@ describe('package manifests', () => {
   const enforcer = read('packages/enforcer/package.json');
 
   it('every entry point of trustline and @trustline/enforcer is compiled JavaScript with declarations', () => {
-    for (const [name, m] of [['trustline', root], ['@trustline/enforcer', enforcer]] as const) {
+    for (const [name, m] of [
+      ['trustline', root],
+      ['@trustline/enforcer', enforcer],
+    ] as const) {
       for (const [entry, target] of Object.entries(m.exports)) {
         if (entry === './package.json') continue;
         expect(typeof target, `${name} ${entry}`).toBe('object');
@@ -66,7 +69,13 @@ describe('package manifests', () => {
       if (${connect}) await e.ready().catch(() => undefined);
       await e.close();
       console.log(JSON.stringify({ before, after: loaded() }));`;
-    const run = (connect: boolean) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(connect)], { encoding: 'utf8', timeout: 30_000 }).trim().split('\n').pop()!) as { before: boolean; after: boolean };
+    const run = (connect: boolean) =>
+      JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(connect)], { encoding: 'utf8', timeout: 30_000 })
+          .trim()
+          .split('\n')
+          .pop()!,
+      ) as { before: boolean; after: boolean };
     expect(run(false)).toEqual({ before: false, after: false });
     expect(run(true)).toEqual({ before: false, after: true });
   }, 60_000);

@@ -11,7 +11,16 @@ import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AgentRequestEvent, Sensitivity, TrustUpdate } from '../../src/contract/schemas.ts';
 import { signControl } from '../../src/control/sign-control.ts';
-import { createEnforcer, createRedisEnforcer, decisionKey, type Decision, type DecisionQuery, type Enforcer, type EnforcerPolicyInput, type RedisEnforcer } from '../../src/enforcer/index.ts';
+import {
+  createEnforcer,
+  createRedisEnforcer,
+  decisionKey,
+  type Decision,
+  type DecisionQuery,
+  type Enforcer,
+  type EnforcerPolicyInput,
+  type RedisEnforcer,
+} from '../../src/enforcer/index.ts';
 import type { SigningKey } from '../../src/outputs/sign.ts';
 import { withDecisionCache } from '../../src/runners/kafka/decision-cache.ts';
 import { startKafkaRunner, type KafkaRunnerHandle } from '../../src/runners/kafka/run.ts';
@@ -19,7 +28,16 @@ import { buildCircuitSignal, buildTrustUpdate } from '../../src/outputs/records.
 import { createSigner } from '../../src/outputs/sign.ts';
 import type { BatchOutputs } from '../../src/outputs/sink.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { cleanupTest, connectProducer, PrivateRedis, processorConfig, processorEnv, readTopic, uniqueNames, waitForAllCommitted } from '../support/processor-harness.ts';
+import {
+  cleanupTest,
+  connectProducer,
+  PrivateRedis,
+  processorConfig,
+  processorEnv,
+  readTopic,
+  uniqueNames,
+  waitForAllCommitted,
+} from '../support/processor-harness.ts';
 import { describeIntegration, kafkaBrokers, redisUrl, waitFor, sharedCluster } from '../support/services.ts';
 
 const OP: SigningKey = { kid: 'ops-rmode', alg: 'HS256', secret: 'operator key for the redis-mode test ...' };
@@ -28,7 +46,14 @@ const POLICY: EnforcerPolicyInput = { onStale: 'fail-closed', feedTimeoutMs: 3_6
 
 describeIntegration('stateless gateways: Redis mode gives the verdicts of the Kafka mode', () => {
   const names = uniqueNames('rmode');
-  const config = processorConfig(processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '2', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn', TRUSTLINE_REDIS_DECISION_TTL_MS: '600000' }));
+  const config = processorConfig(
+    processorEnv(sharedCluster(), names, {
+      TRUSTLINE_PARTITIONS: '2',
+      TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`,
+      TRUSTLINE_LOG_LEVEL: 'warn',
+      TRUSTLINE_REDIS_DECISION_TTL_MS: '600000',
+    }),
+  );
   const agents = Array.from({ length: 12 }, (_, i) => `rm-${names.prefix}-${i}`);
   const malicious = new Set(agents.slice(0, 4));
   const forcedOpen = agents[10]!;
@@ -71,7 +96,14 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
       ts,
       agent: { id: agentId, auth: { method: 'oauth2', verified: true, scopes: ['orders:read'] }, userAgent: 'bot/1' },
       request: bad
-        ? { method: 'GET', route: n % 2 ? '/admin/keys' : '/orders/{id}', path: n % 2 ? '/admin/keys' : `/orders/${90_000 + n}`, status: n % 2 ? 403 : 404, latencyMs: 5, ip: '203.0.113.9' }
+        ? {
+            method: 'GET',
+            route: n % 2 ? '/admin/keys' : '/orders/{id}',
+            path: n % 2 ? '/admin/keys' : `/orders/${90_000 + n}`,
+            status: n % 2 ? 403 : 404,
+            latencyMs: 5,
+            ip: '203.0.113.9',
+          }
         : { method: 'GET', route: '/orders/{id}', path: `/orders/${4711 + (n % 5)}`, status: 200, latencyMs: 20, ip: '198.51.100.7' },
       action: bad && n % 2 ? { requiredScope: 'admin' } : { name: 'orders.read', requiredScope: 'orders:read' },
     };
@@ -101,23 +133,44 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
     const messages = [];
     for (let n = 0; n < 40; n++) for (const a of agents) messages.push({ key: a, value: JSON.stringify(event(a, n, base + n * 1000)) });
     await producer.send({ topic: names.requests, acks: -1, messages });
-    for (const [agentId, action, until] of [[forcedOpen, 'force_open', undefined], [allowlisted, 'allowlist', Date.now() + 3_600_000]] as const) {
+    for (const [agentId, action, until] of [
+      [forcedOpen, 'force_open', undefined],
+      [allowlisted, 'allowlist', Date.now() + 3_600_000],
+    ] as const) {
       const c = signControl({ agentId, action, issuedAt: Date.now(), operator: 'alice', ...(until ? { until } : {}) }, OP);
       await producer.send({ topic: names.control, acks: -1, messages: [{ key: agentId, value: JSON.stringify(c) }] });
     }
 
     // An observer follows the topics for the waits (its decisions may use half-open probes); the enforcers compared decide nothing before the comparison.
-    const kafkaOptions = (group: string) => ({ kafka: { brokers: kafkaBrokers(), topics: { trust: names.trust, circuit: names.circuit, escalations: names.escalations }, groupId: `${names.group}-${group}` }, keys: config.signing.keys, policy: POLICY, now, logger: createLogger({ level: 'silent' }) });
+    const kafkaOptions = (group: string) => ({
+      kafka: {
+        brokers: kafkaBrokers(),
+        topics: { trust: names.trust, circuit: names.circuit, escalations: names.escalations },
+        groupId: `${names.group}-${group}`,
+      },
+      keys: config.signing.keys,
+      policy: POLICY,
+      now,
+      logger: createLogger({ level: 'silent' }),
+    });
     observer = createEnforcer(kafkaOptions('obs'));
     await observer.ready();
-    await waitFor(() => observer.decide({ agentId: forcedOpen }).circuit === 'forced_open' && observer.decide({ agentId: allowlisted }).circuit === 'forced_closed', 'the operator controls at the Kafka enforcer', 60_000);
+    await waitFor(
+      () => observer.decide({ agentId: forcedOpen }).circuit === 'forced_open' && observer.decide({ agentId: allowlisted }).circuit === 'forced_closed',
+      'the operator controls at the Kafka enforcer',
+      60_000,
+    );
     await waitForAllCommitted(sharedCluster(), names.group, names.requests, 60_000);
     // Everything is committed, so every output is on the topics and in Redis: wait until the observer holds the newest record of each agent.
     const newest = async (a: string): Promise<number> => {
       const [ts, cs] = await redis.hmget(decisionKey(names.prefix, 'default', a), 'ts', 'cs');
       return Math.max(Number(ts ?? 0), Number(cs ?? 0));
     };
-    await waitFor(async () => (await Promise.all(agents.map(async (a) => observer.decide({ agentId: a }).seq === (await newest(a))))).every(Boolean), 'every agent\'s newest record at the Kafka enforcer', 30_000);
+    await waitFor(
+      async () => (await Promise.all(agents.map(async (a) => observer.decide({ agentId: a }).seq === (await newest(a))))).every(Boolean),
+      "every agent's newest record at the Kafka enforcer",
+      30_000,
+    );
     const rules = new Set(agents.map((a) => observer.decide({ agentId: a, action: { sensitivity: 'high' } }).rule));
     expect(rules.has('circuit_forced_open') && rules.has('circuit_forced_closed') && rules.has('band')).toBe(true);
     expect(agents.filter((a) => malicious.has(a)).every((a) => observer.decide({ agentId: a }).band !== 'trusted')).toBe(true);
@@ -134,7 +187,14 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
       else expect(pttl, a).toBeGreaterThan(500_000);
     }
 
-    redisMode = createRedisEnforcer({ redis: { url: redisUrl(), keyPrefix: names.prefix }, keys: config.signing.keys, policy: POLICY, now, logger: createLogger({ level: 'silent' }), refreshMs: 0 });
+    redisMode = createRedisEnforcer({
+      redis: { url: redisUrl(), keyPrefix: names.prefix },
+      keys: config.signing.keys,
+      policy: POLICY,
+      now,
+      logger: createLogger({ level: 'silent' }),
+      refreshMs: 0,
+    });
     await redisMode.ready();
 
     // 1. Fresh: the same verdicts for every agent and sensitivity (bands and circuits vary over the stream).
@@ -153,7 +213,9 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
     const key = decisionKey(names.prefix, 'default', victim);
     const held = await redisMode.decide({ agentId: victim });
     const current = JSON.parse((await redis.hget(key, 't'))!) as TrustUpdate;
-    const older = (await readTopic(sharedCluster(), names.trust, 30_000)).map((r) => JSON.parse(r.value!.toString()) as TrustUpdate).filter((r) => r.agentId === victim && r.seq < current.seq);
+    const older = (await readTopic(sharedCluster(), names.trust, 30_000))
+      .map((r) => JSON.parse(r.value!.toString()) as TrustUpdate)
+      .filter((r) => r.agentId === victim && r.seq < current.seq);
     expect(older.length).toBeGreaterThan(0);
     const before = redisMode.metrics();
     await redis.hset(key, 't', JSON.stringify({ ...current, seq: current.seq + 100, band: 'trusted', trust: 1 })); // forged: the signature no longer matches
@@ -171,8 +233,24 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
     const signer = createSigner(config.signing.keys, config.signing.activeKid);
     let inner = 0;
     const sink = withDecisionCache({ write: async () => void inner++, close: async () => undefined }, redis, { keyPrefix: names.prefix, ttlMs: 60_000 });
-    const j = { trust: 0.7, band: 'watch' as const, components: { identity: 0.8, intent: 0.7, authorization: 1 }, circuit: 'closed' as const, circuitChange: null, emitTrust: true, offences: 0 };
-    const ctx = (seq: number) => ({ tenant: 'default', agentId: 'writer-agent', seq, eventId: `w-${seq}`, ts: Date.now(), model: 'm@1', mode: 'enforce' as const });
+    const j = {
+      trust: 0.7,
+      band: 'watch' as const,
+      components: { identity: 0.8, intent: 0.7, authorization: 1 },
+      circuit: 'closed' as const,
+      circuitChange: null,
+      emitTrust: true,
+      offences: 0,
+    };
+    const ctx = (seq: number) => ({
+      tenant: 'default',
+      agentId: 'writer-agent',
+      seq,
+      eventId: `w-${seq}`,
+      ts: Date.now(),
+      model: 'm@1',
+      mode: 'enforce' as const,
+    });
     const out = (trust: number[], circuit: [number, 'open' | 'forced_open' | 'closed'][]): BatchOutputs => ({
       trust: trust.map((seq) => buildTrustUpdate(ctx(seq), j, 0.2, [], 300_000, signer)),
       circuit: circuit.map(([seq, state]) => buildCircuitSignal(ctx(seq), { previous: 'closed', state }, 1, [], signer)),
@@ -203,12 +281,33 @@ describeIntegration('stateless gateways: Redis mode gives the verdicts of the Ka
       const signer = createSigner(config.signing.keys, config.signing.activeKid);
       const sink = withDecisionCache({ write: async () => undefined, close: async () => undefined }, own, { keyPrefix: 'outage', ttlMs: 600_000 });
       const t0 = Date.now();
-      const j = { trust: 0.9, band: 'trusted' as const, components: { identity: 0.8, intent: 0.9, authorization: 1 }, circuit: 'closed' as const, circuitChange: null, emitTrust: true, offences: 0 };
+      const j = {
+        trust: 0.9,
+        band: 'trusted' as const,
+        components: { identity: 0.8, intent: 0.9, authorization: 1 },
+        circuit: 'closed' as const,
+        circuitChange: null,
+        emitTrust: true,
+        offences: 0,
+      };
       const ctx = (agentId: string, seq: number) => ({ tenant: 'default', agentId, seq, eventId: `o-${seq}`, ts: t0, model: 'm@1', mode: 'enforce' as const });
-      await sink.write({ trust: [buildTrustUpdate(ctx('good', 1), j, 0.1, [], 3_600_000, signer), buildTrustUpdate(ctx('forced', 1), j, 0.1, [], 3_600_000, signer)], circuit: [buildCircuitSignal(ctx('forced', 2), { previous: 'closed', state: 'forced_open' }, 0, [], signer)], dlq: [], scores: [] });
+      await sink.write({
+        trust: [buildTrustUpdate(ctx('good', 1), j, 0.1, [], 3_600_000, signer), buildTrustUpdate(ctx('forced', 1), j, 0.1, [], 3_600_000, signer)],
+        circuit: [buildCircuitSignal(ctx('forced', 2), { previous: 'closed', state: 'forced_open' }, 0, [], signer)],
+        dlq: [],
+        scores: [],
+      });
       const clock = { t: t0 };
       const make = (onStale: 'fail-open' | 'fail-closed') => {
-        const e = createRedisEnforcer({ redis: { url: priv.url, keyPrefix: 'outage' }, keys: config.signing.keys, policy: { onStale, feedTimeoutMs: 30_000 }, now: () => clock.t, logger: createLogger({ level: 'silent' }), refreshMs: 0, lookupTimeoutMs: 200 });
+        const e = createRedisEnforcer({
+          redis: { url: priv.url, keyPrefix: 'outage' },
+          keys: config.signing.keys,
+          policy: { onStale, feedTimeoutMs: 30_000 },
+          now: () => clock.t,
+          logger: createLogger({ level: 'silent' }),
+          refreshMs: 0,
+          lookupTimeoutMs: 200,
+        });
         enforcers.push(e);
         return e;
       };

@@ -78,7 +78,13 @@ describe('enforcer: only authentic, newer records are applied', () => {
     expect(core.ingest('trust', JSON.stringify(unsigned))).toBe('unsigned');
     expect(core.ingest('trust', { ...unsigned, sig: null })).toBe('unsigned');
     const signalCtx = ctx(3);
-    const { sig: _s2, ...unsignedSignal } = buildCircuitSignal(signalCtx, { previous: 'forced_open', state: 'forced_closed' }, 0, [], createSigner([KEY], KEY.kid));
+    const { sig: _s2, ...unsignedSignal } = buildCircuitSignal(
+      signalCtx,
+      { previous: 'forced_open', state: 'forced_closed' },
+      0,
+      [],
+      createSigner([KEY], KEY.kid),
+    );
     expect(core.ingest('circuit', unsignedSignal)).toBe('unsigned');
     expect(core.metrics()).toMatchObject({ accepted: 0, droppedUnsigned: 3 });
     expect(core.decide({ agentId: 'agent-1' }).rule).toBe('unknown_agent');
@@ -146,7 +152,19 @@ describe('enforcer: only authentic, newer records are applied', () => {
     expect(core.ingest('trust', Buffer.from('[1,2]'))).toBe('malformed');
     // Correctly signed but not a valid v1 record.
     const signer = createSigner([KEY], KEY.kid);
-    const body = { v: 2, tenant: 'default', agentId: 'agent-1', seq: 2, ts: T0, trust: 1, band: 'trusted', circuit: 'closed', mode: 'enforce', ttlMs: 1, reasons: [] };
+    const body = {
+      v: 2,
+      tenant: 'default',
+      agentId: 'agent-1',
+      seq: 2,
+      ts: T0,
+      trust: 1,
+      band: 'trusted',
+      circuit: 'closed',
+      mode: 'enforce',
+      ttlMs: 1,
+      reasons: [],
+    };
     expect(core.ingest('trust', { ...body, sig: signer.sign(body) })).toBe('malformed');
     const body2 = { ...body, v: 1, band: 'excellent' };
     expect(core.ingest('trust', { ...body2, sig: signer.sign(body2) })).toBe('malformed');

@@ -48,7 +48,17 @@ beforeAll(async () => {
     escalation: { rules: [{ minAmount: 100, bands: ['trusted', 'watch', 'restrict', 'block'] }], ttlMs: 5_000, approveCredit: 0.05, denyPenalty: 0.3 },
     audit: { topic: 'audit', partitionOf: (r) => r.position % 3 },
   });
-  const events = [...mixedStream(6, 60, 11), ...Array.from({ length: 40 }, (_, i) => ev({ eventId: `pay-${i}`, ts: T0 + 3_600_000 + i * 10_000, agent: { id: `payer-${i % 4}` }, action: { name: 'payment.create', amount: 500 + i, currency: 'EUR' } }))];
+  const events = [
+    ...mixedStream(6, 60, 11),
+    ...Array.from({ length: 40 }, (_, i) =>
+      ev({
+        eventId: `pay-${i}`,
+        ts: T0 + 3_600_000 + i * 10_000,
+        agent: { id: `payer-${i % 4}` },
+        action: { name: 'payment.create', amount: 500 + i, currency: 'EUR' },
+      }),
+    ),
+  ];
   for (let i = 0; i < events.length; i += 50) await p.process(toRecords(events.slice(i, i + 50), i + 1));
   for (const o of out) {
     for (const r of o.trust) signed.push({ kind: 'trust', rec: r as unknown as Rec });

@@ -26,7 +26,10 @@ describe('trustline agent(s) on a replay', () => {
   const lastOf = (id: string): ScoreRow => scores.filter((s) => s.agentId === id).at(-1)!;
   beforeAll(async () => {
     await replayFiles([INPUT], dir, loadConfig({ env: {} }));
-    scores = readFileSync(join(dir, 'scores.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ScoreRow);
+    scores = readFileSync(join(dir, 'scores.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ScoreRow);
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -40,12 +43,18 @@ describe('trustline agent(s) on a replay', () => {
     for (let i = 1; i < list.agents.length; i++) expect(list.agents[i]!.trust).toBeGreaterThanOrEqual(list.agents[i - 1]!.trust);
     for (const a of list.agents) {
       const last = lastOf(a.agentId);
-      expect([a.trust, a.band, a.circuit, a.lastSeen, a.events]).toEqual([last.trust, last.band, last.circuit, last.ts, scores.filter((s) => s.agentId === a.agentId).length]);
+      expect([a.trust, a.band, a.circuit, a.lastSeen, a.events]).toEqual([
+        last.trust,
+        last.band,
+        last.circuit,
+        last.ts,
+        scores.filter((s) => s.agentId === a.agentId).length,
+      ]);
       expect(a.peerGroup).toBeNull();
     }
   });
 
-  it('filters by band, circuit and time since the replay\'s last event', async () => {
+  it("filters by band, circuit and time since the replay's last event", async () => {
     const blocked = JSON.parse((await run(['agents', '--replay', dir, '--json', '--band', 'block,restrict'])).out) as { agents: AgentListRow[] };
     expect(blocked.agents.length).toBeGreaterThan(0);
     expect(blocked.agents.every((a) => a.band === 'block' || a.band === 'restrict')).toBe(true);
@@ -65,15 +74,34 @@ describe('trustline agent(s) on a replay', () => {
     expect(r.code).toBe(0);
     const v = JSON.parse(r.out) as AgentView;
     const mine = scores.filter((s) => s.agentId === lowest.agentId);
-    expect(v).toMatchObject({ source: 'replay', agentId: lowest.agentId, trust: mine.at(-1)!.trust, band: mine.at(-1)!.band, events: mine.length, peerGroup: null });
+    expect(v).toMatchObject({
+      source: 'replay',
+      agentId: lowest.agentId,
+      trust: mine.at(-1)!.trust,
+      band: mine.at(-1)!.band,
+      events: mine.length,
+      peerGroup: null,
+    });
     expect(v.baseline.firstSeen).toBe(mine[0]!.ts);
     expect(v.baseline.lastSeen).toBe(mine.at(-1)!.ts);
     for (const c of Object.values(v.components)) expect(c).toBeGreaterThanOrEqual(0);
     // Movers: the 4 largest |Δtrust| of its events, largest first, each Δ as in scores.jsonl.
-    const deltas = mine.slice(1).map((s, i) => ({ eventId: s.eventId, delta: Math.round((s.trust - mine[i]!.trust) * 10_000) / 10_000 })).filter((d) => d.delta !== 0);
-    const expected = [...deltas].sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta)).slice(0, 4).map((d) => Math.abs(d.delta));
+    const deltas = mine
+      .slice(1)
+      .map((s, i) => ({ eventId: s.eventId, delta: Math.round((s.trust - mine[i]!.trust) * 10_000) / 10_000 }))
+      .filter((d) => d.delta !== 0);
+    const expected = [...deltas]
+      .sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta))
+      .slice(0, 4)
+      .map((d) => Math.abs(d.delta));
     expect(v.movers.map((m) => Math.abs(m.delta))).toEqual(expected);
-    const input = new Map(readFileSync(INPUT, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { eventId: string; request: { route: string; status: number } }).map((e) => [e.eventId, e]));
+    const input = new Map(
+      readFileSync(INPUT, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { eventId: string; request: { route: string; status: number } })
+        .map((e) => [e.eventId, e]),
+    );
     for (const m of v.movers) expect(m.request).toMatchObject({ route: input.get(m.eventId)!.request.route, status: input.get(m.eventId)!.request.status });
     expect(v.recentReasons.length).toBeGreaterThan(0);
     expect(v.recentReasons[0]!.ts).toBe(mine.filter((s) => s.reasons.length).at(-1)!.ts);
@@ -92,7 +120,9 @@ describe('trustline agent(s) on a replay', () => {
     expect(notReplay.err).toBe(`trustline agents: ${join(dir, 'nope')}: not a replay output folder (no scores.jsonl)\n`);
     const badFlag = await run(['agents', '--replay', dir, '--circuit', 'ajar']);
     expect(badFlag.code).toBe(2);
-    expect(badFlag.err.split('\n')[0]).toBe('trustline agents: --circuit: unknown value "ajar" (one of closed, open, half_open, forced_open, forced_closed) (see trustline help agents)');
+    expect(badFlag.err.split('\n')[0]).toBe(
+      'trustline agents: --circuit: unknown value "ajar" (one of closed, open, half_open, forced_open, forced_closed) (see trustline help agents)',
+    );
   });
 });
 

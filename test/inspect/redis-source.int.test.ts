@@ -29,7 +29,10 @@ describeIntegration('trustline agent(s) on Redis', () => {
   beforeAll(async () => {
     await replayFiles([join(ROOT, 'fixtures/demo/demo.jsonl')], dir, loadConfig({ env: {} }));
     store = new RedisStateStore({ url: redisUrl(), keyPrefix: prefix });
-    const lines = readFileSync(join(dir, 'state.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tenant: string; agentId: string; state: string });
+    const lines = readFileSync(join(dir, 'state.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { tenant: string; agentId: string; state: string });
     const entries = lines.map((l) => {
       const state = Buffer.from(l.state, 'base64');
       return { key: { tenant: l.tenant, agentId: l.agentId }, watermark: watermarkOf(state), state };
@@ -40,8 +43,9 @@ describeIntegration('trustline agent(s) on Redis', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(env))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     await store?.clear();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -59,7 +63,14 @@ describeIntegration('trustline agent(s) on Redis', () => {
     expect(r.code).toBe(0);
     const v = JSON.parse(r.out) as AgentView;
     const replayed = JSON.parse((await run(['agent', id, '--json', '--replay', dir])).out) as AgentView;
-    expect(v).toMatchObject({ source: 'redis', trust: replayed.trust, band: replayed.band, circuit: replayed.circuit, baseline: replayed.baseline, components: { identity: null, intent: replayed.components.intent, authorization: replayed.components.authorization } });
+    expect(v).toMatchObject({
+      source: 'redis',
+      trust: replayed.trust,
+      band: replayed.band,
+      circuit: replayed.circuit,
+      baseline: replayed.baseline,
+      components: { identity: null, intent: replayed.components.intent, authorization: replayed.components.authorization },
+    });
     expect(v.notes.join(' ')).toContain('not kept in state');
     // Read-only: the stored record is unchanged.
     expect(await store.redis.hgetBuffer(loc.key, loc.field)).toEqual(before);

@@ -34,7 +34,10 @@ describe('ops http', () => {
     expect((await fetch(`${base}/agents/b`)).status).toBe(404);
     expect((await fetch(`${base}/agents/%E0%A4%A`)).status).toBe(400);
     expect((await fetch(`${base}/agents/a`, { method: 'DELETE' })).status).toBe(405);
-    expect(asked).toEqual([{ tenant: 't', agentId: 'a/1' }, { tenant: 'default', agentId: 'b' }]);
+    expect(asked).toEqual([
+      { tenant: 't', agentId: 'a/1' },
+      { tenant: 'default', agentId: 'b' },
+    ]);
     expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^trustline_ready 0$/m);
     ready = true;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);

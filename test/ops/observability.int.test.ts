@@ -56,27 +56,50 @@ describeIntegration('metrics, dashboards and alerts', () => {
   afterAll(() => cleanupTest(sharedCluster(), names));
 
   it('the processor exposes conventional metrics, /agents/<id>, and every dashboard and alert query names an exposed metric', async () => {
-    const config = processorConfig(processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '2', TRUSTLINE_CONTROL_KEYS: 'ops:obs-test-operator-key-0123456789' }));
+    const config = processorConfig(
+      processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '2', TRUSTLINE_CONTROL_KEYS: 'ops:obs-test-operator-key-0123456789' }),
+    );
     const processor = await startKafkaRunner(config, createLogger({ level: 'warn' }));
     const producer = await connectProducer(sharedCluster());
     const base = `http://127.0.0.1:${processor.httpPort}`;
     let text: string;
     try {
       const t0 = Date.now() - 60_000;
-      const messages = Array.from({ length: 30 }, (_, i) => ({ key: `obs-${i % 3}`, value: JSON.stringify(ev({ eventId: `o-${i}`, ts: t0 + i * 1000, agent: { id: `obs-${i % 3}` } })) }));
+      const messages = Array.from({ length: 30 }, (_, i) => ({
+        key: `obs-${i % 3}`,
+        value: JSON.stringify(ev({ eventId: `o-${i}`, ts: t0 + i * 1000, agent: { id: `obs-${i % 3}` } })),
+      }));
       messages.push({ key: 'obs-0', value: '{"v":1,"broken' });
       await producer.send({ topic: names.requests, acks: -1, messages });
       const key = config.control.keys[0]!;
       const good = signControl({ agentId: 'obs-1', action: 'force_open', issuedAt: Date.now(), operator: 'alice' }, key);
-      const forged = signControl({ agentId: 'obs-2', action: 'force_close', issuedAt: Date.now(), operator: 'mallory' }, { ...key, secret: 'not-the-operator-key-0123456789' });
-      await producer.send({ topic: names.control, acks: -1, messages: [{ key: 'obs-1', value: JSON.stringify(good) }, { key: 'obs-2', value: JSON.stringify(forged) }] });
-      await waitFor(async () => (await readTopic(sharedCluster(), names.circuit)).some((r) => String(r.value).includes('operator_force_open')), 'the control record applied', 60_000);
+      const forged = signControl(
+        { agentId: 'obs-2', action: 'force_close', issuedAt: Date.now(), operator: 'mallory' },
+        { ...key, secret: 'not-the-operator-key-0123456789' },
+      );
+      await producer.send({
+        topic: names.control,
+        acks: -1,
+        messages: [
+          { key: 'obs-1', value: JSON.stringify(good) },
+          { key: 'obs-2', value: JSON.stringify(forged) },
+        ],
+      });
+      await waitFor(
+        async () => (await readTopic(sharedCluster(), names.circuit)).some((r) => String(r.value).includes('operator_force_open')),
+        'the control record applied',
+        60_000,
+      );
       text = await (await fetch(`${base}/metrics`)).text();
-      await waitFor(async () => {
-        text = await (await fetch(`${base}/metrics`)).text();
-        // 30 events and the relayed control record.
-        return /trustline_events_total\{outcome="applied"\} (\d+)/.exec(text)?.[1] === '31' && text.includes('trustline_control_total{');
-      }, 'all records counted', 30_000);
+      await waitFor(
+        async () => {
+          text = await (await fetch(`${base}/metrics`)).text();
+          // 30 events and the relayed control record.
+          return /trustline_events_total\{outcome="applied"\} (\d+)/.exec(text)?.[1] === '31' && text.includes('trustline_control_total{');
+        },
+        'all records counted',
+        30_000,
+      );
 
       // GET /agents/<id>: the agent's state from Redis, read-only; 404 for an unknown agent.
       const res = await fetch(`${base}/agents/obs-1`);
@@ -124,14 +147,22 @@ describeIntegration('metrics, dashboards and alerts', () => {
     for (const [name, fam] of families(enforcerText)) fams.set(name, fam);
 
     // Every query of the shipped dashboard and alert rules.
-    const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/trustline.json'), 'utf8')) as { uid: string; panels: { id: number; type: string; title: string; targets?: { expr: string; legendFormat?: string }[] }[] };
-    const rules = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus/trustline-alerts.yml'), 'utf8')) as { groups: { name: string; rules: { alert: string; expr: string; for?: string; annotations: { summary: string } }[] }[] };
+    const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/trustline.json'), 'utf8')) as {
+      uid: string;
+      panels: { id: number; type: string; title: string; targets?: { expr: string; legendFormat?: string }[] }[];
+    };
+    const rules = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus/trustline-alerts.yml'), 'utf8')) as {
+      groups: { name: string; rules: { alert: string; expr: string; for?: string; annotations: { summary: string } }[] }[];
+    };
     const queries: { where: string; expr: string; legend?: string }[] = [];
-    for (const p of dashboard.panels) for (const t of p.targets ?? []) queries.push({ where: `panel "${p.title}"`, expr: t.expr, ...(t.legendFormat ? { legend: t.legendFormat } : {}) });
+    for (const p of dashboard.panels)
+      for (const t of p.targets ?? []) queries.push({ where: `panel "${p.title}"`, expr: t.expr, ...(t.legendFormat ? { legend: t.legendFormat } : {}) });
     for (const g of rules.groups) for (const r of g.rules) queries.push({ where: `alert ${r.alert}`, expr: r.expr });
     expect(dashboard.panels.filter((p) => p.type !== 'row').length).toBeGreaterThanOrEqual(15);
     expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
-    expect(rules.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual(expect.arrayContaining(['TrustlineNotReady', 'TrustlineConsumerLagGrowing', 'TrustlineDeadLetterRate', 'TrustlineCircuitsOpenSpike']));
+    expect(rules.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual(
+      expect.arrayContaining(['TrustlineNotReady', 'TrustlineConsumerLagGrowing', 'TrustlineDeadLetterRate', 'TrustlineCircuitsOpenSpike']),
+    );
     const problems: string[] = [];
     for (const q of queries) {
       const { metrics, labels } = namesIn(q.expr, q.legend);

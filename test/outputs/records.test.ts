@@ -45,7 +45,15 @@ function reasons(i: number): Reason[] {
 describe('one-pass record encoding', () => {
   it('trust updates: wire = JSON.stringify, signature over canonicalize, verifiable', () => {
     for (let i = 0; i < 200; i++) {
-      const ctx: RecordContext = { tenant: i % 3 ? 'default' : 'acme.prod', agentId: STRINGS[i % STRINGS.length]!, seq: i + 1, eventId: STRINGS[(i + 2) % STRINGS.length]!, ts: 1_767_225_600_000 + i, model: 'trustline-tailsum@2', mode: i % 2 ? 'enforce' : 'shadow' };
+      const ctx: RecordContext = {
+        tenant: i % 3 ? 'default' : 'acme.prod',
+        agentId: STRINGS[i % STRINGS.length]!,
+        seq: i + 1,
+        eventId: STRINGS[(i + 2) % STRINGS.length]!,
+        ts: 1_767_225_600_000 + i,
+        model: 'trustline-tailsum@2',
+        mode: i % 2 ? 'enforce' : 'shadow',
+      };
       const tu = buildTrustUpdate(ctx, judgement(i), NUMBERS[i % NUMBERS.length]! / 3, reasons(i), 300_000, signer);
       expect(wireJson(tu)).toBe(JSON.stringify(tu));
       expect(tu.sig).toEqual(signer.sign(tu));
@@ -57,7 +65,14 @@ describe('one-pass record encoding', () => {
   });
 
   it('the wire text is not carried by copies (a spread is serialised afresh)', () => {
-    const tu = buildTrustUpdate({ tenant: 'default', agentId: 'a', seq: 1, eventId: 'e', ts: 1_767_225_600_000, model: 'm', mode: 'enforce' }, judgement(1), 0.5, [], 1000, signer);
+    const tu = buildTrustUpdate(
+      { tenant: 'default', agentId: 'a', seq: 1, eventId: 'e', ts: 1_767_225_600_000, model: 'm', mode: 'enforce' },
+      judgement(1),
+      0.5,
+      [],
+      1000,
+      signer,
+    );
     const edited = { ...tu, trust: 0.1 };
     expect(wireJson(edited)).toBe(JSON.stringify(edited));
     expect(Object.keys(tu)).not.toContain('wire');
@@ -74,9 +89,20 @@ describe('one-pass record encoding', () => {
     let generic: AuditRecord | { partition: number } = { partition: 2 };
     const records: AuditRecord[] = [];
     for (let i = 0; i < 50; i++) {
-      const ctx: RecordContext = { tenant: 'default', agentId: STRINGS[i % STRINGS.length]!, seq: i + 1, eventId: `e-${i}`, ts: 1_767_225_600_000 + i, model: 'm', mode: 'enforce' };
+      const ctx: RecordContext = {
+        tenant: 'default',
+        agentId: STRINGS[i % STRINGS.length]!,
+        seq: i + 1,
+        eventId: `e-${i}`,
+        ts: 1_767_225_600_000 + i,
+        model: 'm',
+        mode: 'enforce',
+      };
       const tu = buildTrustUpdate(ctx, judgement(i), 0.25, reasons(i), 1000, signer);
-      const enc = i % 2 ? trustAuditEntry(tu) : encodeAuditEntry({ kind: 'control', note: STRINGS[i % STRINGS.length]!, n: NUMBERS[i % NUMBERS.length]!, nested: { z: 1, a: [true, null] } });
+      const enc =
+        i % 2
+          ? trustAuditEntry(tu)
+          : encodeAuditEntry({ kind: 'control', note: STRINGS[i % STRINGS.length]!, n: NUMBERS[i % NUMBERS.length]!, nested: { z: 1, a: [true, null] } });
       const rec: AuditRecord = appendEncodedEntry(head, enc);
       const ref: AuditRecord = appendAuditRecord(generic, enc.entry);
       expect(rec).toEqual(ref);
@@ -95,7 +121,14 @@ describe('one-pass record encoding', () => {
   });
 
   it('signingInput of a record still equals the canonical text the fast path signs', () => {
-    const tu = buildTrustUpdate({ tenant: 'default', agentId: 'a', seq: 1, eventId: 'e', ts: 1_767_225_600_000, model: 'm', mode: 'enforce' }, judgement(2), 0.5, reasons(5), 1000, signer);
+    const tu = buildTrustUpdate(
+      { tenant: 'default', agentId: 'a', seq: 1, eventId: 'e', ts: 1_767_225_600_000, model: 'm', mode: 'enforce' },
+      judgement(2),
+      0.5,
+      reasons(5),
+      1000,
+      signer,
+    );
     expect(signer.signCanonical(signingInput(tu))).toEqual(tu.sig);
   });
 });

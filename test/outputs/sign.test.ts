@@ -32,7 +32,14 @@ const J: Judgement = {
 };
 
 function trustUpdate(key: SigningKey, ctx: RecordContext = CTX): TrustUpdate {
-  return buildTrustUpdate(ctx, J, 0.87654, [{ code: 'scope_violation' }, { code: 'new_routes', feature: 'route_novelty', value: 0.74, baseline: 0.3 }], 30_000, createSigner([key], key.kid));
+  return buildTrustUpdate(
+    ctx,
+    J,
+    0.87654,
+    [{ code: 'scope_violation' }, { code: 'new_routes', feature: 'route_novelty', value: 0.74, baseline: 0.3 }],
+    30_000,
+    createSigner([key], key.kid),
+  );
 }
 
 function circuitSignal(key: SigningKey): CircuitSignal {
@@ -163,7 +170,24 @@ describe('output records', () => {
   it('TrustUpdate validates against the published schema, in contract field order, rounded', () => {
     const t = trustUpdate(HS_NEW);
     expect(validTrust(t), JSON.stringify(validTrust.errors)).toBe(true);
-    expect(Object.keys(t)).toEqual(['v', 'tenant', 'agentId', 'seq', 'eventId', 'ts', 'trust', 'band', 'components', 'anomaly', 'reasons', 'circuit', 'model', 'mode', 'ttlMs', 'sig']);
+    expect(Object.keys(t)).toEqual([
+      'v',
+      'tenant',
+      'agentId',
+      'seq',
+      'eventId',
+      'ts',
+      'trust',
+      'band',
+      'components',
+      'anomaly',
+      'reasons',
+      'circuit',
+      'model',
+      'mode',
+      'ttlMs',
+      'sig',
+    ]);
     expect(t.trust).toBe(0.4123);
     expect(t.anomaly).toBe(0.8765);
     expect(t.components).toEqual({ identity: 0.65, intent: 0.3333, authorization: 0.76 });

@@ -122,7 +122,16 @@ describe('the packed package, installed into a scratch project', () => {
 
   it('the tarballs hold what users run: compiled code, the model, the demo fixture — no sources, tests or CI', () => {
     const paths = full.files.map((f) => f.path);
-    expect(paths).toEqual(expect.arrayContaining(['bin/trustline.js', 'dist/src/cli/main.js', 'dist/src/enforcer/index.d.ts', 'dist/src/state/lua/save-many.lua', 'models/trustline-tailsum.onnx', 'fixtures/demo/demo.jsonl']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'bin/trustline.js',
+        'dist/src/cli/main.js',
+        'dist/src/enforcer/index.d.ts',
+        'dist/src/state/lua/save-many.lua',
+        'models/trustline-tailsum.onnx',
+        'fixtures/demo/demo.jsonl',
+      ]),
+    );
     for (const p of paths) expect(p).not.toMatch(/^(src|test|lab|bench|\.ci|scripts|examples)\/|^fixtures\/(train|validation)|\.ts$(?<!\.d\.ts$)|tsbuildinfo/);
     expect(full.size).toBeLessThan(2_000_000);
     for (const p of sdk.files.map((f) => f.path)) expect(p).toMatch(/^(dist\/|package\.json$|README\.md$)/);
@@ -157,9 +166,16 @@ describe('the packed package, installed into a scratch project', () => {
 
     it('plain Node ESM JavaScript imports trustline/enforcer, verifies the replay records and decides', async () => {
       writeFileSync(join(app, 'consumer.mjs'), CONSUMER_MJS('trustline/enforcer'));
-      if (!existsSync(join(app, 'out/trust.jsonl'))) await run('npx', ['--no-install', 'trustline', 'replay', 'node_modules/trustline/fixtures/demo/demo.jsonl', '--out', 'out'], app);
+      if (!existsSync(join(app, 'out/trust.jsonl')))
+        await run('npx', ['--no-install', 'trustline', 'replay', 'node_modules/trustline/fixtures/demo/demo.jsonl', '--out', 'out'], app);
       const { stdout } = await run(process.execPath, ['consumer.mjs', JSON.stringify(DEV_KEY), 'out/trust.jsonl'], app);
-      const r = JSON.parse(stdout) as { verdicts: string[]; blocked: { verdict: string; band: string }; unknown: { verdict: string }; forgedOutcome: string; metrics: { accepted: number; droppedBadSignature: number } };
+      const r = JSON.parse(stdout) as {
+        verdicts: string[];
+        blocked: { verdict: string; band: string };
+        unknown: { verdict: string };
+        forgedOutcome: string;
+        metrics: { accepted: number; droppedBadSignature: number };
+      };
       expect(r.verdicts).toEqual(['allow', 'challenge', 'hold', 'deny']);
       expect(r.blocked.verdict).toBe('deny');
       expect(r.unknown.verdict).toBe('challenge');
@@ -199,9 +215,16 @@ describe('the packed package, installed into a scratch project', () => {
     });
 
     it('an ESM bundle of an application (esbuild, platform node) runs, with the createRequire banner kafkajs needs', async () => {
-      writeFileSync(join(app, 'bundle-me.mjs'), `import { createEnforcerCore } from '@trustline/enforcer';\nconst core = createEnforcerCore({ keys: [], logger: { debug() {}, info() {}, warn() {}, error() {} } });\ncore.markReady();\nconsole.log(core.decide({ agentId: 'a' }).verdict);\n`);
+      writeFileSync(
+        join(app, 'bundle-me.mjs'),
+        `import { createEnforcerCore } from '@trustline/enforcer';\nconst core = createEnforcerCore({ keys: [], logger: { debug() {}, info() {}, warn() {}, error() {} } });\ncore.markReady();\nconsole.log(core.decide({ agentId: 'a' }).verdict);\n`,
+      );
       const banner = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
-      await run(join(ROOT, 'node_modules/.bin/esbuild'), ['bundle-me.mjs', '--bundle', '--platform=node', '--format=esm', '--outfile=bundle.mjs', '--log-level=warning', `--banner:js=${banner}`], app);
+      await run(
+        join(ROOT, 'node_modules/.bin/esbuild'),
+        ['bundle-me.mjs', '--bundle', '--platform=node', '--format=esm', '--outfile=bundle.mjs', '--log-level=warning', `--banner:js=${banner}`],
+        app,
+      );
       const { stdout } = await run(process.execPath, ['bundle.mjs'], app);
       expect(stdout.trim()).toBe('challenge');
     });
@@ -217,14 +240,21 @@ export const d: Decision = e.decide({ agentId: 'a' });
 export const wrong: Verdict = 'maybe';
 `,
       );
-      writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'ES2022', skipLibCheck: false, types: ['node'], module: 'node16', moduleResolution: 'node16' }, files: ['consumer.ts'] }));
+      writeFileSync(
+        join(app, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { strict: true, noEmit: true, target: 'ES2022', skipLibCheck: false, types: ['node'], module: 'node16', moduleResolution: 'node16' },
+          files: ['consumer.ts'],
+        }),
+      );
       await run(process.execPath, [TSC, '-p', 'tsconfig.json'], app);
     });
 
     it('plain Node ESM JavaScript imports @trustline/enforcer and decides', async () => {
       // Records signed by a replay of the full package (the test above) are verified here too.
       const records = join(work, 'app/out/trust.jsonl');
-      if (!existsSync(records)) await run('npx', ['--no-install', 'trustline', 'replay', 'node_modules/trustline/fixtures/demo/demo.jsonl', '--out', 'out'], join(work, 'app'));
+      if (!existsSync(records))
+        await run('npx', ['--no-install', 'trustline', 'replay', 'node_modules/trustline/fixtures/demo/demo.jsonl', '--out', 'out'], join(work, 'app'));
       writeFileSync(join(app, 'consumer.mjs'), CONSUMER_MJS('@trustline/enforcer'));
       const { stdout } = await run(process.execPath, ['consumer.mjs', JSON.stringify(DEV_KEY), records], app);
       const r = JSON.parse(stdout) as { blocked: { verdict: string }; forgedOutcome: string };

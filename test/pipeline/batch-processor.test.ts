@@ -89,12 +89,24 @@ const RECORDS = toRecords(LINES);
 describe('BatchProcessor', () => {
   it('scores good lines and turns bad ones into dead letters with the original bytes', async () => {
     const { processor, sink } = setup();
-    const tombstone: InputRecord = { value: null, key: Buffer.from('agent-0'), position: RECORDS.length + 1, source: { topic: 'agent.requests', partition: 0, offset: String(RECORDS.length + 1) } };
+    const tombstone: InputRecord = {
+      value: null,
+      key: Buffer.from('agent-0'),
+      position: RECORDS.length + 1,
+      source: { topic: 'agent.requests', partition: 0, offset: String(RECORDS.length + 1) },
+    };
     const res = await processor.process([...RECORDS, tombstone]);
     expect(res.applied).toBe(EVENTS.length);
     expect(res.dead).toBe(BAD_LINES.length + 1);
     expect(sink.all.scores.length).toBe(EVENTS.length);
-    expect(sink.all.dlq.map((d) => d.code)).toEqual(['invalid_json', 'unsupported_version', 'missing_field', 'invalid_utf8', 'not_an_object', expect.any(String)]);
+    expect(sink.all.dlq.map((d) => d.code)).toEqual([
+      'invalid_json',
+      'unsupported_version',
+      'missing_field',
+      'invalid_utf8',
+      'not_an_object',
+      expect.any(String),
+    ]);
     sink.all.dlq.slice(0, BAD_LINES.length).forEach((d, i) => {
       expect(Buffer.compare(d.value!, BAD_LINES[i]!)).toBe(0);
       const rec = RECORDS.find((r) => r.value === d.value)!;
@@ -302,7 +314,11 @@ describe('BatchProcessor', () => {
 
   it('keeps state per (tenant, agent)', async () => {
     const { processor, store, sink } = setup();
-    const events = [ev({ agent: { id: 'same' }, ts: T0 }), ev({ agent: { id: 'same' }, tenant: 'acme', ts: T0 + 1 }), ev({ agent: { id: 'same' }, ts: T0 + 2 })];
+    const events = [
+      ev({ agent: { id: 'same' }, ts: T0 }),
+      ev({ agent: { id: 'same' }, tenant: 'acme', ts: T0 + 1 }),
+      ev({ agent: { id: 'same' }, ts: T0 + 2 }),
+    ];
     await processor.process(toRecords(events));
     expect((store as MemoryStateStore).size).toBe(2);
     expect(sink.all.scores.map((s) => s.seq)).toEqual([1, 1, 2]);
@@ -312,7 +328,7 @@ describe('BatchProcessor', () => {
     }
   });
 
-  it('stores the position of the last applied event as each agent\'s watermark', async () => {
+  it("stores the position of the last applied event as each agent's watermark", async () => {
     const { processor, store } = setup();
     await runInBatches(processor, RECORDS, 100);
     const good = new Set(EVENTS.map((e) => JSON.stringify(e)));
@@ -334,7 +350,9 @@ describe('BatchProcessor', () => {
 
   it('the outputs of an event do not depend on the events after it in the same batch', async () => {
     const calm = ev({ eventId: 'calm', ts: T0 + 1_000 });
-    const denied = [2_000, 3_000, 4_000].map((dt, i) => ev({ eventId: `denied-${i}`, ts: T0 + dt, request: { status: 403 }, action: { requiredScope: 'admin:write' } }));
+    const denied = [2_000, 3_000, 4_000].map((dt, i) =>
+      ev({ eventId: `denied-${i}`, ts: T0 + dt, request: { status: 403 }, action: { requiredScope: 'admin:write' } }),
+    );
     const records = toRecords([ev({ eventId: 'first', ts: T0 }), calm, ...denied]);
     const oneByOne = setup();
     for (const r of records) await oneByOne.processor.process([r]);

@@ -43,7 +43,12 @@ async function run(records: readonly InputRecord[], cuts: readonly number[], sto
     policy: DEFAULT_POLICY,
     mode: 'enforce',
     ttlMs: 300_000,
-    escalation: { rules: [{ sensitivities: ['high', 'critical'], bands: ['trusted', 'watch', 'restrict', 'block'] }], ttlMs: 60_000, approveCredit: 0.05, denyPenalty: 0.3 },
+    escalation: {
+      rules: [{ sensitivities: ['high', 'critical'], bands: ['trusted', 'watch', 'restrict', 'block'] }],
+      ttlMs: 60_000,
+      approveCredit: 0.05,
+      denyPenalty: 0.3,
+    },
     audit: { topic: 'audit' },
   });
   let applied = 0;
@@ -58,7 +63,17 @@ async function run(records: readonly InputRecord[], cuts: readonly number[], sto
     skipped += r.skipped;
   }
   const flat = (k: 'trust' | 'circuit' | 'dlq' | 'scores' | 'escalations' | 'audit') => sink.all.flatMap((o) => (o[k] ?? []) as unknown[]);
-  return { applied, skipped, store, trust: flat('trust'), circuit: flat('circuit'), dlq: flat('dlq') as BatchOutputs['dlq'], scores: flat('scores') as BatchOutputs['scores'], escalations: flat('escalations'), audit: flat('audit') };
+  return {
+    applied,
+    skipped,
+    store,
+    trust: flat('trust'),
+    circuit: flat('circuit'),
+    dlq: flat('dlq') as BatchOutputs['dlq'],
+    scores: flat('scores') as BatchOutputs['scores'],
+    escalations: flat('escalations'),
+    audit: flat('audit'),
+  };
 }
 
 /** A stream: `n` good events over `agents` agents (a time step each), some replaced by mutants. */
@@ -119,7 +134,9 @@ describe('the pipeline (property-based)', () => {
         expect(chain.ok, JSON.stringify(chain)).toBe(true);
         // Chunking does not matter: one chunk gives the same bytes.
         const b = await run(records, []);
-        expect(JSON.stringify([a.trust, a.circuit, a.escalations, a.audit, a.scores])).toBe(JSON.stringify([b.trust, b.circuit, b.escalations, b.audit, b.scores]));
+        expect(JSON.stringify([a.trust, a.circuit, a.escalations, a.audit, a.scores])).toBe(
+          JSON.stringify([b.trust, b.circuit, b.escalations, b.audit, b.scores]),
+        );
         expect(a.store.entries()).toEqual(b.store.entries());
         // Re-delivering the whole stream to the same state (a crash before any commit) applies nothing twice.
         const again = await run(records, [7], a.store);

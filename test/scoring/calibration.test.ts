@@ -10,7 +10,6 @@ const REF: Calibration = {
   scores: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
 };
 
-
 /** A random valid calibration: increasing probabilities in (0,1), non-decreasing scores with ties. */
 function randomCalibration(rand: () => number): Calibration {
   const k = 2 + Math.floor(rand() * 14);

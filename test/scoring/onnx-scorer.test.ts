@@ -131,7 +131,9 @@ describe('loadScorer refuses a model trained on other features', () => {
     expect(describeFeatureMismatch([a, b, c, 'new_feature'], [a, b, c])).toMatch(
       /^first difference at position 3: model has \(none\), code expects "new_feature"; missing from model: "new_feature"; extra in model: none;/,
     );
-    expect(describeFeatureMismatch([a, c], [a, b, c])).toMatch(new RegExp(`position 1: model has "${b}", code expects "${c}"; missing from model: none; extra in model: "${b}"`));
+    expect(describeFeatureMismatch([a, c], [a, b, c])).toMatch(
+      new RegExp(`position 1: model has "${b}", code expects "${c}"; missing from model: none; extra in model: "${b}"`),
+    );
   });
 
   it('reordered features → MODEL_FEATURE_MISMATCH', async () => {
@@ -143,11 +145,19 @@ describe('loadScorer refuses a model trained on other features', () => {
   });
 
   it('a feature missing from the model → MODEL_FEATURE_MISMATCH', async () => {
-    await expectCode(loadScorer({ cardPath: TINY_CARD, expectedFeatures: [a, b, c, 'extra_in_code'] }), 'MODEL_FEATURE_MISMATCH', /missing from model: "extra_in_code"; extra in model: none/);
+    await expectCode(
+      loadScorer({ cardPath: TINY_CARD, expectedFeatures: [a, b, c, 'extra_in_code'] }),
+      'MODEL_FEATURE_MISMATCH',
+      /missing from model: "extra_in_code"; extra in model: none/,
+    );
   });
 
   it('an extra feature in the model → MODEL_FEATURE_MISMATCH', async () => {
-    await expectCode(loadScorer({ cardPath: TINY_CARD, expectedFeatures: [a, c] }), 'MODEL_FEATURE_MISMATCH', new RegExp(`missing from model: none; extra in model: "${b}"`));
+    await expectCode(
+      loadScorer({ cardPath: TINY_CARD, expectedFeatures: [a, c] }),
+      'MODEL_FEATURE_MISMATCH',
+      new RegExp(`missing from model: none; extra in model: "${b}"`),
+    );
   });
 
   it('a different feature version → MODEL_FEATURE_MISMATCH', async () => {
@@ -270,7 +280,6 @@ describe('scorer on the tiny fixture model', () => {
 });
 
 describe('committed model models/trustline-tailsum', () => {
-
   it('has its card, ONNX file and reference file together', () => {
     // Fails (never skips) when any of the three is committed without the others.
     expect([REAL_CARD, REAL_ONNX, REAL_REFERENCE].filter((p) => !existsSync(p)).map((p) => p.slice(ROOT.length + 1))).toEqual([]);

@@ -85,9 +85,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (missing.length > 0) {
     const result = await runServicesScript(['up', ...missing]);
     const values = parseAssignments(result.stdout);
-    started = (values.get('SERVICES_STARTED') ?? '')
-      .split(',')
-      .filter((s): s is ServiceName => s === 'kafka' || s === 'redis');
+    started = (values.get('SERVICES_STARTED') ?? '').split(',').filter((s): s is ServiceName => s === 'kafka' || s === 'redis');
     if (result.code === 0) {
       if (missing.includes('kafka')) kafkaBrokers = values.get('KAFKA_BROKERS') ?? '';
       if (missing.includes('redis')) redisUrl = values.get('REDIS_URL') ?? '';
@@ -109,8 +107,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!available) {
     if (isCI()) {
       throw new Error(
-        `Integration tests need a real Kafka broker and a real Redis, and under CI they must run, not skip.\n${reason}\n` +
-          'See docs/services.md.',
+        `Integration tests need a real Kafka broker and a real Redis, and under CI they must run, not skip.\n${reason}\n` + 'See docs/services.md.',
       );
     }
     process.stderr.write(

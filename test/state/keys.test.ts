@@ -56,7 +56,10 @@ describe('state keys', () => {
     expect(stateBucketOf('agent-1', 4096)).toBe(1952);
     expect(stateBucketOf('agent-1', 4096)).toBe(stateBucketOf('agent-1', 4096));
     expect(stateBucketKey('tl', 'default', 1952)).toBe('tl:{default::1i8}');
-    expect(stateLocation('tl', { tenant: 'a:b', agentId: 'x{y}' }, 4096)).toEqual({ key: stateBucketKey('tl', 'a:b', stateBucketOf('x{y}', 4096)), field: 'x%7By%7D' });
+    expect(stateLocation('tl', { tenant: 'a:b', agentId: 'x{y}' }, 4096)).toEqual({
+      key: stateBucketKey('tl', 'a:b', stateBucketOf('x{y}', 4096)),
+      field: 'x%7By%7D',
+    });
     expect(stateBucketKey('tl', 'a:b', 0)).toBe('tl:{a%3Ab::0}');
     // Two colons in the tag: never parsed as an agent's own key, still inside the prefix's namespace.
     expect(parseStateKey('tl', stateBucketKey('tl', 'default', 7))).toBeNull();
@@ -135,7 +138,7 @@ describe('state keys', () => {
       '{user1000}.following': 3443,
       'tl:{default:agent-1}': 9501,
       'tl:{a%3Ab:%7B%7D}': 13345,
-      'ünïcødé': 1067,
+      ünïcødé: 1067,
       '{': 4092,
       '}': 12090,
       '{}': 15257,

@@ -83,7 +83,9 @@ describeIntegration('RedisStateStore on the real Redis', () => {
     expect(first.result.every((o) => o === 'saved')).toBe(true);
     expect(first.writes).toBe(1);
 
-    const second = await countWrites(redis, () => store.saveMany(keys.map((key, i) => ({ key, watermark: i + (i % 2), state: realisticState(i + (i % 2), i) }))));
+    const second = await countWrites(redis, () =>
+      store.saveMany(keys.map((key, i) => ({ key, watermark: i + (i % 2), state: realisticState(i + (i % 2), i) }))),
+    );
     expect(second.result).toEqual(keys.map((_, i) => (i % 2 === 1 ? 'saved' : 'stale')));
     expect(second.writes).toBe(1);
 
@@ -174,7 +176,8 @@ describeIntegration('RedisStateStore on the real Redis', () => {
     const { key, field } = store.locate({ tenant: 'default', agentId: 'lua' });
     const headKey = `${store.keyPrefix}:audit:{t:0}`;
     expect(await store.redis.eval("return type(struct) .. ' ' .. type(struct.unpack)", 0)).toBe('table function');
-    const save = (pos: string, value: Buffer, k = key, f = field, at: number = POSITION_AT.state): Promise<number[]> => store.redis.trustlineSaveMany(1, [k], [1, f, at, pos, value]);
+    const save = (pos: string, value: Buffer, k = key, f = field, at: number = POSITION_AT.state): Promise<number[]> =>
+      store.redis.trustlineSaveMany(1, [k], [1, f, at, pos, value]);
     const s7 = realisticState(7, 7);
     expect(await save('7', s7)).toEqual([SAVE_CODE.SAVED]);
     expect(await save('7', s7)).toEqual([SAVE_CODE.STALE]);
@@ -186,7 +189,11 @@ describeIntegration('RedisStateStore on the real Redis', () => {
     // Many records in one call, of both kinds (a whole key at position 1, hash fields at position 2), codes in order.
     const head = Buffer.alloc(20);
     head.writeDoubleLE(5, 0);
-    const many = await store.redis.trustlineSaveMany(2, [key, headKey], [2, '', POSITION_AT.auditHead, '5', head, 1, field, POSITION_AT.state, '7', s7, 1, 'other', POSITION_AT.state, '3', realisticState(3, 3)]);
+    const many = await store.redis.trustlineSaveMany(
+      2,
+      [key, headKey],
+      [2, '', POSITION_AT.auditHead, '5', head, 1, field, POSITION_AT.state, '7', s7, 1, 'other', POSITION_AT.state, '3', realisticState(3, 3)],
+    );
     expect(many).toEqual([SAVE_CODE.SAVED, SAVE_CODE.STALE, SAVE_CODE.SAVED]);
     expect(await store.redis.trustlineSaveMany(1, [headKey], [1, '', POSITION_AT.auditHead, '5', head])).toEqual([SAVE_CODE.STALE]);
     // Records may be longer than today's state: only the position is read.
@@ -332,7 +339,12 @@ describeIntegration('RedisStateStore on the real Redis', () => {
           store.loadMany([{ tenant: 'default', agentId: 'x' }]),
           store.saveMany([{ key: { tenant: 'default', agentId: 'x' }, watermark: 1, state: realisticState(1, 1) }]),
           store.clear(),
-        ].map((p) => p.then(() => 'resolved', (e: unknown) => e)),
+        ].map((p) =>
+          p.then(
+            () => 'resolved',
+            (e: unknown) => e,
+          ),
+        ),
       );
       for (const err of errors) {
         expect(err).toBeInstanceOf(TrustlineError);

@@ -31,7 +31,14 @@ export function uniqueId(prefix: string): string {
 
 /** A quiet kafkajs client for `cluster`. */
 export function kafkaOf(cluster: Cluster, clientId = uniqueId('tl-test'), overrides: Partial<KafkaConfig> = {}): Kafka {
-  return new Kafka({ clientId, brokers: cluster.brokers, logLevel: logLevel.NOTHING, connectionTimeout: 5000, retry: { retries: 8, initialRetryTime: 200 }, ...overrides });
+  return new Kafka({
+    clientId,
+    brokers: cluster.brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 5000,
+    retry: { retries: 8, initialRetryTime: 200 },
+    ...overrides,
+  });
 }
 
 /** Runs `fn` with a connected admin client of `cluster` and always disconnects it. */
@@ -51,20 +58,31 @@ export async function createTopicOn(cluster: Cluster, name: string, partitions: 
     const created = await admin.createTopics({
       waitForLeaders: false,
       timeout: 30_000,
-      topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(configEntries).map(([n, value]) => ({ name: n, value })) }],
+      topics: [
+        {
+          topic: name,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: Object.entries(configEntries).map(([n, value]) => ({ name: n, value })),
+        },
+      ],
     });
     if (!created) throw new Error(`topic ${name} already exists`);
     // A busy broker may answer "does not host this topic-partition" for a moment: poll the metadata.
-    await waitUntil(async () => {
-      try {
-        const meta = await admin.fetchTopicMetadata({ topics: [name] });
-        const got = meta.topics[0]?.partitions ?? [];
-        return got.length === partitions && got.every((p) => p.leader >= 0);
-      } catch {
-        await new Promise((r) => setTimeout(r, 200));
-        return false;
-      }
-    }, `leaders for every partition of ${name}`, 60_000);
+    await waitUntil(
+      async () => {
+        try {
+          const meta = await admin.fetchTopicMetadata({ topics: [name] });
+          const got = meta.topics[0]?.partitions ?? [];
+          return got.length === partitions && got.every((p) => p.leader >= 0);
+        } catch {
+          await new Promise((r) => setTimeout(r, 200));
+          return false;
+        }
+      },
+      `leaders for every partition of ${name}`,
+      60_000,
+    );
   });
 }
 

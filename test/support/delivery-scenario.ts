@@ -50,7 +50,6 @@ import {
 } from './processor-harness.ts';
 import { kafkaBrokers, redisUrl, waitFor } from './services.ts';
 
-
 export type ScenarioOptions = {
   /** Short tag: topic names, log prefix. */
   name: string;
@@ -136,7 +135,12 @@ export async function runDeliveryScenario(opts: ScenarioOptions): Promise<Scenar
     await createProcessorTopics(cluster, names, partitions);
     const configFile = path.join(dir, 'trustline.json');
     writeFileSync(configFile, JSON.stringify({ escalation: SCENARIO_ESCALATION }));
-    const env = processorEnv(cluster, names, { TRUSTLINE_CONFIG: configFile, TRUSTLINE_PARTITIONS: String(partitions), TRUSTLINE_MAX_BATCH_EVENTS: String(opts.maxBatch ?? 100), ...opts.env });
+    const env = processorEnv(cluster, names, {
+      TRUSTLINE_CONFIG: configFile,
+      TRUSTLINE_PARTITIONS: String(partitions),
+      TRUSTLINE_MAX_BATCH_EVENTS: String(opts.maxBatch ?? 100),
+      ...opts.env,
+    });
     const config = processorConfig(env);
     const good = await loadFixtureRecords(opts.events, opts.skip);
     const records = opts.input ? opts.input(good, partitions) : interleavePoison(good, opts.poisonEvery ?? 400, opts.seed);
@@ -160,7 +164,11 @@ export async function runDeliveryScenario(opts: ScenarioOptions): Promise<Scenar
         feeding ??= (async () => {
           // The producer waits out broker outages (kafkajs retries; a produce is acknowledged or retried).
           // Patient retries: the producer waits out a broker restart (an idempotent produce is acknowledged or retried).
-          const producer = kafkaOf(cluster, uniqueId('tl-feed'), { retry: { retries: 100, initialRetryTime: 200, maxRetryTime: 2_000 } }).producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+          const producer = kafkaOf(cluster, uniqueId('tl-feed'), { retry: { retries: 100, initialRetryTime: 200, maxRetryTime: 2_000 } }).producer({
+            idempotent: true,
+            maxInFlightRequests: 1,
+            allowAutoTopicCreation: false,
+          });
           await producer.connect();
           try {
             await producePaced(cluster, names.requests, records, { durationMs: opts.produceMs, producer, onProgress: (n) => (sent = n) });
@@ -197,7 +205,10 @@ export async function runDeliveryScenario(opts: ScenarioOptions): Promise<Scenar
         c.kill('SIGTERM');
         const exit = await c.exited;
         expect(exit, `${c.label} on SIGTERM:\n${c.tail()}`).toEqual({ code: 0, signal: null });
-        expect(c.logs.some((l) => l.msg === 'stopped'), `${c.label} logged "stopped"`).toBe(true);
+        expect(
+          c.logs.some((l) => l.msg === 'stopped'),
+          `${c.label} logged "stopped"`,
+        ).toBe(true);
       },
       evict(ids) {
         return evictGroupMembers(cluster, names.group, ids);
@@ -213,7 +224,8 @@ export async function runDeliveryScenario(opts: ScenarioOptions): Promise<Scenar
 
     // Drain: whoever is still running finishes the input; a fresh child if nobody is.
     const running = children.filter((c) => c.alive && !killed.has(c)).length + inProcs.filter((p) => !p.finished).length;
-    for (const c of children) if (!killed.has(c)) expect(c.alive || c.exitInfo?.code === 0, `${c.label} died by itself (${JSON.stringify(c.exitInfo)}):\n${c.tail()}`).toBe(true);
+    for (const c of children)
+      if (!killed.has(c)) expect(c.alive || c.exitInfo?.code === 0, `${c.label} died by itself (${JSON.stringify(c.exitInfo)}):\n${c.tail()}`).toBe(true);
     if (running === 0) await s.child('final run').waitJoined(90_000);
     await waitForAllCommitted(cluster, names.group, names.requests, 180_000);
     const restarts = [...children.flatMap((c) => c.logs), ...inProcs.flatMap((p) => p.lines)].filter((l) => l.msg === 'consumer crashed').length;
@@ -226,7 +238,13 @@ export async function runDeliveryScenario(opts: ScenarioOptions): Promise<Scenar
 
     const report = await checkDelivery(cluster, names, config);
     const seconds = Math.round((Date.now() - started) / 1000);
-    console.info([`[${opts.name}] ${records.length} records (${opts.events} events) over ${partitions} partitions, ${seconds} s${restarts ? `, ${restarts} consumer restarts` : ''}`, ...notes.map((n) => `[${opts.name}] ${n}`), describeReport(report)].join('\n'));
+    console.info(
+      [
+        `[${opts.name}] ${records.length} records (${opts.events} events) over ${partitions} partitions, ${seconds} s${restarts ? `, ${restarts} consumer restarts` : ''}`,
+        ...notes.map((n) => `[${opts.name}] ${n}`),
+        describeReport(report),
+      ].join('\n'),
+    );
 
     // The reference really covers the input, and the input exercises every output.
     expect(report.requests.length).toBe(records.length);

@@ -64,8 +64,6 @@ function dropUndefined<T>(x: T): T {
   return JSON.parse(JSON.stringify(x)) as T;
 }
 
-
-
 /** One of `xs`, chosen by `r`. */
 export function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;

@@ -32,7 +32,18 @@ export const MUTATION_KINDS = [
 export type MutationKind = (typeof MUTATION_KINDS)[number];
 
 type Json = Record<string, unknown>;
-const REQUIRED: readonly string[][] = [['v'], ['eventId'], ['ts'], ['agent'], ['agent', 'id'], ['agent', 'auth'], ['request'], ['request', 'method'], ['request', 'route'], ['request', 'status']];
+const REQUIRED: readonly string[][] = [
+  ['v'],
+  ['eventId'],
+  ['ts'],
+  ['agent'],
+  ['agent', 'id'],
+  ['agent', 'auth'],
+  ['request'],
+  ['request', 'method'],
+  ['request', 'route'],
+  ['request', 'status'],
+];
 /** Required fields and a value of the wrong JSON type for each. */
 const WRONG_TYPES: readonly [string[], unknown][] = [
   [['v'], '1'],
@@ -169,7 +180,18 @@ export function tamperRecord(rec: Json, kind: TamperKind, rnd: () => number, oth
       const keys = Object.keys(r).filter((k) => k !== 'sig');
       const k = pick(rnd, keys);
       const v = r[k];
-      r[k] = typeof v === 'number' ? v + 1 + Math.floor(rnd() * 10) : typeof v === 'string' ? `${v}x` : typeof v === 'boolean' ? !v : Array.isArray(v) ? [...(v as unknown[]), { code: 'x' }] : v === null ? 0 : { ...(v as Json), x: 1 };
+      r[k] =
+        typeof v === 'number'
+          ? v + 1 + Math.floor(rnd() * 10)
+          : typeof v === 'string'
+            ? `${v}x`
+            : typeof v === 'boolean'
+              ? !v
+              : Array.isArray(v)
+                ? [...(v as unknown[]), { code: 'x' }]
+                : v === null
+                  ? 0
+                  : { ...(v as Json), x: 1 };
       return r;
     }
     case 'signature': {

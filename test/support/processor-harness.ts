@@ -116,7 +116,16 @@ export async function loadManyEvents(count: number): Promise<SourceRecord[]> {
 /** One malformed record of each kind the decoder must dead-letter, with the code it must get. */
 export type PoisonKind = 'invalid_json' | 'invalid_utf8' | 'unsupported_version' | 'missing_field' | 'too_large' | 'tombstone' | 'not_an_object' | 'wrong_type';
 
-export const POISON_KINDS: readonly PoisonKind[] = ['invalid_json', 'invalid_utf8', 'unsupported_version', 'missing_field', 'too_large', 'tombstone', 'not_an_object', 'wrong_type'];
+export const POISON_KINDS: readonly PoisonKind[] = [
+  'invalid_json',
+  'invalid_utf8',
+  'unsupported_version',
+  'missing_field',
+  'too_large',
+  'tombstone',
+  'not_an_object',
+  'wrong_type',
+];
 
 /** DLQ error code and JSON Pointer each poison kind must be rejected with. */
 export const POISON_EXPECT: Record<PoisonKind, { code: string; path: string }> = {
@@ -224,7 +233,11 @@ export async function producePaced(
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait);
       const slice = records.slice(i, i + per);
-      await producer.send({ topic, acks: -1, messages: slice.map((m) => ({ key: m.key, value: m.value, ...(m.partition !== undefined ? { partition: m.partition } : {}) })) });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: slice.map((m) => ({ key: m.key, value: m.value, ...(m.partition !== undefined ? { partition: m.partition } : {}) })),
+      });
       opts.onProgress?.(i + slice.length);
     }
   } finally {
@@ -282,7 +295,9 @@ export async function createProcessorTopics(cluster: Cluster, names: Names, part
 export async function cleanupTest(cluster: Cluster, names: Names): Promise<void> {
   await withAdminOf(cluster, async (admin) => {
     await admin.deleteGroups([names.group, `${names.group}.control`]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [names.requests, names.trust, names.circuit, names.dlq, names.escalations, names.audit, names.control], timeout: 30_000 }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: [names.requests, names.trust, names.circuit, names.dlq, names.escalations, names.audit, names.control], timeout: 30_000 })
+      .catch(() => undefined);
   }).catch(() => undefined);
   const store = new RedisStateStore({ url: cluster.redisUrl, keyPrefix: names.prefix, maxRetriesPerRequest: 2 });
   await store.clear().catch(() => undefined);
@@ -360,7 +375,12 @@ export async function readTopic(cluster: Cluster, topic: string, timeoutMs = 60_
   const pending = new Set(offsets.filter((p) => Number(p.high) > Number(p.low)).map((p) => p.partition));
   const out: TopicRecord[] = [];
   if (pending.size === 0) return out;
-  const consumer = kafkaOf(cluster, uniqueName('tl-reader')).consumer({ groupId: uniqueName('tl-reader'), maxWaitTimeInMs: 100, sessionTimeout: 10_000, rebalanceTimeout: 10_000 });
+  const consumer = kafkaOf(cluster, uniqueName('tl-reader')).consumer({
+    groupId: uniqueName('tl-reader'),
+    maxWaitTimeInMs: 100,
+    sessionTimeout: 10_000,
+    rebalanceTimeout: 10_000,
+  });
   await consumer.connect();
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
@@ -381,7 +401,10 @@ export async function readTopic(cluster: Cluster, topic: string, timeoutMs = 60_
     await Promise.race([
       finished,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`readTopic(${topic}): partitions ${[...pending].join(',')} not read to their end within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`readTopic(${topic}): partitions ${[...pending].join(',')} not read to their end within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   } finally {
@@ -761,7 +784,17 @@ export async function runReference(config: Config, topic: string, records: reado
   } finally {
     await scorer.close();
   }
-  return { store, trust: sink.trust, circuit: sink.circuit, escalations: sink.escalations, audit: sink.audit, dlq: sink.dlq, records: records.length, applied, skipped };
+  return {
+    store,
+    trust: sink.trust,
+    circuit: sink.circuit,
+    escalations: sink.escalations,
+    audit: sink.audit,
+    dlq: sink.dlq,
+    records: records.length,
+    applied,
+    skipped,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -849,9 +882,14 @@ export type OutputComparison = {
  * Compares the trust or circuit records in a topic with the reference: every reference record
  * present with byte-identical JSON (as `KafkaSink` writes it), duplicates allowed, nothing else.
  */
-export function compareOutputs(topic: string, reference: readonly (TrustUpdate | CircuitSignal | Escalation)[], read: readonly TopicRecord[]): OutputComparison {
+export function compareOutputs(
+  topic: string,
+  reference: readonly (TrustUpdate | CircuitSignal | Escalation)[],
+  read: readonly TopicRecord[],
+): OutputComparison {
   // An escalation is decided by a later record of the same seq: its identity includes the status.
-  const id = (r: { tenant: string; agentId: string; seq: number; status?: unknown }): string => `${r.tenant}/${r.agentId}#${r.seq}${typeof r.status === 'string' ? `:${r.status}` : ''}`;
+  const id = (r: { tenant: string; agentId: string; seq: number; status?: unknown }): string =>
+    `${r.tenant}/${r.agentId}#${r.seq}${typeof r.status === 'string' ? `:${r.status}` : ''}`;
   const want = new Map<string, string>();
   for (const r of reference) {
     const k = id(r);
@@ -917,7 +955,10 @@ export function compareDlq(reference: readonly DeadLetter[], read: readonly Topi
     }
     const sameValue = d.value === null ? m.value === null : m.value !== null && Buffer.compare(d.value, m.value) === 0;
     const sameKey = d.key === null ? m.key === null : m.key !== null && Buffer.compare(d.key, m.key) === 0;
-    if (!sameValue || !sameKey || dlq.code !== d.code || dlq.path !== d.path) res.different.push(`${k}: code ${dlq.code} (want ${d.code}), path ${dlq.path} (want ${d.path}), value ${sameValue ? 'same' : 'DIFFERENT'}, key ${sameKey ? 'same' : 'DIFFERENT'}`);
+    if (!sameValue || !sameKey || dlq.code !== d.code || dlq.path !== d.path)
+      res.different.push(
+        `${k}: code ${dlq.code} (want ${d.code}), path ${dlq.path} (want ${d.path}), value ${sameValue ? 'same' : 'DIFFERENT'}, key ${sameKey ? 'same' : 'DIFFERENT'}`,
+      );
   }
   res.distinct = res.records.size;
   for (const k of want.keys()) if (!res.records.has(k)) res.missing.push(k);
@@ -965,7 +1006,9 @@ export function compareAudit(reference: readonly AuditRecord[], read: readonly T
   const v = verifier.finish();
   const want = new Map(reference.map((r) => [`${r.partition}:${r.index}`, JSON.stringify(r)]));
   const res: AuditComparison = {
-    verdict: parseError || (v.ok ? `ok: ${v.count} links${v.duplicates ? `, ${v.duplicates} re-emitted` : ''}` : `broken at record ${v.index}: ${v.reason} (${v.detail})`),
+    verdict:
+      parseError ||
+      (v.ok ? `ok: ${v.count} links${v.duplicates ? `, ${v.duplicates} re-emitted` : ''}` : `broken at record ${v.index}: ${v.reason} (${v.detail})`),
     ok: v.ok && !parseError,
     duplicates: v.ok ? (v.duplicates ?? 0) : 0,
     expected: want.size,
@@ -1045,7 +1088,8 @@ export function describeReport(r: DeliveryReport): string {
  */
 export function deliveryProblems(r: DeliveryReport): string[] {
   const p: string[] = [];
-  if (r.state.storedDigest !== r.state.referenceDigest) p.push(`state digest ${r.state.storedDigest.slice(0, 16)} ≠ reference ${r.state.referenceDigest.slice(0, 16)}`);
+  if (r.state.storedDigest !== r.state.referenceDigest)
+    p.push(`state digest ${r.state.storedDigest.slice(0, 16)} ≠ reference ${r.state.referenceDigest.slice(0, 16)}`);
   if (r.state.differing.length) p.push(`state: ${few(r.state.differing)} agents differ`);
   if (r.state.extraKeys) p.push(`state: ${r.state.extraKeys} agent keys not in the reference`);
   for (const o of [r.trust, r.circuit, r.escalations]) {
@@ -1066,7 +1110,8 @@ export function deliveryProblems(r: DeliveryReport): string[] {
   const noReason = [...r.dlq.records].filter(([, d]) => !d.dlq.code || !d.dlq.message).map(([k]) => k);
   if (noReason.length) p.push(`dlq: without a reason ${few(noReason)}`);
   // The reference must really cover the input: every record either applied or dead-lettered.
-  if (r.reference.applied + r.reference.dlq.length !== r.requests.length) p.push(`reference: ${r.reference.applied} applied + ${r.reference.dlq.length} dead ≠ ${r.requests.length} records`);
+  if (r.reference.applied + r.reference.dlq.length !== r.requests.length)
+    p.push(`reference: ${r.reference.applied} applied + ${r.reference.dlq.length} dead ≠ ${r.requests.length} records`);
   return p;
 }
 
@@ -1157,19 +1202,36 @@ export class PrivateRedis extends PrivateServer {
 
   /** Starts the server (again) on the same port and directory and waits until it answers PING. */
   async launch(): Promise<void> {
-    const args = ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log')];
+    const args = [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(this.port),
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--daemonize',
+      'no',
+      '--logfile',
+      path.join(this.dir, 'redis.log'),
+    ];
     const proc = spawn('redis-server', args, { stdio: 'ignore' });
     this.proc = proc;
     await waitFor(
       async () => {
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`redis-server on ${this.port} exited during start-up (see ${this.dir}/redis.log)`);
+        if (proc.exitCode !== null || proc.signalCode !== null)
+          throw new Error(`redis-server on ${this.port} exited during start-up (see ${this.dir}/redis.log)`);
         return redisPing(this.port);
       },
       `redis-server on port ${this.port}`,
       15_000,
     );
   }
-
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1224,7 +1286,11 @@ export class PrivateKafka extends PrivateServer {
   }
 
   private java(args: string[], extra: string[] = []): ChildProcess {
-    const props = ['-Djava.awt.headless=true', `-Dlog4j.configuration=file:${path.join(ROOT, 'scripts', 'kafka', 'log4j.properties')}`, `-Dkafka.logs.dir=${this.dir}`];
+    const props = [
+      '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${path.join(ROOT, 'scripts', 'kafka', 'log4j.properties')}`,
+      `-Dkafka.logs.dir=${this.dir}`,
+    ];
     return spawn('java', [...extra, ...props, '-cp', `${kafkaLibsDir()}/*`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
 
@@ -1271,13 +1337,17 @@ export class PrivateKafka extends PrivateServer {
 
   /** Starts the broker (again) on the same ports and data and waits until it serves metadata. */
   async launch(timeoutMs = 120_000): Promise<void> {
-    const proc = this.java(['kafka.Kafka', path.join(this.dir, 'server.properties')], ['-Xms128m', '-Xmx384m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError']);
+    const proc = this.java(
+      ['kafka.Kafka', path.join(this.dir, 'server.properties')],
+      ['-Xms128m', '-Xmx384m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError'],
+    );
     proc.stderr!.resume();
     this.proc = proc;
     const cluster: Cluster = { brokers: this.brokers, redisUrl: '' };
     await waitFor(
       async () => {
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`private Kafka on ${this.port} exited during start-up (see ${this.dir}/server.log)`);
+        if (proc.exitCode !== null || proc.signalCode !== null)
+          throw new Error(`private Kafka on ${this.port} exited during start-up (see ${this.dir}/server.log)`);
         const admin = kafkaOf(cluster, uniqueName('tl-probe'), { retry: { retries: 0 }, connectionTimeout: 1000 }).admin();
         try {
           await admin.connect();
@@ -1294,7 +1364,6 @@ export class PrivateKafka extends PrivateServer {
       timeoutMs,
     );
   }
-
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,10 +52,7 @@ export function servicesAvailable(): boolean {
 /** Why the services are unavailable ('' when they are available). */
 export function servicesUnavailableReason(): string {
   if (servicesAvailable()) return '';
-  return (
-    provided('servicesUnavailableReason') ||
-    'KAFKA_BROKERS / REDIS_URL are not set and the integration globalSetup did not run'
-  );
+  return provided('servicesUnavailableReason') || 'KAFKA_BROKERS / REDIS_URL are not set and the integration globalSetup did not run';
 }
 
 function requireAvailable(what: string): void {
@@ -161,11 +158,7 @@ export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T>
  * every partition has a leader. Fails if the topic already exists: names must be unique.
  * Returns `name`.
  */
-export async function createTopic(
-  name: string,
-  partitions = 1,
-  configEntries: Record<string, string> = {},
-): Promise<string> {
+export async function createTopic(name: string, partitions = 1, configEntries: Record<string, string> = {}): Promise<string> {
   return withAdmin(async (admin) => {
     const created = await admin.createTopics({
       waitForLeaders: true,

@@ -22,7 +22,6 @@ export interface ConformanceOptions {
   peer?: (store: StateStore) => Promise<StateStore>;
 }
 
-
 /** A realistic encoded state: a fresh state with the watermark set and every field randomised from `seed`. */
 export function realisticState(watermark: number, seed: number): Buffer {
   const r = rng(seed);
@@ -79,7 +78,12 @@ export function runStateStoreConformance(name: string, makeStore: () => Promise<
 
     it('answers null for agents never saved, and [] for empty batches', async () => {
       const store = await open();
-      expect(await store.loadMany([{ tenant: 'default', agentId: 'nobody' }, { tenant: 't2', agentId: 'nobody-else' }])).toEqual([null, null]);
+      expect(
+        await store.loadMany([
+          { tenant: 'default', agentId: 'nobody' },
+          { tenant: 't2', agentId: 'nobody-else' },
+        ]),
+      ).toEqual([null, null]);
       expect(await store.loadMany([])).toEqual([]);
       expect(await store.saveMany([])).toEqual([]);
     });
@@ -222,7 +226,12 @@ export function runStateStoreConformance(name: string, makeStore: () => Promise<
       expect(await store.saveMany(keys.map((key, i) => ({ key, watermark: i + 1, state: states[i]! })))).toEqual(keys.map(() => 'saved'));
       expect((await store.loadMany(keys)).map(hex)).toEqual(states.map(hex));
       // Each is its own agent: a save with a watermark below every other one is still fresh here.
-      expect(await store.loadMany([{ tenant: 'a', agentId: 'b' }, { tenant: 'a:b:c', agentId: '' }])).toEqual([null, null]);
+      expect(
+        await store.loadMany([
+          { tenant: 'a', agentId: 'b' },
+          { tenant: 'a:b:c', agentId: '' },
+        ]),
+      ).toEqual([null, null]);
     });
 
     it('preserves binary bytes: 0x00, invalid UTF-8, every byte value, any length', async () => {

@@ -15,9 +15,15 @@ import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 
 /** `npm run eval -- check` (lab/eval/cli.ts). */
 export async function run(argv: string[]): Promise<void> {
-
   const { values } = parseArgs({
-    args: argv, options: { card: { type: 'string', default: defaultCardPath() }, sets: { type: 'string', default: 'train,validation' }, evidence: { type: 'string' }, brief: { type: 'boolean', default: false } } });
+    args: argv,
+    options: {
+      card: { type: 'string', default: defaultCardPath() },
+      sets: { type: 'string', default: 'train,validation' },
+      evidence: { type: 'string' },
+      brief: { type: 'boolean', default: false },
+    },
+  });
   /** `--evidence '{"ref":2.5}'` overrides DEFAULT_POLICY.evidence (analysis only). */
   const POLICY = { ...DEFAULT_POLICY, evidence: { ...DEFAULT_POLICY.evidence, ...(values.evidence ? (JSON.parse(values.evidence) as object) : {}) } };
   const SETS: Record<string, string[]> = {

@@ -20,11 +20,18 @@ import { readLines } from '../../../src/runners/replay/file-source.ts';
 
 /** `npm run eval -- inspect` (lab/eval/cli.ts). */
 export async function run(argv: string[]): Promise<void> {
-
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { card: { type: 'string', default: defaultCardPath() }, agent: { type: 'string' }, evidence: { type: 'string' }, scenario: { type: 'string' }, near: { type: 'string' }, before: { type: 'string', default: '5' }, after: { type: 'string', default: '25' } },
+    options: {
+      card: { type: 'string', default: defaultCardPath() },
+      agent: { type: 'string' },
+      evidence: { type: 'string' },
+      scenario: { type: 'string' },
+      near: { type: 'string' },
+      before: { type: 'string', default: '5' },
+      after: { type: 'string', default: '25' },
+    },
   });
   const file = positionals[0];
   if (!file) throw new Error('usage: npm run eval -- inspect <file> [--card c] [--agent prefix]');
@@ -55,7 +62,9 @@ export async function run(argv: string[]): Promise<void> {
 
   const stats = scorer.featureStats;
   for (const a of pick) {
-    process.stdout.write(`\n== ${a.malicious ? a.scenario : `benign ${a.scenario}`} ${a.agentId} [${a.traits.join(' ')}] events ${a.events} attack ${a.attackEvents} lowest trust ${a.lowestTrust} flagged ${a.flaggedEvents}\n`);
+    process.stdout.write(
+      `\n== ${a.malicious ? a.scenario : `benign ${a.scenario}`} ${a.agentId} [${a.traits.join(' ')}] events ${a.events} attack ${a.attackEvents} lowest trust ${a.lowestTrust} flagged ${a.flaggedEvents}\n`,
+    );
     const idx = scored.events.flatMap((e, i) => (e.agentId === a.agentId ? [i] : []));
     const states = new Map<string, AgentState>();
     const s = newAgentState();
@@ -65,7 +74,11 @@ export async function run(argv: string[]): Promise<void> {
       const e = scored.events[i]!;
       return { i, j: judge(s, e.signals, e.anomaly, e.ts, e.dt, e.first, POLICY), E: s.f[F.evidence]! };
     });
-    if (anchor < 0) anchor = Math.max(0, judged.findIndex((x) => isFlagged(x.j.band, x.j.circuit)));
+    if (anchor < 0)
+      anchor = Math.max(
+        0,
+        judged.findIndex((x) => isFlagged(x.j.band, x.j.circuit)),
+      );
     if (a.attackStartTs === null && a.flaggedEvents === 0) anchor = judged.reduce((m, x, k) => (x.j.trust < judged[m]!.j.trust ? k : m), 0);
     const lo = Math.max(0, anchor - Number(values.before));
     const hi = Math.min(judged.length, anchor + Number(values.after));

@@ -18,9 +18,11 @@ import { readLines } from '../../../src/runners/replay/file-source.ts';
 
 /** `npm run eval -- perf` (lab/eval/cli.ts). */
 export async function run(argv: string[]): Promise<void> {
-
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, options: { card: { type: 'string', default: defaultCardPath() }, rounds: { type: 'string', default: '7' } } });
+    args: argv,
+    allowPositionals: true,
+    options: { card: { type: 'string', default: defaultCardPath() }, rounds: { type: 'string', default: '7' } },
+  });
   const files = positionals.length ? positionals : ['fixtures/validation/validation-a.jsonl.gz', 'fixtures/validation/validation-b.jsonl.gz'];
 
   const events: AgentRequestEvent[] = [];
@@ -78,7 +80,11 @@ export async function run(argv: string[]): Promise<void> {
   const result = {
     events: events.length,
     observeUsPerEvent: { median: Math.round(us[us.length >> 1]! * 1000) / 1000, best: Math.round(us[0]! * 1000) / 1000 },
-    onnxMsPer1000Rows: { model: scorer.modelId, median: Math.round(ms[ms.length >> 1]! * 1000) / 1000, p90: Math.round(ms[Math.floor(ms.length * 0.9)]! * 1000) / 1000 },
+    onnxMsPer1000Rows: {
+      model: scorer.modelId,
+      median: Math.round(ms[ms.length >> 1]! * 1000) / 1000,
+      p90: Math.round(ms[Math.floor(ms.length * 0.9)]! * 1000) / 1000,
+    },
   };
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
 }

@@ -16,9 +16,11 @@ import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 
 /** `npm run eval -- reasons` (lab/eval/cli.ts). */
 export async function run(argv: string[]): Promise<void> {
-
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, options: { card: { type: 'string', default: defaultCardPath() } } });
+    args: argv,
+    allowPositionals: true,
+    options: { card: { type: 'string', default: defaultCardPath() } },
+  });
   const files = positionals.length ? positionals : ['a', 'b', 'c'].map((x) => `fixtures/validation/validation-${x}.jsonl.gz`);
   const scorer = await loadAnomalyScorer(values.card!);
   const ev = new DetectionEvaluator();
@@ -35,7 +37,10 @@ export async function run(argv: string[]): Promise<void> {
     const t = tally.get(a.scenario) ?? { ok: 0, n: 0 };
     t.n++;
     if (ok) t.ok++;
-    else process.stdout.write(`MISS ${a.scenario} ${a.agentId} [${a.traits.join(' ')}] at attack event ${a.firstDetection.eventsAfterStart}: ${a.firstDetection.reasons.map((r) => `${r.code}${r.value !== undefined ? `=${r.value}` : ''}`).join(', ')}\n`);
+    else
+      process.stdout.write(
+        `MISS ${a.scenario} ${a.agentId} [${a.traits.join(' ')}] at attack event ${a.firstDetection.eventsAfterStart}: ${a.firstDetection.reasons.map((r) => `${r.code}${r.value !== undefined ? `=${r.value}` : ''}`).join(', ')}\n`,
+      );
     tally.set(a.scenario, t);
   }
   for (const [s, t] of [...tally].sort()) process.stdout.write(`${s.padEnd(24)} ${t.ok}/${t.n} first detections name the expected cause\n`);

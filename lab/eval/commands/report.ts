@@ -61,7 +61,10 @@ const CARD_UPDATE = [
 
 function ensureSimulated(): void {
   mkdirSync(SIM, { recursive: true });
-  for (const [kind, seeds] of [['train', TUNE_SEEDS], ['validation', HELDOUT_SEEDS]] as const) {
+  for (const [kind, seeds] of [
+    ['train', TUNE_SEEDS],
+    ['validation', HELDOUT_SEEDS],
+  ] as const) {
     for (const seed of seeds) {
       if (existsSync(simFile(kind, seed))) continue;
       log(`simulating ${kind} seed ${seed}`);
@@ -99,7 +102,16 @@ async function onnxMsPer1000(scorer: AnomalyScorer, width: number, rows: Float32
 // Detectors
 // ---------------------------------------------------------------------------------------------
 
-type Result = { name: string; policy?: Policy; policyLabel?: string; params?: unknown; validation: EvalSummary; heldout: EvalSummary; onnxMs?: number; note?: string };
+type Result = {
+  name: string;
+  policy?: Policy;
+  policyLabel?: string;
+  params?: unknown;
+  validation: EvalSummary;
+  heldout: EvalSummary;
+  onnxMs?: number;
+  note?: string;
+};
 
 function summarize(files: readonly Labelled[], policy: Policy, detector: string, scorer?: AnomalyScorer): EvalSummary {
   const ev = new DetectionEvaluator(detector);
@@ -163,9 +175,28 @@ async function rawBaseline(): Promise<Result> {
     lines.push(...rawCsvRows(await readEvents(f), (e) => !attack(e)));
   }
   writeFileSync(csv, lines.join('\n') + '\n');
-  train(['--features', csv, '--files', ...TRAIN, '--out-dir', 'models/baselines', '--name', 'baseline-raw', '--feature-version', RAW_VERSION, '--risk', RAW_FIELDS.map((f) => f.risk).join(','), '--groups', RAW_NAMES.join(',')]);
+  train([
+    '--features',
+    csv,
+    '--files',
+    ...TRAIN,
+    '--out-dir',
+    'models/baselines',
+    '--name',
+    'baseline-raw',
+    '--feature-version',
+    RAW_VERSION,
+    '--risk',
+    RAW_FIELDS.map((f) => f.risk).join(','),
+    '--groups',
+    RAW_NAMES.join(','),
+  ]);
   const s = await loadScorer({ cardPath: 'models/baselines/baseline-raw.json', expectedFeatures: RAW_NAMES, expectedFeatureVersion: RAW_VERSION });
-  const scorer: AnomalyScorer = { modelId: s.modelId, featureStats: s.card.features.map((f) => ({ p50: s.card.featureStats[f]!.p50, p99: s.card.featureStats[f]!.p99 })), score: (m, r) => s.score(m, r) };
+  const scorer: AnomalyScorer = {
+    modelId: s.modelId,
+    featureStats: s.card.features.map((f) => ({ p50: s.card.featureStats[f]!.p50, p99: s.card.featureStats[f]!.p99 })),
+    score: (m, r) => s.score(m, r),
+  };
   try {
     const load = async (files: readonly string[]): Promise<Labelled[]> => {
       const out: Labelled[] = [];
@@ -254,7 +285,11 @@ function scenarioTable(results: readonly Result[], pick: (r: Result) => EvalSumm
   const rows = names.map((n) => {
     const g = (r: Result): GroupFigures | undefined => pick(r).perScenario[n];
     const det = results.map((r) => (g(r) ? `${frac(g(r)!)} (${pct(g(r)!.detectionRate)})` : '–'));
-    const ttd = results.map((r) => (g(r) && g(r)!.detected ? `${num(g(r)!.timeToDetectEvents.median)}/${num(g(r)!.timeToDetectEvents.p90)} (${num(g(r)!.timeToDetectSeconds.median)}/${num(g(r)!.timeToDetectSeconds.p90)} s)` : '–'));
+    const ttd = results.map((r) =>
+      g(r) && g(r)!.detected
+        ? `${num(g(r)!.timeToDetectEvents.median)}/${num(g(r)!.timeToDetectEvents.p90)} (${num(g(r)!.timeToDetectSeconds.median)}/${num(g(r)!.timeToDetectSeconds.p90)} s)`
+        : '–',
+    );
     const t = pick(results[0]!).perScenario[n]!;
     return `| ${n} | ${det.join(' | ')} | ${ttd.join(' | ')} | ${num(t.rocAuc)} / ${num(t.prAuc)} |`;
   });
@@ -269,7 +304,9 @@ async function main(): Promise<void> {
   ensureSimulated();
   mkdirSync('models/.cache', { recursive: true });
   log('exporting training features (trustline features --exclude-attacks)');
-  execFileSync('npx', ['--no-install', 'trustline', 'features', ...TRAIN, '--out', 'models/.cache/features.csv', '--exclude-attacks'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npx', ['--no-install', 'trustline', 'features', ...TRAIN, '--out', 'models/.cache/features.csv', '--exclude-attacks'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 
   const cands: (Result & { card: string })[] = [];
   if (!values['skip-candidates']) {
@@ -289,22 +326,33 @@ async function main(): Promise<void> {
   if (chosen) {
     const sha = JSON.parse(readFileSync(chosen.card, 'utf8')).onnxSha256 as string;
     if (sha !== committedSha) notes.push('The committed model differs from the retrained tail_sum candidate: run `npm run train` and commit.');
-    if (JSON.stringify(chosen.policy) !== JSON.stringify(DEFAULT_POLICY)) notes.push(`DEFAULT_POLICY differs from the policy chosen for the tail_sum candidate (${chosen.policyLabel}).`);
+    if (JSON.stringify(chosen.policy) !== JSON.stringify(DEFAULT_POLICY))
+      notes.push(`DEFAULT_POLICY differs from the policy chosen for the tail_sum candidate (${chosen.policyLabel}).`);
   }
 
   const v = tl.validation.overall;
   const worstType = Math.min(...Object.values(tl.validation.perScenario).map((g) => g.detectionRate ?? 0));
-  const beats = [rules, raw].every((b) => (v.detectionRate ?? 0) > (b.validation.overall.detectionRate ?? 0) && (v.falsePositiveRate ?? 1) <= (b.validation.overall.falsePositiveRate ?? 1));
+  const beats = [rules, raw].every(
+    (b) => (v.detectionRate ?? 0) > (b.validation.overall.detectionRate ?? 0) && (v.falsePositiveRate ?? 1) <= (b.validation.overall.falsePositiveRate ?? 1),
+  );
   const hv = tl.heldout.overall;
   const lines: string[] = [];
   const w = (s = ''): void => void lines.push(s);
   w('# trustline — detection evaluation');
   w();
   w('Generated by `npm run eval -- report` (do not edit by hand; every definition is in');
-  w('[docs/evaluation.md](../docs/evaluation.md)). Model: `' + defaultCardPath() + '` (' + JSON.parse(readFileSync(defaultCardPath(), 'utf8')).family + `, feature version ${FEATURE_VERSION}, ${FEATURE_NAMES.length} features), trust policy: \`DEFAULT_POLICY\` of src/core/judge.ts.`);
+  w(
+    '[docs/evaluation.md](../docs/evaluation.md)). Model: `' +
+      defaultCardPath() +
+      '` (' +
+      JSON.parse(readFileSync(defaultCardPath(), 'utf8')).family +
+      `, feature version ${FEATURE_VERSION}, ${FEATURE_NAMES.length} features), trust policy: \`DEFAULT_POLICY\` of src/core/judge.ts.`,
+  );
   w();
   w('**Data.** The model is fitted on the benign behaviour of `fixtures/train` only. Trust policies (one per');
-  w(`model) are chosen on training-kind data only: \`fixtures/train\` plus simulator sets of the training kind (seeds ${TUNE_SEEDS.join(', ')}). The figures below are on`);
+  w(
+    `model) are chosen on training-kind data only: \`fixtures/train\` plus simulator sets of the training kind (seeds ${TUNE_SEEDS.join(', ')}). The figures below are on`,
+  );
   w('`fixtures/validation` (a, b, c: 306 agents, 56 malicious), which nothing was fitted or tuned on; the');
   w(`model family was chosen on them. As a second, untouched check, six fresh validation-kind simulator sets (seeds ${HELDOUT_SEEDS.join(', ')})`);
   w('are reported as "held-out"; they were generated after every choice below was made and played no part in it.');
@@ -316,11 +364,17 @@ async function main(): Promise<void> {
   w('|---|---|---|');
   w(`| ≥ 95 % of malicious agents detected | ${pct(v.detectionRate)} (${frac(v)}) | ${target((v.detectionRate ?? 0) >= 0.95)} |`);
   w(`| no attack type below 85 % | lowest ${pct(worstType)} | ${target(worstType >= 0.85)} |`);
-  w(`| median time to detect ≤ 10 events after the attack start | ${num(v.timeToDetectEvents.median)} events (${num(v.timeToDetectSeconds.median)} s) | ${target((v.timeToDetectEvents.median ?? 1e9) <= 10)} |`);
-  w(`| ≤ 1 % of benign agents ever in restrict/block or with an open circuit | ${pct(v.falsePositiveRate)} (${v.benignAgentsFlagged}/${v.benignAgents}) | ${target((v.falsePositiveRate ?? 1) <= 0.01)} |`);
+  w(
+    `| median time to detect ≤ 10 events after the attack start | ${num(v.timeToDetectEvents.median)} events (${num(v.timeToDetectSeconds.median)} s) | ${target((v.timeToDetectEvents.median ?? 1e9) <= 10)} |`,
+  );
+  w(
+    `| ≤ 1 % of benign agents ever in restrict/block or with an open circuit | ${pct(v.falsePositiveRate)} (${v.benignAgentsFlagged}/${v.benignAgents}) | ${target((v.falsePositiveRate ?? 1) <= 0.01)} |`,
+  );
   w(`| ahead of both baselines on detection at equal or lower false positives | see below | ${target(beats)} |`);
   w();
-  w(`Held-out simulator seeds: ${pct(hv.detectionRate)} detected (${frac(hv)}), lowest type ${minScenario(tl.heldout)}, median ${num(hv.timeToDetectEvents.median)} events, ${pct(hv.falsePositiveRate)} of benign agents flagged (${hv.benignAgentsFlagged}/${hv.benignAgents}).`);
+  w(
+    `Held-out simulator seeds: ${pct(hv.detectionRate)} detected (${frac(hv)}), lowest type ${minScenario(tl.heldout)}, median ${num(hv.timeToDetectEvents.median)} events, ${pct(hv.falsePositiveRate)} of benign agents flagged (${hv.benignAgentsFlagged}/${hv.benignAgents}).`,
+  );
   w();
   w('## trustline and the baselines, same data, same metrics');
   w();
@@ -330,10 +384,15 @@ async function main(): Promise<void> {
   w(`(${RAW_NAMES.join(', ')}) without any per-agent baseline; its policy chosen on the training-kind data like trustline's (${raw.policyLabel}).`);
   w('(c) **trustline** as committed.');
   w();
-  for (const [title, pick] of [['Validation', (r: Result) => r.validation], ['Held-out simulator seeds', (r: Result) => r.heldout]] as const) {
+  for (const [title, pick] of [
+    ['Validation', (r: Result) => r.validation],
+    ['Held-out simulator seeds', (r: Result) => r.heldout],
+  ] as const) {
     w(`### ${title}`);
     w();
-    w('| detector | malicious agents detected | lowest attack type | benign agents flagged | benign events flagged | time to detect, median / p90 (events) | (seconds) | ROC-AUC | PR-AUC |');
+    w(
+      '| detector | malicious agents detected | lowest attack type | benign agents flagged | benign events flagged | time to detect, median / p90 (events) | (seconds) | ROC-AUC | PR-AUC |',
+    );
     w('|---|---|---|---|---|---|---|---|---|');
     for (const r of [tl, rules, raw]) w(overallRow(r, pick(r)));
     w();
@@ -345,24 +404,33 @@ async function main(): Promise<void> {
     w();
     w('Each candidate is trained by `models/train.py` on the same rows (`fixtures/train`, benign behaviour, seed 20240611), calibrated on');
     w('its own training scores (empirical tail), and gets its own trust policy chosen on the training-kind data by the same rule');
-    w(`(lab/eval/tune.ts: ≤ 0.5 % of benign agents flagged, then the worst attack type's detection, overall detection, false positives, median time to detect, margin; grid ${JSON.stringify(POLICY_GRID)}).`);
+    w(
+      `(lab/eval/tune.ts: ≤ 0.5 % of benign agents flagged, then the worst attack type's detection, overall detection, false positives, median time to detect, margin; grid ${JSON.stringify(POLICY_GRID)}).`,
+    );
     w();
-    w('| candidate | policy chosen on training-kind data | validation: detected | lowest type | benign flagged | ttd median (events) | ROC-AUC | PR-AUC | held-out: detected | benign flagged | ONNX ms / 1000 rows |');
+    w(
+      '| candidate | policy chosen on training-kind data | validation: detected | lowest type | benign flagged | ttd median (events) | ROC-AUC | PR-AUC | held-out: detected | benign flagged | ONNX ms / 1000 rows |',
+    );
     w('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const c of cands) {
       const o = c.validation.overall;
       const h = c.heldout.overall;
-      w(`| ${c.name} | ${c.policyLabel} | ${frac(o)} (${pct(o.detectionRate)}) | ${minScenario(c.validation)} | ${o.benignAgentsFlagged}/${o.benignAgents} | ${num(o.timeToDetectEvents.median)} | ${num(o.rocAuc)} | ${num(o.prAuc)} | ${frac(h)} (${pct(h.detectionRate)}) | ${h.benignAgentsFlagged}/${h.benignAgents} | ${num(c.onnxMs)} |`);
+      w(
+        `| ${c.name} | ${c.policyLabel} | ${frac(o)} (${pct(o.detectionRate)}) | ${minScenario(c.validation)} | ${o.benignAgentsFlagged}/${o.benignAgents} | ${num(o.timeToDetectEvents.median)} | ${num(o.rocAuc)} | ${num(o.prAuc)} | ${frac(h)} (${pct(h.detectionRate)}) | ${h.benignAgentsFlagged}/${h.benignAgents} | ${num(c.onnxMs)} |`,
+      );
     }
     w();
   }
   w('## Explanations');
   w();
-  w('The first detecting record of each malicious agent (validation and held-out) carries a reason of the family its attack type calls for (lab/eval/explanations.ts):');
+  w(
+    'The first detecting record of each malicious agent (validation and held-out) carries a reason of the family its attack type calls for (lab/eval/explanations.ts):',
+  );
   w();
   w('| attack type | expected | first detections naming it |');
   w('|---|---|---|');
-  for (const [s, e] of Object.entries(EXPECTED_REASONS)) w(`| ${s} | ${e.describe} | ${tl.explanations[s] ? `${tl.explanations[s]!.ok}/${tl.explanations[s]!.n}` : '–'} |`);
+  for (const [s, e] of Object.entries(EXPECTED_REASONS))
+    w(`| ${s} | ${e.describe} | ${tl.explanations[s] ? `${tl.explanations[s]!.ok}/${tl.explanations[s]!.n}` : '–'} |`);
   w();
   w('## Cost');
   w();
@@ -391,7 +459,16 @@ async function main(): Promise<void> {
   };
   writeFileSync(
     'models/.cache/evaluation.json',
-    JSON.stringify({ trustline: tl, rules: { ...rules }, raw: { ...raw }, candidates: cands.map((c) => ({ ...c, validation: strip(c.validation), heldout: strip(c.heldout) })) }, null, 2),
+    JSON.stringify(
+      {
+        trustline: tl,
+        rules: { ...rules },
+        raw: { ...raw },
+        candidates: cands.map((c) => ({ ...c, validation: strip(c.validation), heldout: strip(c.heldout) })),
+      },
+      null,
+      2,
+    ),
   );
 
   // The committed card records its evaluation figures (kept by train.py while the model is unchanged).
@@ -407,7 +484,12 @@ async function main(): Promise<void> {
     timeToDetectSeconds: s.overall.timeToDetectSeconds,
     rocAuc: s.overall.rocAuc,
     prAuc: s.overall.prAuc,
-    perScenario: Object.fromEntries(Object.entries(s.perScenario).map(([k, g]) => [k, { detected: g.detected, agents: g.agents, timeToDetectEventsMedian: g.timeToDetectEvents.median, rocAuc: g.rocAuc }])),
+    perScenario: Object.fromEntries(
+      Object.entries(s.perScenario).map(([k, g]) => [
+        k,
+        { detected: g.detected, agents: g.agents, timeToDetectEventsMedian: g.timeToDetectEvents.median, rocAuc: g.rocAuc },
+      ]),
+    ),
   });
   const evaluation = {
     policy: 'DEFAULT_POLICY (src/core/judge.ts)',

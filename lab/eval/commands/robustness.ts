@@ -68,7 +68,13 @@ function indepDataset(o: IndepOptions): Dataset {
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { card: { type: 'string', default: defaultCardPath() }, only: { type: 'string' }, quick: { type: 'boolean', default: false }, grid: { type: 'string' }, 'no-write': { type: 'boolean', default: false } },
+    options: {
+      card: { type: 'string', default: defaultCardPath() },
+      only: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      grid: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+    },
   });
   const only = new Set<Section>((values.only ? values.only.split(',') : SECTIONS) as Section[]);
   for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}" (one of ${SECTIONS.join(', ')})`);
@@ -121,7 +127,13 @@ export async function run(argv: string[]): Promise<void> {
       if (!dir) result.real = { skipped: 'real logs not found (set TRUSTLINE_REAL_LOGS or place them at ../shared/data/real-logs)' };
       else {
         log(`real logs: ${dir}/apache_logs through import-log → replay`);
-        result.real = analyseRealLog(process.cwd(), join(dir, 'apache_logs'), join(dir, 'crawler-user-agents.json'), cardPath, resolve('models/.cache/real-logs'));
+        result.real = analyseRealLog(
+          process.cwd(),
+          join(dir, 'apache_logs'),
+          join(dir, 'crawler-user-agents.json'),
+          cardPath,
+          resolve('models/.cache/real-logs'),
+        );
       }
     }
   } finally {
@@ -131,7 +143,8 @@ export async function run(argv: string[]): Promise<void> {
   if (values.only && existsSync(CACHE)) {
     const prev = JSON.parse(readFileSync(CACHE, 'utf8')) as Result;
     if (prev.quick === quick && prev.model === result.model) {
-      for (const k of ['indep', 'sweep', 'looSim', 'looIndep', 'real'] as const) if (result[k] === undefined && prev[k] !== undefined) (result as Record<string, unknown>)[k] = prev[k];
+      for (const k of ['indep', 'sweep', 'looSim', 'looIndep', 'real'] as const)
+        if (result[k] === undefined && prev[k] !== undefined) (result as Record<string, unknown>)[k] = prev[k];
       if (prev.commit !== commit) result.commit = `${commit} (sections not rerun here: ${prev.commit})`;
     }
   }
@@ -178,19 +191,29 @@ function figuresRow(label: string, f: Figures): string {
   const missed = missedTargets(f);
   return `| ${label} | ${frac(f.detected, f.malicious)} (${pct(f.caught)}) | ${worst} | ${frac(f.benignFlagged, f.benign)} (${pct(f.benignFlaggedRate)}) | ${f.circuitOnlyFlags} | ${num(f.medianEvents)} | ${num(f.agentAuc)} | ${first} | ${missed.length ? missed.join('; ') : 'all met'} |`;
 }
-const FIG_HEAD = '| run | caught | worst kind | benign flagged | of which circuit only (trust ≥ 0.5) | median events to detect | agent ROC-AUC (1 − min trust) | first-request attackers flagged ≤ 5 events | targets missed |\n|---|---|---|---|---|---|---|---|---|';
+const FIG_HEAD =
+  '| run | caught | worst kind | benign flagged | of which circuit only (trust ≥ 0.5) | median events to detect | agent ROC-AUC (1 − min trust) | first-request attackers flagged ≤ 5 events | targets missed |\n|---|---|---|---|---|---|---|---|---|';
 
 function perKindTable(rows: { label: string; figures: Figures }[]): string[] {
   const kinds = [...new Set(rows.flatMap((r) => Object.keys(r.figures.perKind)))].sort();
   const profiles = [...new Set(rows.flatMap((r) => Object.keys(r.figures.flaggedByProfile)))].sort();
   const out = [`| kind | ${rows.map((r) => r.label).join(' | ')} |`, `|---|${rows.map(() => '---').join('|')}|`];
-  for (const k of kinds) out.push(`| ${k}${NOVEL_ATTACK_KINDS.includes(k as never) ? ' (new)' : ''}: caught | ${rows.map((r) => (r.figures.perKind[k] ? `${frac(r.figures.perKind[k]!.detected, r.figures.perKind[k]!.agents)}, median ${num(r.figures.perKind[k]!.medianEvents)}` : '–')).join(' | ')} |`);
-  for (const p of profiles) out.push(`| ${p}: benign flagged | ${rows.map((r) => (r.figures.flaggedByProfile[p] ? frac(r.figures.flaggedByProfile[p]!.flagged, r.figures.flaggedByProfile[p]!.agents) : '–')).join(' | ')} |`);
+  for (const k of kinds)
+    out.push(
+      `| ${k}${NOVEL_ATTACK_KINDS.includes(k as never) ? ' (new)' : ''}: caught | ${rows.map((r) => (r.figures.perKind[k] ? `${frac(r.figures.perKind[k]!.detected, r.figures.perKind[k]!.agents)}, median ${num(r.figures.perKind[k]!.medianEvents)}` : '–')).join(' | ')} |`,
+    );
+  for (const p of profiles)
+    out.push(
+      `| ${p}: benign flagged | ${rows.map((r) => (r.figures.flaggedByProfile[p] ? frac(r.figures.flaggedByProfile[p]!.flagged, r.figures.flaggedByProfile[p]!.agents) : '–')).join(' | ')} |`,
+    );
   return out;
 }
 
 function looTable(rows: FoldRow[]): string[] {
-  const out = ['| left out | policy chosen without it | on the test sets: the left-out kind | threshold (tests) | caught | worst kind | benign flagged | median events | agent ROC-AUC | targets missed |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const out = [
+    '| left out | policy chosen without it | on the test sets: the left-out kind | threshold (tests) | caught | worst kind | benign flagged | median events | agent ROC-AUC | targets missed |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of rows) {
     const f = r.overall;
     const target =
@@ -199,9 +222,20 @@ function looTable(rows: FoldRow[]): string[] {
         : r.leftOut === 'attack'
           ? `${r.target.hits}/${r.target.agents} detected (${pct(r.target.rate)})`
           : '(every kind in)';
-    const ok = r.leftOut === 'benign' ? ((r.target.rate ?? 0) <= 0.02 ? 'ok (≤ 2 %)' : '**fails (> 2 %)**') : r.leftOut === 'attack' ? ((r.target.rate ?? 0) >= 0.85 ? 'ok (≥ 85 %)' : '**fails (< 85 %)**') : '';
+    const ok =
+      r.leftOut === 'benign'
+        ? (r.target.rate ?? 0) <= 0.02
+          ? 'ok (≤ 2 %)'
+          : '**fails (> 2 %)**'
+        : r.leftOut === 'attack'
+          ? (r.target.rate ?? 0) >= 0.85
+            ? 'ok (≥ 85 %)'
+            : '**fails (< 85 %)**'
+          : '';
     const missed = missedTargets(f);
-    out.push(`| ${r.leftOut === 'none' ? '—' : `${r.leftOut}: ${r.kind}`} | ${r.policy} | ${target} | ${ok} | ${frac(f.detected, f.malicious)} (${pct(f.caught)}) | ${f.worstKind ? `${f.worstKind.name} ${pct(f.worstKind.rate)}` : '–'} | ${frac(f.benignFlagged, f.benign)} (${pct(f.benignFlaggedRate)}) | ${num(f.medianEvents)} | ${num(f.agentAuc)} | ${missed.length ? missed.join('; ') : 'all met'} |`);
+    out.push(
+      `| ${r.leftOut === 'none' ? '—' : `${r.leftOut}: ${r.kind}`} | ${r.policy} | ${target} | ${ok} | ${frac(f.detected, f.malicious)} (${pct(f.caught)}) | ${f.worstKind ? `${f.worstKind.name} ${pct(f.worstKind.rate)}` : '–'} | ${frac(f.benignFlagged, f.benign)} (${pct(f.benignFlaggedRate)}) | ${num(f.medianEvents)} | ${num(f.agentAuc)} | ${missed.length ? missed.join('; ') : 'all met'} |`,
+    );
   }
   const benign = rows.filter((r) => r.leftOut === 'benign');
   const attack = rows.filter((r) => r.leftOut === 'attack');
@@ -212,9 +246,18 @@ function looTable(rows: FoldRow[]): string[] {
   const maxFp = all.reduce<FoldRow | null>((w, r) => (w === null || (r.overall.benignFlaggedRate ?? 0) > (w.overall.benignFlaggedRate ?? 0) ? r : w), null);
   out.push('');
   out.push('**Worst cases:**');
-  if (worstB) out.push(`- leave-one-benign-kind-out: **${pct(worstB.target.rate)}** of the left-out profile's benign agents flagged (${worstB.kind}, ${worstB.target.hits}/${worstB.target.agents}); tests fail above 2 %.`);
-  if (worstA) out.push(`- leave-one-attack-out: **${pct(worstA.target.rate)}** of the left-out kind detected (${worstA.kind}, ${worstA.target.hits}/${worstA.target.agents}); tests fail below 85 %.`);
-  if (minCaught) out.push(`- lowest overall caught in a fold: ${pct(minCaught.overall.caught)} (${minCaught.leftOut}: ${minCaught.kind}); highest benign flagged in a fold: ${maxFp ? `${pct(maxFp.overall.benignFlaggedRate)} (${maxFp.leftOut}: ${maxFp.kind})` : '–'}.`);
+  if (worstB)
+    out.push(
+      `- leave-one-benign-kind-out: **${pct(worstB.target.rate)}** of the left-out profile's benign agents flagged (${worstB.kind}, ${worstB.target.hits}/${worstB.target.agents}); tests fail above 2 %.`,
+    );
+  if (worstA)
+    out.push(
+      `- leave-one-attack-out: **${pct(worstA.target.rate)}** of the left-out kind detected (${worstA.kind}, ${worstA.target.hits}/${worstA.target.agents}); tests fail below 85 %.`,
+    );
+  if (minCaught)
+    out.push(
+      `- lowest overall caught in a fold: ${pct(minCaught.overall.caught)} (${minCaught.leftOut}: ${minCaught.kind}); highest benign flagged in a fold: ${maxFp ? `${pct(maxFp.overall.benignFlaggedRate)} (${maxFp.leftOut}: ${maxFp.kind})` : '–'}.`,
+    );
   return out;
 }
 
@@ -222,14 +265,22 @@ export function render(r: Result): string {
   const w: string[] = [];
   w.push('## Robustness');
   w.push('');
-  w.push(`Generated by \`npm run eval -- robustness${r.quick ? ' --quick' : ''}\` (lab/eval/commands/robustness.ts; definitions in docs/evaluation.md, "Robustness") at commit ${r.commit}, model ${r.model}, policy \`DEFAULT_POLICY\` unless a fold says otherwise.`);
-  w.push(`Targets (validation and every leave-one-out row): ≥ ${TARGETS.caught * 100} % of attacks caught, every attack kind ≥ ${TARGETS.perKind * 100} %, ≤ ${TARGETS.benignFlagged * 100} % of benign agents flagged, median ≤ ${TARGETS.medianEvents} events to detect, an attacker active from its first request flagged within ${TARGETS.firstRequestEvents} events.`);
-  w.push('"Flagged" = ever in restrict/block or with an open circuit; "caught" = flagged at or after the attack start; agent ROC-AUC ranks agents by 1 − their lowest trust.');
+  w.push(
+    `Generated by \`npm run eval -- robustness${r.quick ? ' --quick' : ''}\` (lab/eval/commands/robustness.ts; definitions in docs/evaluation.md, "Robustness") at commit ${r.commit}, model ${r.model}, policy \`DEFAULT_POLICY\` unless a fold says otherwise.`,
+  );
+  w.push(
+    `Targets (validation and every leave-one-out row): ≥ ${TARGETS.caught * 100} % of attacks caught, every attack kind ≥ ${TARGETS.perKind * 100} %, ≤ ${TARGETS.benignFlagged * 100} % of benign agents flagged, median ≤ ${TARGETS.medianEvents} events to detect, an attacker active from its first request flagged within ${TARGETS.firstRequestEvents} events.`,
+  );
+  w.push(
+    '"Flagged" = ever in restrict/block or with an open circuit; "caught" = flagged at or after the attack start; agent ROC-AUC ranks agents by 1 − their lowest trust.',
+  );
   w.push('');
   if (r.indep) {
     w.push('### Independent traffic (lab/indep, committed model)');
     w.push('');
-    w.push('Streams from a generator written from the wire contract only (lab/indep/generate.ts: 7 benign kinds, 10 attack kinds of which 5 — marked "new" — never appear in fixtures/), 2 days of event time each.');
+    w.push(
+      'Streams from a generator written from the wire contract only (lab/indep/generate.ts: 7 benign kinds, 10 attack kinds of which 5 — marked "new" — never appear in fixtures/), 2 days of event time each.',
+    );
     w.push('');
     w.push(FIG_HEAD);
     for (const x of r.indep) w.push(figuresRow(`seed ${x.seed} (${x.events} events, ${x.figures.malicious + x.figures.benign} agents)`, x.figures));
@@ -250,15 +301,26 @@ export function render(r: Result): string {
     w.push('');
   }
   for (const [title, loo, what] of [
-    ['Leave one kind out: simulator fixtures', r.looSim, 'fitted on `fixtures/train` (benign rows), policy tuned on `fixtures/train`, measured on `fixtures/validation` (a, b, c)'],
-    ['Leave one kind out: independent traffic', r.looIndep, `fitted and tuned on lab/indep seed ${LOO_INDEP.train}, measured on seeds ${LOO_INDEP.test.join(', ')}`],
+    [
+      'Leave one kind out: simulator fixtures',
+      r.looSim,
+      'fitted on `fixtures/train` (benign rows), policy tuned on `fixtures/train`, measured on `fixtures/validation` (a, b, c)',
+    ],
+    [
+      'Leave one kind out: independent traffic',
+      r.looIndep,
+      `fitted and tuned on lab/indep seed ${LOO_INDEP.train}, measured on seeds ${LOO_INDEP.test.join(', ')}`,
+    ],
   ] as const) {
     if (!loo) continue;
     const rows = loo.rows;
-    const gridNote = loo.grid === 'quick' ? `the 16-policy quick grid ${JSON.stringify(QUICK_GRID)}` : "lab/eval/tune.ts's POLICY_GRID, WIDE_GRID when none is admissible";
+    const gridNote =
+      loo.grid === 'quick' ? `the 16-policy quick grid ${JSON.stringify(QUICK_GRID)}` : "lab/eval/tune.ts's POLICY_GRID, WIDE_GRID when none is admissible";
     w.push(`### ${title}`);
     w.push('');
-    w.push(`Each fold refits the tail-sum model in TypeScript (lab/eval/tailsum.ts: the committed card's family and parameters) and re-tunes the trust policy (lab/eval/tune.ts's ranking rule; ${gridNote}) without the kind: ${what}. A fold removes every event of the left-out agents from the fitting and tuning sets — a benign fold every agent of that profile (its benign agents and the attack hosts that followed it), an attack fold every agent of that kind — so they reach neither the model, nor the fleet and peer statistics, nor the policy; the test sets are untouched.`);
+    w.push(
+      `Each fold refits the tail-sum model in TypeScript (lab/eval/tailsum.ts: the committed card's family and parameters) and re-tunes the trust policy (lab/eval/tune.ts's ranking rule; ${gridNote}) without the kind: ${what}. A fold removes every event of the left-out agents from the fitting and tuning sets — a benign fold every agent of that profile (its benign agents and the attack hosts that followed it), an attack fold every agent of that kind — so they reach neither the model, nor the fleet and peer statistics, nor the policy; the test sets are untouched.`,
+    );
     w.push('');
     w.push(...looTable(rows));
     w.push('');
@@ -269,14 +331,33 @@ export function render(r: Result): string {
     if ('skipped' in r.real) w.push(`Skipped: ${r.real.skipped}.`);
     else {
       const x = r.real;
-      w.push(`\`trustline import-log --format combined\` → \`trustline replay\` on ${x.log.replace(/^.*\/(shared\/)/, '../$1')} (${x.lines} lines → ${x.events} events, ${x.agents} agents, ${x.agentsWith1to3Events} of them with 1–3 events). Proxy label: ${x.declaredBots} agents whose user agent matches crawler-user-agents.json ("declared bots"; noisy, see the README beside the log).`);
+      w.push(
+        `\`trustline import-log --format combined\` → \`trustline replay\` on ${x.log.replace(/^.*\/(shared\/)/, '../$1')} (${x.lines} lines → ${x.events} events, ${x.agents} agents, ${x.agentsWith1to3Events} of them with 1–3 events). Proxy label: ${x.declaredBots} agents whose user agent matches crawler-user-agents.json ("declared bots"; noisy, see the README beside the log).`,
+      );
       w.push('');
-      w.push(`- Flagged: **${x.flagged.agents}** agents (${x.flagged.declaredBots} declared bots, ${x.flagged.others} others; ${x.flagged.flaggedWith1to3Events} with 1–3 events); earliest flag at event ${num(x.earliestFlagEventIndex)} of an agent.`);
-      w.push(`- Agent-level ROC-AUC for declared bots vs the rest: max anomaly ${num(x.aucDeclaredBotMaxAnomaly)}, 1 − lowest trust ${num(x.aucDeclaredBotMinTrust)} (a sanity figure: declared bots are not attackers).`);
-      w.push(`- Reasons on flagged records: ${Object.entries(x.flaggedReasonCounts).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}.`);
-      w.push(`- **Nonsensical reasons** (a reason whose cause the record cannot have): ${x.nonsense.total} on all records, ${x.nonsense.onFlagged} on flagged records${x.nonsense.total ? ':' : ' — check passed.'}`);
+      w.push(
+        `- Flagged: **${x.flagged.agents}** agents (${x.flagged.declaredBots} declared bots, ${x.flagged.others} others; ${x.flagged.flaggedWith1to3Events} with 1–3 events); earliest flag at event ${num(x.earliestFlagEventIndex)} of an agent.`,
+      );
+      w.push(
+        `- Agent-level ROC-AUC for declared bots vs the rest: max anomaly ${num(x.aucDeclaredBotMaxAnomaly)}, 1 − lowest trust ${num(x.aucDeclaredBotMinTrust)} (a sanity figure: declared bots are not attackers).`,
+      );
+      w.push(
+        `- Reasons on flagged records: ${
+          Object.entries(x.flaggedReasonCounts)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ') || 'none'
+        }.`,
+      );
+      w.push(
+        `- **Nonsensical reasons** (a reason whose cause the record cannot have): ${x.nonsense.total} on all records, ${x.nonsense.onFlagged} on flagged records${x.nonsense.total ? ':' : ' — check passed.'}`,
+      );
       for (const [rule, n] of Object.entries(x.nonsense.byRule).sort((a, b) => b[1] - a[1])) {
-        const ex = x.nonsense.examples.filter((e) => e.rule === rule).slice(0, 2).map((e) => `\`${e.reason}\` on ${e.path} (${e.status})`).join(', ');
+        const ex = x.nonsense.examples
+          .filter((e) => e.rule === rule)
+          .slice(0, 2)
+          .map((e) => `\`${e.reason}\` on ${e.path} (${e.status})`)
+          .join(', ');
         w.push(`  - ${rule}: ${n} (e.g. ${ex})`);
       }
       w.push('');
@@ -284,7 +365,9 @@ export function render(r: Result): string {
       w.push('|---|---|---|---|---|---|---|---|');
       for (const a of x.flaggedAgents.slice(0, 25)) {
         const ua = a.userAgent.replace(/\|/g, '/').slice(0, 60);
-        w.push(`| ${a.agentId} | ${ua || '(none)'} | ${a.declaredBot ? 'yes' : 'no'} | ${a.events} | ${a.firstFlag!.eventIndex} (${a.firstFlag!.path.slice(0, 40)}) | ${a.firstFlag!.band} / ${a.firstFlag!.circuit} | ${a.firstFlag!.reasons.join(', ') || '–'} | ${a.topPaths.join('; ').replace(/\|/g, '/').slice(0, 120)} |`);
+        w.push(
+          `| ${a.agentId} | ${ua || '(none)'} | ${a.declaredBot ? 'yes' : 'no'} | ${a.events} | ${a.firstFlag!.eventIndex} (${a.firstFlag!.path.slice(0, 40)}) | ${a.firstFlag!.band} / ${a.firstFlag!.circuit} | ${a.firstFlag!.reasons.join(', ') || '–'} | ${a.topPaths.join('; ').replace(/\|/g, '/').slice(0, 120)} |`,
+        );
       }
       if (x.flaggedAgents.length > 25) w.push(`| … ${x.flaggedAgents.length - 25} more in models/.cache/robustness.json | | | | | | | |`);
       w.push('');

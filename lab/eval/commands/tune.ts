@@ -19,12 +19,20 @@ import { loadAnomalyScorer } from '../../../src/scoring/pipeline-scorer.ts';
 
 /** `npm run eval -- tune` (lab/eval/cli.ts). */
 export async function run(argv: string[]): Promise<void> {
-
   const { values } = parseArgs({
     args: argv,
-    options: { card: { type: 'string', default: defaultCardPath() }, show: { type: 'string', default: '15' }, tune: { type: 'string', multiple: true }, check: { type: 'string', multiple: true } },
+    options: {
+      card: { type: 'string', default: defaultCardPath() },
+      show: { type: 'string', default: '15' },
+      tune: { type: 'string', multiple: true },
+      check: { type: 'string', multiple: true },
+    },
   });
-  const extra = existsSync('models/.cache/sim') ? readdirSync('models/.cache/sim').filter((f) => /^train-adhoc-.*\.jsonl\.gz$/.test(f)).map((f) => `models/.cache/sim/${f}`) : [];
+  const extra = existsSync('models/.cache/sim')
+    ? readdirSync('models/.cache/sim')
+        .filter((f) => /^train-adhoc-.*\.jsonl\.gz$/.test(f))
+        .map((f) => `models/.cache/sim/${f}`)
+    : [];
   const TUNE = values.tune ?? ['fixtures/train/train.jsonl.gz', ...extra.sort()];
   const CHECK = values.check ?? [];
 
@@ -35,7 +43,9 @@ export async function run(argv: string[]): Promise<void> {
   process.stdout.write(`tuning on ${TUNE.join(', ')}\n${ranked.length} admissible policies (≤ 0.5 % benign agents flagged)\n`);
   for (const c of ranked.slice(0, Number(values.show))) {
     const o = c.summary.overall;
-    process.stdout.write(`${c.label}: detected ${o.detected}/${o.agents}, FP ${o.benignAgentsFlagged}/${o.benignAgents}, ttd median ${o.timeToDetectEvents.median} events, benign margin ${c.benignMargin}\n`);
+    process.stdout.write(
+      `${c.label}: detected ${o.detected}/${o.agents}, FP ${o.benignAgentsFlagged}/${o.benignAgents}, ttd median ${o.timeToDetectEvents.median} events, benign margin ${c.benignMargin}\n`,
+    );
   }
   const best = ranked[0];
   if (best) {

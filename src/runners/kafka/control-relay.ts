@@ -27,7 +27,8 @@ export type RelayDecision = { relay: true; key: string } | { relay: false; dead:
 export function routeControlRecord(value: Buffer | null, verifier: Verifier | null): RelayDecision {
   const r = decodeControl(value);
   if (!r.ok) return { relay: false, dead: { code: r.code, message: r.message, path: r.path } };
-  if (!verifier || !verifier.verify(r.control)) return { relay: false, dead: { code: 'bad_signature', message: 'control record signature does not verify against the operator key ring', path: '/sig' } };
+  if (!verifier || !verifier.verify(r.control))
+    return { relay: false, dead: { code: 'bad_signature', message: 'control record signature does not verify against the operator key ring', path: '/sig' } };
   return { relay: true, key: r.control.agentId };
 }
 
@@ -74,7 +75,14 @@ export async function startControlRelay(o: ControlRelayOptions): Promise<Control
         if (d.relay) relay.push({ key: d.key, value: m.value });
         else {
           deadCodes.push(d.dead.code);
-          dead.push(toDlqKafkaMessage({ value: m.value, key: m.key, ...d.dead, source: { topic: batch.topic, partition: batch.partition, offset: m.offset } }) as Message);
+          dead.push(
+            toDlqKafkaMessage({
+              value: m.value,
+              key: m.key,
+              ...d.dead,
+              source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
+            }) as Message,
+          );
           o.log.warn({ topic: batch.topic, partition: batch.partition, offset: m.offset, code: d.dead.code }, 'control record rejected');
         }
       }

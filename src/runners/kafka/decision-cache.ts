@@ -79,7 +79,15 @@ export function withDecisionCache(inner: OutputSink, redis: Redis, options: { ke
       }
       const p = redis.pipeline() as ReturnType<Redis['pipeline']> & { trustlinePutDecision(...args: string[]): unknown };
       for (const [key, e] of latest) {
-        p.trustlinePutDecision(key, ttl, e.trust ? String(e.trust.seq) : '', e.trust ? wireJson(e.trust) : '', e.circuit ? String(e.circuit.seq) : '', e.circuit ? wireJson(e.circuit) : '', e.circuit ? e.circuit.state : '');
+        p.trustlinePutDecision(
+          key,
+          ttl,
+          e.trust ? String(e.trust.seq) : '',
+          e.trust ? wireJson(e.trust) : '',
+          e.circuit ? String(e.circuit.seq) : '',
+          e.circuit ? wireJson(e.circuit) : '',
+          e.circuit ? e.circuit.state : '',
+        );
       }
       let results: [Error | null, unknown][] | null;
       try {
@@ -88,7 +96,8 @@ export function withDecisionCache(inner: OutputSink, redis: Redis, options: { ke
         throw new TrustlineError('STATE_UNAVAILABLE', `writing the decision cache failed: ${(cause as Error).message}`, { cause, retriable: true });
       }
       const failed = results?.find(([err]) => err !== null);
-      if (failed) throw new TrustlineError('STATE_UNAVAILABLE', `writing the decision cache failed: ${failed[0]!.message}`, { cause: failed[0], retriable: true });
+      if (failed)
+        throw new TrustlineError('STATE_UNAVAILABLE', `writing the decision cache failed: ${failed[0]!.message}`, { cause: failed[0], retriable: true });
       sink.written += latest.size;
     },
     close: () => inner.close(),

@@ -20,7 +20,10 @@ export async function assertKafkaReachable(brokers: readonly string[], clientId 
     await admin.describeCluster();
   } catch (cause) {
     const why = describeKafkaError(cause);
-    throw new TrustlineError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${brokers.join(',')}: ${why} (check KAFKA_BROKERS / kafka.brokers)`, { cause, retriable: false });
+    throw new TrustlineError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${brokers.join(',')}: ${why} (check KAFKA_BROKERS / kafka.brokers)`, {
+      cause,
+      retriable: false,
+    });
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

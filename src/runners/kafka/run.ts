@@ -97,7 +97,10 @@ async function start(config: Config, log: Logger, hooks: KafkaRunnerHooks, opene
   await admin.disconnect();
   const partitionsOf = (topic: string): number => meta.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
   if (partitionsOf(config.kafka.topics.audit) < partitionsOf(config.kafka.topics.requests)) {
-    throw new TrustlineError('CONFIG_INVALID', `topic ${config.kafka.topics.audit} has fewer partitions than ${config.kafka.topics.requests}; the audit topic needs one partition per requests partition`);
+    throw new TrustlineError(
+      'CONFIG_INVALID',
+      `topic ${config.kafka.topics.audit} has fewer partitions than ${config.kafka.topics.requests}; the audit topic needs one partition per requests partition`,
+    );
   }
 
   // An idempotent producer retries without limit; a batch waits for the broker rather than failing.
@@ -123,7 +126,10 @@ async function start(config: Config, log: Logger, hooks: KafkaRunnerHooks, opene
   });
   const kafkaSink = new KafkaSink(producers, config.kafka.topics);
   // Stateless gateways read each agent's latest signed records from Redis (docs/enforcers.md, "Redis mode").
-  const sink = config.redis.decisionTtlMs > 0 ? withDecisionCache(kafkaSink, store.redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.redis.decisionTtlMs }) : kafkaSink;
+  const sink =
+    config.redis.decisionTtlMs > 0
+      ? withDecisionCache(kafkaSink, store.redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.redis.decisionTtlMs })
+      : kafkaSink;
   const deps = configuredDeps(config);
   if (!deps.controlVerifier) log.warn('no operator keys (control.keys): every control record will be dead-lettered');
   const processor = new BatchProcessor({
@@ -172,14 +178,24 @@ async function start(config: Config, log: Logger, hooks: KafkaRunnerHooks, opene
 
   let http: Awaited<ReturnType<typeof startHttp>>;
   try {
-    http = await startHttp(config.http.host, config.http.port, metrics.registry, () => ({
-      ready: joined && !stopping && store.redis.status === 'ready',
-      detail: { joined, stopping, redis: store.redis.status, model: scorer.modelId },
-    }), { lookup: (key) => agentFromRedis(store.redis, config.redis.keyPrefix, key, deps.policy), access: config.http.agents });
+    http = await startHttp(
+      config.http.host,
+      config.http.port,
+      metrics.registry,
+      () => ({
+        ready: joined && !stopping && store.redis.status === 'ready',
+        detail: { joined, stopping, redis: store.redis.status, model: scorer.modelId },
+      }),
+      { lookup: (key) => agentFromRedis(store.redis, config.redis.keyPrefix, key, deps.policy), access: config.http.agents },
+    );
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied' : (cause as Error).message;
-    throw new TrustlineError('CONFIG_INVALID', `cannot serve /healthz, /readyz and /metrics on ${config.http.host}:${config.http.port}: ${why} (TRUSTLINE_HTTP_HOST / TRUSTLINE_HTTP_PORT)`, { cause });
+    throw new TrustlineError(
+      'CONFIG_INVALID',
+      `cannot serve /healthz, /readyz and /metrics on ${config.http.host}:${config.http.port}: ${why} (TRUSTLINE_HTTP_HOST / TRUSTLINE_HTTP_PORT)`,
+      { cause },
+    );
   }
   opened.push(['http', () => http.close()]);
 

@@ -31,7 +31,12 @@ export async function ensureTopics(admin: Admin, config: Config, replicationFact
   if (missing.length) {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: missing.map((m) => ({ topic: m.topic, numPartitions: m.topic === t.audit ? auditPartitions : config.kafka.partitions, replicationFactor, configEntries: m.configEntries })),
+      topics: missing.map((m) => ({
+        topic: m.topic,
+        numPartitions: m.topic === t.audit ? auditPartitions : config.kafka.partitions,
+        replicationFactor,
+        configEntries: m.configEntries,
+      })),
     });
   }
   return missing.map((m) => m.topic);

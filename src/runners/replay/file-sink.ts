@@ -17,7 +17,14 @@ export class FileSink implements OutputSink {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     const open = (name: string): WriteStream => createWriteStream(join(dir, name), { flags: 'w' });
-    this.streams = { scores: open('scores.jsonl'), trust: open('trust.jsonl'), circuit: open('circuit.jsonl'), escalations: open('escalations.jsonl'), audit: open('audit.jsonl'), dlq: open('dlq.jsonl') };
+    this.streams = {
+      scores: open('scores.jsonl'),
+      trust: open('trust.jsonl'),
+      circuit: open('circuit.jsonl'),
+      escalations: open('escalations.jsonl'),
+      audit: open('audit.jsonl'),
+      dlq: open('dlq.jsonl'),
+    };
   }
 
   async write(o: BatchOutputs): Promise<void> {
@@ -27,16 +34,24 @@ export class FileSink implements OutputSink {
       this.counts[name] += lines.length;
       if (!this.streams[name].write(lines.join('\n') + '\n')) pending.push(once(this.streams[name], 'drain'));
     };
-    put('scores', o.scores.map((r) => JSON.stringify(r)));
+    put(
+      'scores',
+      o.scores.map((r) => JSON.stringify(r)),
+    );
     put('trust', o.trust.map(wireJson));
     put('circuit', o.circuit.map(wireJson));
     put('escalations', (o.escalations ?? []).map(wireJson));
     put('audit', (o.audit ?? []).map(wireJson));
-    put('dlq', o.dlq.map((d) => JSON.stringify(toDlqJson(d))));
+    put(
+      'dlq',
+      o.dlq.map((d) => JSON.stringify(toDlqJson(d))),
+    );
     await Promise.all(pending);
   }
 
   async close(): Promise<void> {
-    await Promise.all(Object.values(this.streams).map((s) => new Promise<void>((resolve, reject) => s.end((err?: Error | null) => (err ? reject(err) : resolve())))));
+    await Promise.all(
+      Object.values(this.streams).map((s) => new Promise<void>((resolve, reject) => s.end((err?: Error | null) => (err ? reject(err) : resolve())))),
+    );
   }
 }

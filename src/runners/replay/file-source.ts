@@ -53,7 +53,8 @@ async function checkInput(file: string): Promise<void> {
 /** Checks that `dir` can be an output directory: missing (it is created) or a directory, never a file. */
 export async function checkOutDir(dir: string, flag = '--out'): Promise<void> {
   const st = await stat(dir).catch(() => null);
-  if (st && !st.isDirectory()) throw new TrustlineError('INPUT_INVALID', `${dir}: ${flag} names an existing file; it must be a directory (it is created if missing)`);
+  if (st && !st.isDirectory())
+    throw new TrustlineError('INPUT_INVALID', `${dir}: ${flag} names an existing file; it must be a directory (it is created if missing)`);
 }
 
 /** Checks that `file` can be an output file: it may exist (it is replaced), but not as a directory. */

@@ -93,7 +93,10 @@ export async function replayFiles(
     await sink.close();
     await scorer.close();
   }
-  writeFileSync(join(outDir, 'manifest.json'), JSON.stringify({ files: [...files], model: scorer.modelId, mode: config.mode, records, agents }, null, 2) + '\n');
+  writeFileSync(
+    join(outDir, 'manifest.json'),
+    JSON.stringify({ files: [...files], model: scorer.modelId, mode: config.mode, records, agents }, null, 2) + '\n',
+  );
   return {
     files: [...files],
     records,

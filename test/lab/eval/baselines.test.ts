@@ -37,7 +37,10 @@ describe('static rules baseline', () => {
       expect(p.rate).toBeLessThanOrEqual(params.ratePerMin);
       expect(p.errors).toBeLessThanOrEqual(params.errorsPer10Min);
     }
-    const labels = parseLabels({ agents: { b1: { malicious: false, scenario: 'x', attackStartTs: null }, m: { malicious: true, scenario: 'enumeration', attackStartTs: T0 + 5_000 } } }, 't');
+    const labels = parseLabels(
+      { agents: { b1: { malicious: false, scenario: 'x', attackStartTs: null }, m: { malicious: true, scenario: 'enumeration', attackStartTs: T0 + 5_000 } } },
+      't',
+    );
     const e = new DetectionEvaluator('static rules');
     e.beginStream('s', labels);
     runRules([...burst('b1', 60, 2_000), ...burst('m', 400, 100, 404)], params, e);
@@ -51,7 +54,14 @@ describe('static rules baseline', () => {
 describe('raw-field baseline', () => {
   it('writes one value per raw field and per-event signals without history', () => {
     const out = new Float32Array(RAW_COUNT + 2).fill(-9);
-    const s = rawFields(ev({ request: { status: 403, bytesOut: 999, path: '/orders/123' }, action: { name: 'payout.create', sensitivity: 'critical', amount: 99, requiredScope: 'payouts:write' } }), out, 1);
+    const s = rawFields(
+      ev({
+        request: { status: 403, bytesOut: 999, path: '/orders/123' },
+        action: { name: 'payout.create', sensitivity: 'critical', amount: 99, requiredScope: 'payouts:write' },
+      }),
+      out,
+      1,
+    );
     expect(out[0]).toBe(-9);
     expect(out[RAW_COUNT + 1]).toBe(-9);
     const v = Object.fromEntries(RAW_NAMES.map((n, i) => [n, out[1 + i]!]));
@@ -82,7 +92,14 @@ describe('policy tuning', () => {
   }
 
   it('keeps only candidates within the false-positive budget and ranks worst type, detection, false positives, time to detect, margin', () => {
-    const ranked = rankCandidates([cand('fp-too-high', 10, 3, 2, 0.6), cand('slow', 10, 0, 9, 0.6), cand('fast', 10, 0, 4, 0.55), cand('fast-wide-margin', 10, 0, 4, 0.7), cand('misses', 9, 0, 1, 0.9), cand('worst-type', 10, 0, 1, 0.9, 0.5)]);
+    const ranked = rankCandidates([
+      cand('fp-too-high', 10, 3, 2, 0.6),
+      cand('slow', 10, 0, 9, 0.6),
+      cand('fast', 10, 0, 4, 0.55),
+      cand('fast-wide-margin', 10, 0, 4, 0.7),
+      cand('misses', 9, 0, 1, 0.9),
+      cand('worst-type', 10, 0, 1, 0.9, 0.5),
+    ]);
     expect(ranked.map((c) => c.label)).toEqual(['fast-wide-margin', 'fast', 'slow', 'misses', 'worst-type']);
   });
 
@@ -103,7 +120,10 @@ describe('offline evaluation', () => {
     const scorer = new FakeScorer();
     const scored = await scoreEvents(events, scorer);
     expect(scorer.calls).toEqual([1_000, 500]);
-    const labels = parseLabels({ agents: { a: { malicious: false, scenario: 'x', attackStartTs: null }, b: { malicious: true, scenario: 'y', attackStartTs: T0 } } }, 't');
+    const labels = parseLabels(
+      { agents: { a: { malicious: false, scenario: 'x', attackStartTs: null }, b: { malicious: true, scenario: 'y', attackStartTs: T0 } } },
+      't',
+    );
     const e = new DetectionEvaluator();
     e.beginStream('s', labels);
     judgeScored(scored, DEFAULT_POLICY, e);

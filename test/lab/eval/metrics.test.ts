@@ -108,9 +108,28 @@ describe('DetectionEvaluator', () => {
     const s = e.summary();
     const bad = s.agents.find((a) => a.agentId === 'bad')!;
     expect(bad).toMatchObject({ detected: true, events: 5, attackEvents: 3, flaggedBeforeAttack: true, lowestTrust: 0.1, circuitOpenings: 1 });
-    expect(bad.firstDetection).toEqual({ eventIndex: 4, eventsAfterStart: 2, secondsAfterStart: 2.5, band: 'watch', circuit: 'open', trust: 0.55, anomaly: 0.9, reasons: [{ code: 'sequential_id_enumeration' }] });
+    expect(bad.firstDetection).toEqual({
+      eventIndex: 4,
+      eventsAfterStart: 2,
+      secondsAfterStart: 2.5,
+      band: 'watch',
+      circuit: 'open',
+      trust: 0.55,
+      anomaly: 0.9,
+      reasons: [{ code: 'sequential_id_enumeration' }],
+    });
     expect(s.agents.find((a) => a.agentId === 'missed')).toMatchObject({ detected: false, firstDetection: null, attackEvents: 1 });
-    expect(s.overall).toMatchObject({ agents: 2, detected: 1, detectionRate: 0.5, benignAgents: 2, benignAgentsFlagged: 1, falsePositiveRate: 0.5, benignEvents: 4, benignEventsFlagged: 1, benignEventFlagRate: 0.25 });
+    expect(s.overall).toMatchObject({
+      agents: 2,
+      detected: 1,
+      detectionRate: 0.5,
+      benignAgents: 2,
+      benignAgentsFlagged: 1,
+      falsePositiveRate: 0.5,
+      benignEvents: 4,
+      benignEventsFlagged: 1,
+      benignEventFlagRate: 0.25,
+    });
     expect(s.overall.timeToDetectEvents).toEqual({ median: 2, p90: 2 });
     expect(s.overall.timeToDetectSeconds).toEqual({ median: 2.5, p90: 2.5 });
     expect(s.perScenario.enumeration).toMatchObject({ agents: 1, detected: 1, detectionRate: 1, attackEvents: 3 });
@@ -141,7 +160,9 @@ describe('labels', () => {
     expect(sidecarOf('x/demo.jsonl')).toBe('x/demo.labels.json');
   });
   it('rejects a malicious agent without an attack start', () => {
-    expect(() => parseLabels({ agents: { x: { malicious: true, scenario: 's', attackStartTs: null } } }, 'src')).toThrow(/src: not a valid labels file: agents.x/);
+    expect(() => parseLabels({ agents: { x: { malicious: true, scenario: 's', attackStartTs: null } } }, 'src')).toThrow(
+      /src: not a valid labels file: agents.x/,
+    );
   });
 });
 

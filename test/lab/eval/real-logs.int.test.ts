@@ -17,7 +17,13 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'trustline-real-logs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const ev = (path: string, status = 200): AgentRequestEvent => ({ v: 1, eventId: 'e', ts: 1431857103000, agent: { id: 'a', auth: { method: 'none', verified: false } }, request: { method: 'GET', route: path, path, status } });
+const ev = (path: string, status = 200): AgentRequestEvent => ({
+  v: 1,
+  eventId: 'e',
+  ts: 1431857103000,
+  agent: { id: 'a', auth: { method: 'none', verified: false } },
+  request: { method: 'GET', route: path, path, status },
+});
 const clean = { clientErrors: 0, harmlessErrors: 0, unauthorized: 0, forbidden: 0, privileged: 0 };
 
 describe('nonsensical-reason rules', () => {

@@ -23,15 +23,29 @@ beforeAll(async () => {
   const card = loadModelCard(resolve(ROOT, defaultCardPath()));
   const set = (seed: number) => ({ name: `indep-${seed}`, ...generateIndep({ seed, ...SIZE }) });
   const train = set(301);
-  rows = await leaveOneOut({ name: 'test', train: [train], tune: [train], test: [set(302)] }, paramsFromCard(card.params), { grid: QUICK_GRID, wide: QUICK_GRID });
+  rows = await leaveOneOut({ name: 'test', train: [train], tune: [train], test: [set(302)] }, paramsFromCard(card.params), {
+    grid: QUICK_GRID,
+    wide: QUICK_GRID,
+  });
 }, 300_000);
 
-const describeRow = (r: FoldRow): string => `${r.leftOut} ${r.kind}: ${r.target.hits}/${r.target.agents} (policy ${r.policy}; overall caught ${r.overall.detected}/${r.overall.malicious}, benign flagged ${r.overall.benignFlagged}/${r.overall.benign})`;
+const describeRow = (r: FoldRow): string =>
+  `${r.leftOut} ${r.kind}: ${r.target.hits}/${r.target.agents} (policy ${r.policy}; overall caught ${r.overall.detected}/${r.overall.malicious}, benign flagged ${r.overall.benignFlagged}/${r.overall.benign})`;
 
 describe('leave-one-kind-out on independent traffic', () => {
   it('has a fold for every benign and attack kind, each measured on agents of that kind', () => {
-    expect(rows.filter((r) => r.leftOut === 'benign').map((r) => r.kind).sort()).toEqual([...BENIGN_KINDS].sort());
-    expect(rows.filter((r) => r.leftOut === 'attack').map((r) => r.kind).sort()).toEqual([...ATTACK_KINDS].sort());
+    expect(
+      rows
+        .filter((r) => r.leftOut === 'benign')
+        .map((r) => r.kind)
+        .sort(),
+    ).toEqual([...BENIGN_KINDS].sort());
+    expect(
+      rows
+        .filter((r) => r.leftOut === 'attack')
+        .map((r) => r.kind)
+        .sort(),
+    ).toEqual([...ATTACK_KINDS].sort());
     for (const r of rows) if (r.leftOut !== 'none') expect(r.target.agents, r.kind).toBeGreaterThan(0);
   });
 

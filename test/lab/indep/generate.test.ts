@@ -32,8 +32,16 @@ describe('lab/indep generator', () => {
     const labels = parseLabels(JSON.parse(JSON.stringify(a.labels)), 'generated');
     const agents = new Set(a.events.map((e) => e.agent.id));
     expect(new Set(Object.keys(labels.agents))).toEqual(agents);
-    const benign = new Set(Object.values(labels.agents).filter((l) => !l.malicious).map((l) => l.scenario));
-    const attacks = new Set(Object.values(labels.agents).filter((l) => l.malicious).map((l) => l.scenario));
+    const benign = new Set(
+      Object.values(labels.agents)
+        .filter((l) => !l.malicious)
+        .map((l) => l.scenario),
+    );
+    const attacks = new Set(
+      Object.values(labels.agents)
+        .filter((l) => l.malicious)
+        .map((l) => l.scenario),
+    );
     expect([...benign].sort()).toEqual([...BENIGN_KINDS].sort());
     expect([...attacks].sort()).toEqual([...ATTACK_KINDS].sort());
     expect(BENIGN_KINDS.length).toBeGreaterThanOrEqual(7);
@@ -41,7 +49,10 @@ describe('lab/indep generator', () => {
     expect(NOVEL_ATTACK_KINDS.length).toBeGreaterThanOrEqual(3);
     for (const [id, l] of Object.entries(labels.agents)) {
       if (!l.malicious) continue;
-      expect(a.events.some((e) => e.agent.id === id && e.ts === l.attackStartTs), id).toBe(true);
+      expect(
+        a.events.some((e) => e.agent.id === id && e.ts === l.attackStartTs),
+        id,
+      ).toBe(true);
     }
     // An attacker active from its very first request: no event before its start.
     const born = Object.entries(labels.agents).filter(([, l]) => l.scenario === 'born_login_flood');
@@ -71,7 +82,8 @@ describe('lab/indep generator', () => {
       return ev.filter((e) => e.action?.sensitivity === 'high').length / ev.length;
     };
     expect(highShare(count({ sensitiveScale: 1.5 }))).toBeGreaterThan(highShare(count({ sensitiveScale: 0.5 })) * 1.8);
-    const networks = (g: typeof base) => new Set(g.events.filter((e) => !g.labels.agents[e.agent.id]!.malicious).map((e) => `${e.agent.id} ${e.request.ip}`)).size;
+    const networks = (g: typeof base) =>
+      new Set(g.events.filter((e) => !g.labels.agents[e.agent.id]!.malicious).map((e) => `${e.agent.id} ${e.request.ip}`)).size;
     expect(networks(count({ networkNoise: 1 }))).toBeGreaterThan(networks(base));
   });
 });

@@ -133,7 +133,10 @@ describe('combined log sample', () => {
     expect(events.find((x) => x.eventId === 'sample:31')!.agent.userAgent).toBe('curl/8.5.0 "quoted" agent');
     expect(events.find((x) => x.eventId === 'sample:32')!.request).toMatchObject({ method: 'HEAD', route: '/products/{id}' });
     expect(events.find((x) => x.eventId === 'sample:32')!.request.bytesOut).toBeUndefined();
-    expect(events.find((x) => x.eventId === 'sample:33')).toMatchObject({ agent: { id: 'svc-inventory', auth: { method: 'api_key', verified: false } }, request: { method: 'DELETE', route: '/api/v1/stock/{id}', status: 401 } });
+    expect(events.find((x) => x.eventId === 'sample:33')).toMatchObject({
+      agent: { id: 'svc-inventory', auth: { method: 'api_key', verified: false } },
+      request: { method: 'DELETE', route: '/api/v1/stock/{id}', status: 401 },
+    });
     expect(events.find((x) => x.eventId === 'sample:34')!.request.route).toBe('/healthz');
     expect(events.find((x) => x.eventId === 'sample:36')!.request.path).toBe('/exports/download?file=report.pdf&token=REDACTED');
     expect(events.some((x) => x.request.ip?.includes(':'))).toBe(true);
@@ -177,7 +180,11 @@ describe('nginx JSON sample', () => {
 
   it('accepts time_iso8601, time_local, request_method + request_uri, client_id and auth_method; repeated request ids fall back', () => {
     const explicit = events.find((e) => e.eventId === 'r-explicit-1')!;
-    expect(explicit).toMatchObject({ ts: Date.UTC(2025, 5, 20, 7, 0, 30), agent: { id: 'client_7fQ2mZ', auth: { method: 'mtls', verified: true } }, request: { route: '/v2/orders/{id}', path: '/v2/orders/12345?expand=items', latencyMs: 21 } });
+    expect(explicit).toMatchObject({
+      ts: Date.UTC(2025, 5, 20, 7, 0, 30),
+      agent: { id: 'client_7fQ2mZ', auth: { method: 'mtls', verified: true } },
+      request: { route: '/v2/orders/{id}', path: '/v2/orders/12345?expand=items', latencyMs: 21 },
+    });
     const repeated = events.find((e) => e.eventId === 'sample:12')!;
     expect(repeated.ts).toBe(Date.UTC(2025, 5, 20, 7, 0, 31));
     expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);

@@ -90,7 +90,12 @@ describe('recorder and report pieces', () => {
       outputs: {
         trust: [],
         dlq: [{ value: Buffer.from('{'), key: null, code: 'invalid_json', message: 'x', path: '', source: { topic: 't', partition: 0, offset: '3' } }],
-        scores: [row('a', 0, 0.9), row('a', 1, 0.6, { reasons: [{ code: 'burst' }] }), row('a', 2, 0.2, { circuit: 'open', reasons: [{ code: 'burst' }, { code: 'scope_violation' }] }), row('b', 3, 0.95)],
+        scores: [
+          row('a', 0, 0.9),
+          row('a', 1, 0.6, { reasons: [{ code: 'burst' }] }),
+          row('a', 2, 0.2, { circuit: 'open', reasons: [{ code: 'burst' }, { code: 'scope_violation' }] }),
+          row('b', 3, 0.95),
+        ],
         circuit: [signal('a', T0 + 2000, 'open', 'closed', T0 + 60_000)],
       },
     });
@@ -116,7 +121,11 @@ describe('recorder and report pieces', () => {
     const rec = new ReplayRecorder();
     const evil = '<script>alert("x")</script>&\'';
     rec.addScores([row(evil, 0, 0.9), row(evil, 1, 0.4), row('plain', 2, 0.8)]);
-    const html = renderReport({ files: ['<f>.jsonl'], recorder: rec, labels: { agents: { [evil]: { malicious: true, scenario: '<b>x</b>', attackStartTs: T0 + 1000 } } } });
+    const html = renderReport({
+      files: ['<f>.jsonl'],
+      recorder: rec,
+      labels: { agents: { [evil]: { malicious: true, scenario: '<b>x</b>', attackStartTs: T0 + 1000 } } },
+    });
     expect(html).not.toContain('<script>alert');
     expect(html).not.toContain('<b>x</b>');
     expect(html).toContain(esc(evil));
@@ -134,7 +143,7 @@ if (!haveChromium && !CI) {
       '',
       '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
       `!! SKIPPING the report browser test: ${CHROMIUM} not found.`,
-      '!! Install Debian\'s chromium (apt-get install -y chromium); under CI this test must run.',
+      "!! Install Debian's chromium (apt-get install -y chromium); under CI this test must run.",
       '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
       '',
     ].join('\n'),
@@ -153,7 +162,14 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
     const { replay, summary } = await replayWithLabels([file], [labelsFile], outDir, loadConfig({ env: {} }));
     mkdirSync(ARTIFACTS, { recursive: true });
     const reportFile = join(ARTIFACTS, 'report-demo.html');
-    const r = await writeReplayReport({ outDir, reportFile, files: ['fixtures/demo/demo.jsonl'], model: replay.model, labels: loadLabels(labelsFile), summary });
+    const r = await writeReplayReport({
+      outDir,
+      reportFile,
+      files: ['fixtures/demo/demo.jsonl'],
+      model: replay.model,
+      labels: loadLabels(labelsFile),
+      summary,
+    });
     expect(r.agents).toBe(replay.agents);
     expect(statSync(reportFile).size).toBeLessThan(1024 * 1024);
 
@@ -162,7 +178,15 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
     const context = await chromium.launchPersistentContext(join(work, 'profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1200, height: 1500 },
     });
     try {
@@ -209,7 +233,15 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
     const context = await chromium.launchPersistentContext(join(work, `profile-${Math.random().toString(36).slice(2)}`), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 1400 },
     });
     try {
@@ -233,7 +265,11 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
   }
 
   /** A screenshot that is not blank: far larger than one of an empty page of the same size. */
-  async function screenshot(page: Page, name: string, options: { fullPage?: boolean; clip?: { x: number; y: number; width: number; height: number } } = {}): Promise<void> {
+  async function screenshot(
+    page: Page,
+    name: string,
+    options: { fullPage?: boolean; clip?: { x: number; y: number; width: number; height: number } } = {},
+  ): Promise<void> {
     const png = await page.screenshot({ path: join(ARTIFACTS, name), ...options });
     expect(png.length).toBeGreaterThan(30_000);
   }
@@ -245,7 +281,9 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
     expect(await page.locator('.badge-legend').innerText()).toContain('circuit open at end');
     expect(await page.locator('body').innerText()).not.toContain('final band');
     // Long ids are shortened, with the full id on hover.
-    const ids = await page.$$eval('#agents tbody tr td:first-child .id', (els) => els.map((e) => ({ text: e.textContent ?? '', title: e.getAttribute('title') ?? '' })));
+    const ids = await page.$$eval('#agents tbody tr td:first-child .id', (els) =>
+      els.map((e) => ({ text: e.textContent ?? '', title: e.getAttribute('title') ?? '' })),
+    );
     expect(ids).toHaveLength(agents);
     for (const id of ids) {
       expect(id.text.length).toBeLessThanOrEqual(26);
@@ -255,7 +293,8 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
     // The agents table sorts: by lowest trust ascending, then descending.
     const th = page.locator('#agents thead th', { hasText: 'lowest trust' });
     const column = await page.$$eval('#agents thead th', (els) => els.findIndex((e) => (e.textContent ?? '').startsWith('lowest trust')));
-    const values = (): Promise<number[]> => page.$$eval(`#agents tbody tr td:nth-child(${column + 1})`, (els) => els.map((e) => Number(e.getAttribute('data-sort'))));
+    const values = (): Promise<number[]> =>
+      page.$$eval(`#agents tbody tr td:nth-child(${column + 1})`, (els) => els.map((e) => Number(e.getAttribute('data-sort'))));
     await th.click();
     const up = await values();
     expect(up).toEqual([...up].sort((a, b) => a - b));
@@ -274,11 +313,13 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
     expect(active.length).toBeGreaterThan(0);
     expect(active.filter((w) => w.width < 0.95 * (750 - 34))).toEqual([]);
     // Attack labels stay inside their chart.
-    const outside = await page.$$eval('svg.timeline text.attack-label', (els) =>
-      els.filter((e) => {
-        const b = (e as unknown as { getBBox(): { x: number; width: number } }).getBBox();
-        return b.x < 0 || b.x + b.width > 760;
-      }).length,
+    const outside = await page.$$eval(
+      'svg.timeline text.attack-label',
+      (els) =>
+        els.filter((e) => {
+          const b = (e as unknown as { getBBox(): { x: number; width: number } }).getBBox();
+          return b.x < 0 || b.x + b.width > 760;
+        }).length,
     );
     expect(outside).toBe(0);
     // The drill-down of the first agent with one shows the requests behind its verdict.
@@ -296,10 +337,17 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
     if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run must install Debian's chromium`);
     const files = ['a', 'b', 'c'].map((x) => join(ROOT, `fixtures/validation/validation-${x}.jsonl.gz`));
     const outDir = join(work, 'validation');
-    const { replay, summary } = await replayWithLabels(files, files.map((f) => f.replace('.jsonl.gz', '.labels.json')), outDir, loadConfig({ env: {} }));
+    const { replay, summary } = await replayWithLabels(
+      files,
+      files.map((f) => f.replace('.jsonl.gz', '.labels.json')),
+      outDir,
+      loadConfig({ env: {} }),
+    );
     mkdirSync(ARTIFACTS, { recursive: true });
     const reportFile = join(ARTIFACTS, 'report-validation.html');
-    const labels = { agents: Object.assign({}, ...files.map((f) => loadLabels(f.replace('.jsonl.gz', '.labels.json')).agents)) as ReturnType<typeof loadLabels>['agents'] };
+    const labels = {
+      agents: Object.assign({}, ...files.map((f) => loadLabels(f.replace('.jsonl.gz', '.labels.json')).agents)) as ReturnType<typeof loadLabels>['agents'],
+    };
     const r = await writeReplayReport({ outDir, reportFile, files, model: replay.model, labels, summary });
     const html = readFileSync(reportFile, 'utf8');
     const span = /event time (\S+) → (\S+) \(/.exec(html)!;
@@ -343,7 +391,12 @@ describe.skipIf(!haveChromium && !CI)('report in headless Chromium', () => {
       e.mockRestore();
     }
     expect(codes, said).toEqual([0, 0]);
-    const agents = new Set(readFileSync(join(outDir, 'scores.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { agentId: string }).agentId)).size;
+    const agents = new Set(
+      readFileSync(join(outDir, 'scores.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { agentId: string }).agentId),
+    ).size;
     expect(agents).toBeGreaterThan(100);
     await inBrowser(reportFile, async (page) => {
       await screenshot(page, 'report-real-log.png');

@@ -69,7 +69,16 @@ describe('serialization', () => {
       scopes: ['catalog:read'],
       tokenAgeS: 12,
       userAgent: 'ua/1',
-      req: { method: 'GET', route: '/p/{id}', path: '/p/1', status: 200, latencyMs: 5, bytesIn: 0, bytesOut: 10, action: { name: 'product.read', requiredScope: 'catalog:read' } },
+      req: {
+        method: 'GET',
+        route: '/p/{id}',
+        path: '/p/1',
+        status: 200,
+        latencyMs: 5,
+        bytesIn: 0,
+        bytesOut: 10,
+        action: { name: 'product.read', requiredScope: 'catalog:read' },
+      },
       ip: '10.0.0.1',
       asn: 1,
       country: 'US',
@@ -106,12 +115,23 @@ describe('manifest', () => {
 });
 
 describe('signatures', () => {
-  const mk = (i: number, patch: { path?: string; status?: number; route?: string; ip?: string; asn?: number; country?: string; ua?: string }): AgentRequestEvent => ({
+  const mk = (
+    i: number,
+    patch: { path?: string; status?: number; route?: string; ip?: string; asn?: number; country?: string; ua?: string },
+  ): AgentRequestEvent => ({
     v: 1,
     eventId: `e${i}`,
     ts: 1_750_000_000_000 + i * 1000,
     agent: { id: 'a', auth: { method: 'oauth2', verified: true, scopes: ['x:read'] }, userAgent: patch.ua ?? 'agent/1.0' },
-    request: { method: 'GET', route: patch.route ?? '/items/{id}', path: patch.path, status: patch.status ?? 200, ip: patch.ip ?? '10.0.0.1', asn: patch.asn ?? 100, country: patch.country ?? 'US' },
+    request: {
+      method: 'GET',
+      route: patch.route ?? '/items/{id}',
+      path: patch.path,
+      status: patch.status ?? 200,
+      ip: patch.ip ?? '10.0.0.1',
+      asn: patch.asn ?? 100,
+      country: patch.country ?? 'US',
+    },
   });
 
   it('sees sequential ids through interleaved reads and not in random or sorted-sparse reads', () => {
@@ -177,7 +197,8 @@ describe('generation', () => {
     const traits = new Set<string>();
     for (const seed of [21, 22, 23]) {
       const g = generateSet({ ...base('demo'), seed });
-      for (const l of Object.values(g.labels.agents)) if (l.malicious) for (const t of l.traits) if (/^(rate|step|rhythm|card_tests|calls):/.test(t)) traits.add(`${l.scenario}:${t}`);
+      for (const l of Object.values(g.labels.agents))
+        if (l.malicious) for (const t of l.traits) if (/^(rate|step|rhythm|card_tests|calls):/.test(t)) traits.add(`${l.scenario}:${t}`);
     }
     expect(traits.size).toBeGreaterThanOrEqual(8);
   }, 60_000);
@@ -185,7 +206,9 @@ describe('generation', () => {
   it('never reads the clock or Math.random', () => {
     const dir = join(ROOT, 'lab/sim');
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts') && n !== 'cli.ts')) {
-      const text = readFileSync(join(dir, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+      const text = readFileSync(join(dir, f), 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/^\s*\/\/.*$/gm, '');
       expect(text, f).not.toMatch(/Math\.random|Date\.now|performance\.now|new Date\(\)/);
     }
   });

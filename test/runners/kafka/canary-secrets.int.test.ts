@@ -42,12 +42,28 @@ describeIntegration('canary secrets', () => {
     const processor = await startKafkaRunner(config, log);
     const producer = await connectProducer(sharedCluster());
     try {
-      for (let i = 0; i < 5; i++) await producer.send({ topic: names.requests, acks: -1, messages: [{ key: 'a-1', value: JSON.stringify(ev({ eventId: `c-${i}`, ts: Date.now(), agent: { id: 'a-1' } })) }] });
+      for (let i = 0; i < 5; i++)
+        await producer.send({
+          topic: names.requests,
+          acks: -1,
+          messages: [{ key: 'a-1', value: JSON.stringify(ev({ eventId: `c-${i}`, ts: Date.now(), agent: { id: 'a-1' } })) }],
+        });
       const key = config.control.keys[0]!;
       const good = signControl({ agentId: 'a-1', action: 'force_open', issuedAt: Date.now(), operator: 'alice' }, key);
       const bad = signControl({ agentId: 'a-1', action: 'force_close', issuedAt: Date.now(), operator: 'mallory' }, { ...key, secret: `${CANARY}-guess` });
-      await producer.send({ topic: names.control, acks: -1, messages: [{ key: 'a-1', value: JSON.stringify(good) }, { key: 'a-1', value: JSON.stringify(bad) }] });
-      await waitFor(async () => (await readTopic(sharedCluster(), names.circuit)).length >= 1 && (await readTopic(sharedCluster(), names.dlq)).length >= 1, 'the control records processed', 60_000);
+      await producer.send({
+        topic: names.control,
+        acks: -1,
+        messages: [
+          { key: 'a-1', value: JSON.stringify(good) },
+          { key: 'a-1', value: JSON.stringify(bad) },
+        ],
+      });
+      await waitFor(
+        async () => (await readTopic(sharedCluster(), names.circuit)).length >= 1 && (await readTopic(sharedCluster(), names.dlq)).length >= 1,
+        'the control records processed',
+        60_000,
+      );
       const res = await fetch(`http://127.0.0.1:${processor.httpPort}/metrics`);
       const metrics = await res.text();
       expect(res.status).toBe(200);

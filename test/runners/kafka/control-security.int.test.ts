@@ -26,7 +26,9 @@ const WRONG: SigningKey = { kid: 'ops-sec', alg: 'HS256', secret: 'a guessed ope
 
 describeIntegration('operator control: unsigned, forged and injected records change nothing', () => {
   const names = uniqueNames('ctlsec');
-  const config = processorConfig(processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn' }));
+  const config = processorConfig(
+    processorEnv(sharedCluster(), names, { TRUSTLINE_PARTITIONS: '1', TRUSTLINE_CONTROL_KEYS: `${OP.kid}:${OP.secret}`, TRUSTLINE_LOG_LEVEL: 'warn' }),
+  );
   const agentId = `agent-${names.prefix}`;
   let processor: KafkaRunnerHandle;
   let producer: Producer;
@@ -50,7 +52,8 @@ describeIntegration('operator control: unsigned, forged and injected records cha
       const v = await r.hgetBuffer(loc.key, loc.field);
       return v === null ? 'none' : createHash('sha256').update(v).digest('hex');
     });
-  const send = (topic: string, value: object): Promise<unknown> => producer.send({ topic, acks: -1, messages: [{ key: agentId, value: JSON.stringify(value) }] });
+  const send = (topic: string, value: object): Promise<unknown> =>
+    producer.send({ topic, acks: -1, messages: [{ key: agentId, value: JSON.stringify(value) }] });
 
   it('dead-letters them with a reason, leaves the state alone, applies a signed one; the SDK drops forged and replayed records', async () => {
     const t0 = Date.now() - 60_000;
@@ -76,7 +79,9 @@ describeIntegration('operator control: unsigned, forged and injected records cha
         [names.requests, 'bad_signature'],
       ].sort(),
     );
-    expect(Buffer.from(dead.find((d) => d.source.topic === names.requests && d.code === 'bad_signature')!.payloadBase64, 'base64').toString()).toBe(JSON.stringify(altered));
+    expect(Buffer.from(dead.find((d) => d.source.topic === names.requests && d.code === 'bad_signature')!.payloadBase64, 'base64').toString()).toBe(
+      JSON.stringify(altered),
+    );
     expect(await stateDigest()).toBe(before);
     expect(await readTopic(sharedCluster(), names.circuit)).toEqual([]);
 
@@ -91,17 +96,30 @@ describeIntegration('operator control: unsigned, forged and injected records cha
     await waitFor(async () => (await readTopic(sharedCluster(), names.trust)).length >= 2, 'a second trust update', 60_000);
 
     // The SDK: a forged update (wrong key) and a replayed older record are dropped and counted.
-    enforcer = createEnforcer({ kafka: { brokers: kafkaBrokers(), topics: { trust: names.trust, circuit: names.circuit, escalations: names.escalations } }, keys: config.signing.keys, logger: createLogger({ level: 'silent' }) });
+    enforcer = createEnforcer({
+      kafka: { brokers: kafkaBrokers(), topics: { trust: names.trust, circuit: names.circuit, escalations: names.escalations } },
+      keys: config.signing.keys,
+      logger: createLogger({ level: 'silent' }),
+    });
     await enforcer.ready();
     expect(enforcer.decide({ agentId })).toMatchObject({ verdict: 'deny', rule: 'circuit_forced_open' });
     const first = JSON.parse((await readTopic(sharedCluster(), names.trust))[0]!.value!.toString()) as TrustUpdate;
     const { sig: _s, ...body } = { ...first, seq: first.seq + 1000, band: 'trusted' as const, circuit: 'forced_closed' as const };
-    const forgedUpdate = { ...body, sig: createSigner([{ kid: config.signing.activeKid, alg: 'HS256', secret: 'attacker secret, 32 bytes or more....' }], config.signing.activeKid).sign(body) };
+    const forgedUpdate = {
+      ...body,
+      sig: createSigner([{ kid: config.signing.activeKid, alg: 'HS256', secret: 'attacker secret, 32 bytes or more....' }], config.signing.activeKid).sign(
+        body,
+      ),
+    };
     const circuitNow = JSON.parse((await readTopic(sharedCluster(), names.circuit))[0]!.value!.toString()) as object;
     await producer.send({ topic: names.trust, acks: -1, messages: [{ key: agentId, value: JSON.stringify(forgedUpdate) }] });
     await producer.send({ topic: names.circuit, acks: -1, messages: [{ key: agentId, value: JSON.stringify({ ...circuitNow }) }] }); // identical re-delivery
     await producer.send({ topic: names.trust, acks: -1, messages: [{ key: agentId, value: JSON.stringify(first) }] }); // replay of an old seq
-    await waitFor(() => enforcer.metrics().droppedBadSignature >= 1 && enforcer.metrics().duplicates >= 1 && enforcer.metrics().droppedStaleSeq >= 1, 'the forged, re-delivered and replayed records at the SDK', 30_000);
+    await waitFor(
+      () => enforcer.metrics().droppedBadSignature >= 1 && enforcer.metrics().duplicates >= 1 && enforcer.metrics().droppedStaleSeq >= 1,
+      'the forged, re-delivered and replayed records at the SDK',
+      30_000,
+    );
     expect(enforcer.metrics()).toMatchObject({ droppedBadSignature: 1, droppedStaleSeq: 1, duplicates: 1 });
     expect(enforcer.decide({ agentId })).toMatchObject({ verdict: 'deny', rule: 'circuit_forced_open' });
   }, 180_000);

@@ -55,7 +55,10 @@ describeIntegration('trustline run: fatal errors and failed starts', () => {
       while (polling) {
         // `at` = when the request was sent: a 200 sent after the fatal error is a failure.
         const at = Date.now();
-        const status = await fetch(url).then((r) => r.status, () => 0);
+        const status = await fetch(url).then(
+          (r) => r.status,
+          () => 0,
+        );
         seen.push({ at, status });
         await sleep(50);
       }
@@ -94,7 +97,9 @@ describeIntegration('trustline run: fatal errors and failed starts', () => {
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(TrustlineError);
-      expect((err as TrustlineError).message).toMatch(new RegExp(`cannot serve /healthz, /readyz and /metrics on 127\\.0\\.0\\.1:${port}: the port is already in use`));
+      expect((err as TrustlineError).message).toMatch(
+        new RegExp(`cannot serve /healthz, /readyz and /metrics on 127\\.0\\.0\\.1:${port}: the port is already in use`),
+      );
       // Sockets close asynchronously; give them a moment, then nothing may be left open.
       let after = handles();
       for (let i = 0; i < 40 && JSON.stringify(after) !== JSON.stringify(before); i++) {

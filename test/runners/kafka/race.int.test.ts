@@ -22,52 +22,50 @@ const processed = (metrics: string | null): number => metricValue(metrics, 'trus
 describeIntegration('trustline run: racing instances', () => {
   afterAll(cleanupScenarios);
 
-  it(
-    'two processors racing on the same partitions through repeated rebalances lose nothing and apply every event exactly once',
-    async () => {
-      let evictions = 0;
-      let rejoins = 0;
-      let contested = 0;
-      await runDeliveryScenario({
-        name: 'race',
-        seed: 0x4ace,
-        events: 12_000,
-        skip: 26_000,
-        maxBatch: 200,
-        produceMs: 30_000,
-        disrupt: async (s) => {
-          const a = s.child('A');
-          const b = s.child('B');
-          await Promise.all([a.waitJoined(120_000), b.waitJoined(120_000)]);
-          void s.feed();
-          await s.untilSent(0.1);
-          for (let i = 0; i < EVICTIONS; i++) {
-            const victim = i % 2 === 0 ? a : b;
-            // Evict it while it is working: right after its counters move.
-            const before = processed(await victim.metricsText());
-            await waitFor(async () => processed(await victim.metricsText()) > before, `${victim.label} to be working`, 60_000);
-            const j = joins(victim);
-            const removed = await s.evict([victim.memberId!]);
-            if (removed.length) evictions++;
-            await waitFor(() => joins(victim) > j, `${victim.label} to re-join`, 60_000);
-            rejoins++;
-            await sleep(2_000);
-          }
-          await s.feed();
-          const [am, bm] = [await a.metricsText(), await b.metricsText()];
-          const skipped = metricValue(am, 'trustline_events_total', { outcome: 'skipped' }) + metricValue(bm, 'trustline_events_total', { outcome: 'skipped' });
-          const stale = metricValue(am, 'trustline_stale_saves_total') + metricValue(bm, 'trustline_stale_saves_total');
-          contested = skipped + stale;
-          s.note(`${evictions} evictions mid-work, ${rejoins} re-joins; A processed ${processed(am)}, B ${processed(bm)}; records skipped as already applied ${skipped}, saves refused by the CAS ${stale}`);
-          expect(processed(am)).toBeGreaterThan(0);
-          expect(processed(bm)).toBeGreaterThan(0);
-        },
-      });
-      expect(evictions).toBe(EVICTIONS);
-      expect(rejoins).toBe(EVICTIONS);
-      // The contested records really were handled twice somewhere (skipped or refused) — the race happened.
-      expect(contested).toBeGreaterThan(0);
-    },
-    300_000,
-  );
+  it('two processors racing on the same partitions through repeated rebalances lose nothing and apply every event exactly once', async () => {
+    let evictions = 0;
+    let rejoins = 0;
+    let contested = 0;
+    await runDeliveryScenario({
+      name: 'race',
+      seed: 0x4ace,
+      events: 12_000,
+      skip: 26_000,
+      maxBatch: 200,
+      produceMs: 30_000,
+      disrupt: async (s) => {
+        const a = s.child('A');
+        const b = s.child('B');
+        await Promise.all([a.waitJoined(120_000), b.waitJoined(120_000)]);
+        void s.feed();
+        await s.untilSent(0.1);
+        for (let i = 0; i < EVICTIONS; i++) {
+          const victim = i % 2 === 0 ? a : b;
+          // Evict it while it is working: right after its counters move.
+          const before = processed(await victim.metricsText());
+          await waitFor(async () => processed(await victim.metricsText()) > before, `${victim.label} to be working`, 60_000);
+          const j = joins(victim);
+          const removed = await s.evict([victim.memberId!]);
+          if (removed.length) evictions++;
+          await waitFor(() => joins(victim) > j, `${victim.label} to re-join`, 60_000);
+          rejoins++;
+          await sleep(2_000);
+        }
+        await s.feed();
+        const [am, bm] = [await a.metricsText(), await b.metricsText()];
+        const skipped = metricValue(am, 'trustline_events_total', { outcome: 'skipped' }) + metricValue(bm, 'trustline_events_total', { outcome: 'skipped' });
+        const stale = metricValue(am, 'trustline_stale_saves_total') + metricValue(bm, 'trustline_stale_saves_total');
+        contested = skipped + stale;
+        s.note(
+          `${evictions} evictions mid-work, ${rejoins} re-joins; A processed ${processed(am)}, B ${processed(bm)}; records skipped as already applied ${skipped}, saves refused by the CAS ${stale}`,
+        );
+        expect(processed(am)).toBeGreaterThan(0);
+        expect(processed(bm)).toBeGreaterThan(0);
+      },
+    });
+    expect(evictions).toBe(EVICTIONS);
+    expect(rejoins).toBe(EVICTIONS);
+    // The contested records really were handled twice somewhere (skipped or refused) — the race happened.
+    expect(contested).toBeGreaterThan(0);
+  }, 300_000);
 });

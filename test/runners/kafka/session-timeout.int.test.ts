@@ -24,52 +24,50 @@ const processed = (metrics: string | null): number => metricValue(metrics, 'trus
 describeIntegration('trustline run: paused past the session timeout', () => {
   afterAll(cleanupScenarios);
 
-  it(
-    'SIGSTOP past the session timeout, with a peer and alone: the paused instance is evicted, the work goes on, nothing is lost or doubled',
-    async () => {
-      const seen = { bRejoinedWhileAFrozen: false, aRejoined: false, aAloneRejoined: false, aAloneProcessedAfter: false };
-      await runDeliveryScenario({
-        name: 'stop',
-        seed: 0x5e5510,
-        events: 9_000,
-        skip: 27_000,
-        produceMs: 40_000,
-        env: { TRUSTLINE_SESSION_TIMEOUT_MS: String(SESSION_MS) },
-        disrupt: async (s) => {
-          const a = s.child('A');
-          const b = s.child('B');
-          await Promise.all([a.waitJoined(120_000), b.waitJoined(120_000)]);
-          void s.feed();
+  it('SIGSTOP past the session timeout, with a peer and alone: the paused instance is evicted, the work goes on, nothing is lost or doubled', async () => {
+    const seen = { bRejoinedWhileAFrozen: false, aRejoined: false, aAloneRejoined: false, aAloneProcessedAfter: false };
+    await runDeliveryScenario({
+      name: 'stop',
+      seed: 0x5e5510,
+      events: 9_000,
+      skip: 27_000,
+      produceMs: 40_000,
+      env: { TRUSTLINE_SESSION_TIMEOUT_MS: String(SESSION_MS) },
+      disrupt: async (s) => {
+        const a = s.child('A');
+        const b = s.child('B');
+        await Promise.all([a.waitJoined(120_000), b.waitJoined(120_000)]);
+        void s.feed();
 
-          // 1. A frozen while B runs.
-          await s.untilSent(0.2);
-          await waitFor(async () => processed(await a.metricsText()) > 0, 'A to process records', 60_000);
-          const [aJoins, bJoins] = [joins(a), joins(b)];
-          a.kill('SIGSTOP');
-          await sleep(FROZEN_MS);
-          seen.bRejoinedWhileAFrozen = joins(b) > bJoins;
-          a.kill('SIGCONT');
-          await waitFor(() => joins(a) > aJoins, 'A to re-join after the thaw', 60_000);
-          seen.aRejoined = true;
-          s.note(`A frozen ${FROZEN_MS} ms with B running: B re-joined while A was frozen ${seen.bRejoinedWhileAFrozen}; A stale saves ${metricValue(await a.metricsText(), 'trustline_stale_saves_total')}`);
+        // 1. A frozen while B runs.
+        await s.untilSent(0.2);
+        await waitFor(async () => processed(await a.metricsText()) > 0, 'A to process records', 60_000);
+        const [aJoins, bJoins] = [joins(a), joins(b)];
+        a.kill('SIGSTOP');
+        await sleep(FROZEN_MS);
+        seen.bRejoinedWhileAFrozen = joins(b) > bJoins;
+        a.kill('SIGCONT');
+        await waitFor(() => joins(a) > aJoins, 'A to re-join after the thaw', 60_000);
+        seen.aRejoined = true;
+        s.note(
+          `A frozen ${FROZEN_MS} ms with B running: B re-joined while A was frozen ${seen.bRejoinedWhileAFrozen}; A stale saves ${metricValue(await a.metricsText(), 'trustline_stale_saves_total')}`,
+        );
 
-          // 2. A alone, frozen and resumed.
-          await s.untilSent(0.5);
-          await s.stop(b);
-          const aJoinsAlone = joins(a);
-          const aBefore = processed(await a.metricsText());
-          a.kill('SIGSTOP');
-          await sleep(FROZEN_MS);
-          a.kill('SIGCONT');
-          await waitFor(() => joins(a) > aJoinsAlone, 'A (alone) to re-join after the thaw', 60_000);
-          seen.aAloneRejoined = true;
-          await waitFor(async () => processed(await a.metricsText()) > aBefore, 'A (alone) to go on', 60_000);
-          seen.aAloneProcessedAfter = true;
-          s.note(`A alone frozen ${FROZEN_MS} ms: re-joined and went on`);
-        },
-      });
-      expect(seen).toEqual({ bRejoinedWhileAFrozen: true, aRejoined: true, aAloneRejoined: true, aAloneProcessedAfter: true });
-    },
-    300_000,
-  );
+        // 2. A alone, frozen and resumed.
+        await s.untilSent(0.5);
+        await s.stop(b);
+        const aJoinsAlone = joins(a);
+        const aBefore = processed(await a.metricsText());
+        a.kill('SIGSTOP');
+        await sleep(FROZEN_MS);
+        a.kill('SIGCONT');
+        await waitFor(() => joins(a) > aJoinsAlone, 'A (alone) to re-join after the thaw', 60_000);
+        seen.aAloneRejoined = true;
+        await waitFor(async () => processed(await a.metricsText()) > aBefore, 'A (alone) to go on', 60_000);
+        seen.aAloneProcessedAfter = true;
+        s.note(`A alone frozen ${FROZEN_MS} ms: re-joined and went on`);
+      },
+    });
+    expect(seen).toEqual({ bRejoinedWhileAFrozen: true, aRejoined: true, aAloneRejoined: true, aAloneProcessedAfter: true });
+  }, 300_000);
 });

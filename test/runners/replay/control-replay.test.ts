@@ -27,13 +27,29 @@ function input(): string {
   }
   // agent-1's 11th event is escalated (rules below match every band): escalationId agent-1:11.
   lines.push(ev({ eventId: 'pay-1', ts: T0 + 30_000, action: { name: 'payment.create', amount: 4200, currency: 'EUR', sensitivity: 'critical' } }));
-  lines.push(signControl({ controlId: 'ctl-approve', agentId: 'agent-1', action: 'escalation_decision', escalationId: 'agent-1:11', decision: 'approve', issuedAt: T0 + 31_000, operator: 'alice' }, OP));
+  lines.push(
+    signControl(
+      {
+        controlId: 'ctl-approve',
+        agentId: 'agent-1',
+        action: 'escalation_decision',
+        escalationId: 'agent-1:11',
+        decision: 'approve',
+        issuedAt: T0 + 31_000,
+        operator: 'alice',
+      },
+      OP,
+    ),
+  );
   lines.push(signControl({ controlId: 'ctl-open', agentId: 'agent-2', action: 'force_open', issuedAt: T0 + 31_500, operator: 'bob' }, OP));
   lines.push(signControl({ controlId: 'ctl-open', agentId: 'agent-2', action: 'force_open', issuedAt: T0 + 31_500, operator: 'bob' }, OP)); // relay duplicate
   lines.push(ev({ eventId: 'a2-late', ts: T0 + 32_000, agent: { id: 'agent-2' } }));
   lines.push(signControl({ controlId: 'ctl-allow', agentId: 'agent-2', action: 'allowlist', until: T0 + 40_000, issuedAt: T0 + 33_000, operator: 'bob' }, OP));
   lines.push(ev({ eventId: 'a2-after', ts: T0 + 41_000, agent: { id: 'agent-2' } }));
-  const { sig: _sig, ...unsigned } = signControl({ controlId: 'ctl-unsigned', agentId: 'agent-1', action: 'force_open', issuedAt: T0 + 34_000, operator: 'mallory' }, OP);
+  const { sig: _sig, ...unsigned } = signControl(
+    { controlId: 'ctl-unsigned', agentId: 'agent-1', action: 'force_open', issuedAt: T0 + 34_000, operator: 'mallory' },
+    OP,
+  );
   lines.push(unsigned);
   const file = path.join(dir, 'mixed.jsonl');
   writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -45,21 +61,33 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('replay with control records', () => {
   it('is byte-identical twice, incl. escalations.jsonl and audit.jsonl, and the audit export verifies', async () => {
     const file = input();
-    const config = loadConfig({ env: {}, overrides: { control: { keys: [OP] }, escalation: { rules: [{ minAmount: 1000, bands: ['trusted', 'watch', 'restrict', 'block'] }] } } });
+    const config = loadConfig({
+      env: {},
+      overrides: { control: { keys: [OP] }, escalation: { rules: [{ minAmount: 1000, bands: ['trusted', 'watch', 'restrict', 'block'] }] } },
+    });
     await replayFiles([file], path.join(dir, 'a'), config);
     await replayFiles([file], path.join(dir, 'b'), config);
     const files = readdirSync(path.join(dir, 'a')).sort();
     expect(files).toEqual(['audit.jsonl', 'circuit.jsonl', 'dlq.jsonl', 'escalations.jsonl', 'manifest.json', 'scores.jsonl', 'state.jsonl', 'trust.jsonl']);
     for (const f of files) expect(readFileSync(path.join(dir, 'b', f)).equals(readFileSync(path.join(dir, 'a', f))), f).toBe(true);
 
-    const read = (f: string): unknown[] => readFileSync(path.join(dir, 'a', f), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+    const read = (f: string): unknown[] =>
+      readFileSync(path.join(dir, 'a', f), 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as unknown);
     const escalations = read('escalations.jsonl') as Escalation[];
     expect(escalations.map((e) => [e.escalationId, e.status])).toEqual([
       ['agent-1:11', 'pending'],
       ['agent-1:11', 'approved'],
     ]);
     const circuit = read('circuit.jsonl') as { agentId: string; previous: string; state: string }[];
-    expect(circuit.filter((c) => c.agentId === 'agent-2').map((c) => `${c.previous}>${c.state}`)).toEqual(['closed>forced_open', 'forced_open>forced_closed', 'forced_closed>closed']);
+    expect(circuit.filter((c) => c.agentId === 'agent-2').map((c) => `${c.previous}>${c.state}`)).toEqual([
+      'closed>forced_open',
+      'forced_open>forced_closed',
+      'forced_closed>closed',
+    ]);
     expect((read('dlq.jsonl') as { code: string }[]).map((d) => d.code)).toEqual(['unsigned']);
     const audit = read('audit.jsonl');
     expect(verifyChain(audit)).toMatchObject({ ok: true, count: audit.length });

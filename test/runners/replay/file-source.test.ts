@@ -17,7 +17,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function collect(file: string, maxLineBytes?: number): Promise<{ line: number; text: string; length: number; truncated: boolean }[]> {
   const out = [];
-  for await (const l of readLines(file, maxLineBytes === undefined ? {} : { maxLineBytes })) out.push({ line: l.line, text: l.bytes.length < 100 ? l.bytes.toString() : '', length: l.bytes.length, truncated: l.truncated === true });
+  for await (const l of readLines(file, maxLineBytes === undefined ? {} : { maxLineBytes }))
+    out.push({ line: l.line, text: l.bytes.length < 100 ? l.bytes.toString() : '', length: l.bytes.length, truncated: l.truncated === true });
   return out;
 }
 
