@@ -158,24 +158,14 @@ export class DetectionEvaluator {
         this.current.set(row.agentId, (a = this.unlabelled(row.agentId)));
       } else {
         stream.agents++;
-        a = {
-          stream: this.streamName,
-          agentId: row.agentId,
+        const attackStartTs = label.malicious ? label.attackStartTs : null;
+        a = newAgentAcc(this.streamName, row.agentId, {
           malicious: label.malicious,
           scenario: label.scenario,
           profile: label.profile ?? null,
           traits: label.traits ?? [],
-          attackStartTs: label.malicious ? label.attackStartTs : null,
-          events: 0,
-          attackEvents: 0,
-          detected: false,
-          firstDetection: null,
-          flaggedEvents: 0,
-          flaggedBeforeAttack: false,
-          lowestTrust: 1,
-          circuitOpenings: 0,
-          label: { attackStartTs: label.malicious ? label.attackStartTs : null },
-        };
+          attackStartTs,
+        });
         this.current.set(row.agentId, a);
         this.agents.push(a);
       }
@@ -211,24 +201,7 @@ export class DetectionEvaluator {
   }
 
   private unlabelled(agentId: string): AgentAcc {
-    return {
-      stream: '',
-      agentId,
-      malicious: false,
-      scenario: '',
-      profile: null,
-      traits: [],
-      attackStartTs: null,
-      events: 0,
-      attackEvents: 0,
-      detected: false,
-      firstDetection: null,
-      flaggedEvents: 0,
-      flaggedBeforeAttack: false,
-      lowestTrust: 1,
-      circuitOpenings: 0,
-      label: { attackStartTs: null },
-    };
+    return newAgentAcc('', agentId, { malicious: false, scenario: '', profile: null, traits: [], attackStartTs: null });
   }
 
   private scenarioId(s: string): number {
@@ -382,5 +355,27 @@ function benignFigures(benign: readonly { profile: string | null; scenario: stri
     benignFlagged: benign.filter((a) => a.flaggedEvents > 0).length,
     benignEvents: benign.reduce((x, a) => x + a.events, 0),
     benignEventsFlagged: benign.reduce((x, a) => x + a.flaggedEvents, 0),
+  };
+}
+
+/** A fresh per-agent accumulator (an empty stream name marks an unlabelled agent, which is not evaluated). */
+function newAgentAcc(
+  stream: string,
+  agentId: string,
+  l: { malicious: boolean; scenario: string; profile: string | null; traits: string[]; attackStartTs: number | null },
+): AgentAcc {
+  return {
+    stream,
+    agentId,
+    ...l,
+    events: 0,
+    attackEvents: 0,
+    detected: false,
+    firstDetection: null,
+    flaggedEvents: 0,
+    flaggedBeforeAttack: false,
+    lowestTrust: 1,
+    circuitOpenings: 0,
+    label: { attackStartTs: l.attackStartTs },
   };
 }
